@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The study's two commands (see README.md):
+#   ./run_all.sh [options]        set up .venv if missing or stale, then run every notebook (python -m xai_helpers.runner)
+#   ./run_all.sh --test [args]    same set-up, then the whole test suite (pytest: unit tests + nbval + end-to-end)
+# ./run_all.sh --help lists the runner's options.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+find_python() {
+    for candidate in "${PYTHON:-}" python3.11 python3 python; do
+        [ -n "$candidate" ] || continue
+        if command -v "$candidate" >/dev/null 2>&1 &&
+           "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+            echo "$candidate"; return 0
+        fi
+    done
+    echo "run_all.sh: error: Python 3.11 is required (the lock file pins wheels for it); set PYTHON=/path/to/python3.11" >&2
+    return 1
+}
+
+# The environment is stale when the lock file, pyproject.toml or the Python version changed since set-up.
+wanted_stamp() {
+    { cat requirements/lock.txt pyproject.toml; "$1" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1
+}
+
+setup_venv() {
+    local py stamp
+    py=$(find_python)
+    stamp=$(wanted_stamp "$py")
+    if [ -x .venv/bin/python ] && [ "$(cat .venv/.xai-stamp 2>/dev/null)" = "$stamp" ]; then
+        return 0
+    fi
+    if [ -x .venv/bin/python ] && ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+        echo "[setup] .venv has another Python version: recreating it" >&2
+        rm -rf .venv
+    fi
+    echo "[setup] installing the locked environment into .venv (first run: a few minutes) ..." >&2
+    [ -x .venv/bin/python ] || "$py" -m venv .venv
+    rm -f .venv/.xai-stamp  # an interrupted install stays stale and is redone next time
+    .venv/bin/python -m pip install --disable-pip-version-check -q -r requirements/lock.txt
+    .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps -e .
+    echo "$stamp" > .venv/.xai-stamp
+    echo "[setup] .venv ready" >&2
+}
+
+setup_venv
+if [ "${1:-}" = "--test" ]; then
+    shift
+    exec .venv/bin/python -m pytest "$@"
+fi
+exec .venv/bin/python -m xai_helpers.runner "$@"

@@ -1,0 +1,53 @@
+"""Re-execute notebooks at the smoke profile and keep only the outputs nbval checks.
+
+    .venv/bin/python tools/refresh_outputs.py notebooks/01_cnn_training.ipynb [...]
+
+Cells marked ``# NBVAL_CHECK_OUTPUT`` keep their (new) outputs as nbval's reference; every other output,
+execution count and run-time metadata is stripped, so that git holds the notebook's text and its checked
+invariants only. Runs in temporary run and cache folders, so nothing in results/ changes.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+MARK = "NBVAL_CHECK_OUTPUT"
+
+
+def strip(nb, keep_checked: bool = True):
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)
+        if cell.cell_type != "code":
+            continue
+        if not (keep_checked and MARK in cell.source):
+            cell.outputs = []
+        cell.execution_count = None
+        for out in cell.outputs:
+            out.pop("execution_count", None)
+    nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def refresh(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ.update(XAI_PROFILE="smoke", XAI_RUN_DIR=f"{tmp}/run", XAI_CACHE_DIR=f"{tmp}/cache",
+                          XAI_HEADLESS="1")
+        NotebookClient(nb, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    nbformat.write(strip(nb), path)
+    print(f"refreshed {path}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    for arg in sys.argv[1:]:
+        refresh(Path(arg))
