@@ -37,8 +37,12 @@ setup_venv() {
     echo "[setup] installing the locked environment into .venv (first run: a few minutes) ..." >&2
     [ -x .venv/bin/python ] || "$py" -m venv .venv
     rm -f .venv/.xai-stamp  # an interrupted install stays stale and is redone next time
-    .venv/bin/python -m pip install --disable-pip-version-check -q -r requirements/lock.txt
-    .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps -e .
+    if ! { .venv/bin/python -m pip install --disable-pip-version-check -r requirements/lock.txt &&
+           .venv/bin/python -m pip install --disable-pip-version-check --no-deps -e .; } >.venv/setup.log 2>&1; then
+        tail -n 30 .venv/setup.log >&2
+        echo "run_all.sh: error: installing the environment failed; full log in .venv/setup.log" >&2
+        return 1
+    fi
     echo "$stamp" > .venv/.xai-stamp
     echo "[setup] .venv ready" >&2
 }

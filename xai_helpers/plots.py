@@ -81,25 +81,26 @@ def per_class_bars(table: pd.DataFrame, title: str = "Per-class test accuracy"):
 
 
 def attention_overlay(images, maps, titles=None, title: str = "Attention maps"):
-    """Each image above its attention map, upsampled to the image size and overlaid."""
+    """Three rows per image: the input, its attention map (upsampled to the image size), and the overlay."""
     images = torch.as_tensor(images)
     maps = F.interpolate(torch.as_tensor(maps).float(), size=images.shape[-2:], mode="bilinear",
                          align_corners=False)[:, 0]
     n = len(images)
-    fig, axes = plt.subplots(2, n, figsize=(1.5 * n, 3.4), squeeze=False)
+    fig, axes = plt.subplots(3, n, figsize=(1.5 * n + 1.2, 4.8), squeeze=False, layout="constrained")
     for i in range(n):
         arr, cmap = _as_image(images[i])
         axes[0, i].imshow(arr, cmap=cmap, vmin=0, vmax=1)
-        axes[1, i].imshow(arr, cmap=cmap, vmin=0, vmax=1)
-        im = axes[1, i].imshow(maps[i].numpy(), cmap="inferno", alpha=0.6, vmin=0, vmax=1)
+        im = axes[1, i].imshow(maps[i].numpy(), cmap="inferno", vmin=0, vmax=1)
+        axes[2, i].imshow(arr, cmap=cmap, vmin=0, vmax=1)
+        axes[2, i].imshow(maps[i].numpy(), cmap="inferno", alpha=0.5, vmin=0, vmax=1)
         if titles is not None:
             axes[0, i].set_title(str(titles[i]), fontsize=8)
-        for ax in axes[:, i]:
-            ax.axis("off")
-    axes[0, 0].text(-0.3, 0.5, "input", transform=axes[0, 0].transAxes, rotation=90, va="center", ha="right")
-    axes[1, 0].text(-0.3, 0.5, "attention a(x)", transform=axes[1, 0].transAxes, rotation=90, va="center",
-                    ha="right")
-    fig.colorbar(im, ax=axes[1, :].tolist(), shrink=0.8, label="attention weight")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for row, label in enumerate(("input", "attention a(x)", "overlay")):
+        axes[row, 0].set_ylabel(label)
+    fig.colorbar(im, ax=axes[1:, :].ravel().tolist(), shrink=0.8, label="attention weight")
     fig.suptitle(title)
     return fig
 

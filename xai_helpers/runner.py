@@ -80,10 +80,18 @@ def _accepts(annotation: str, value) -> bool:
     return isinstance(value, tuple(kinds))
 
 
-def validate_parameters(declared: dict[str, dict], extra: dict[str, object]) -> None:
+def convert_value(annotation: str | None, raw: str):
+    """A ``-p`` value for a parameter annotated ``annotation``: kept as text for ``str`` (so ``007`` stays
+    ``"007"``), else parsed as YAML (``3`` → int, ``0.5`` → float, ``true`` → bool, ``null`` → None)."""
+    if annotation == "str":
+        return raw
+    return parse_value(raw)
+
+
+def validate_parameters(declared: dict[str, dict], extra: dict[str, str]) -> None:
     """Refuse ``-p`` names no selected notebook declares, and values of the wrong type."""
     all_names = sorted({n for params in declared.values() for n in params})
-    for name, value in extra.items():
+    for name, raw in extra.items():
         if name in STANDARD_PARAMETERS:
             flag = "--" + name.replace("_", "-")
             raise UsageError(f"-p {name}: use the runner option {flag} instead")
@@ -95,14 +103,16 @@ def validate_parameters(declared: dict[str, dict], extra: dict[str, object]) -> 
                              f"(declared: {', '.join(all_names)})")
         for nb in owners:
             annotation = declared[nb][name].get("inferred_type_name") or "None"
+            value = convert_value(annotation, raw)
             if annotation != "None" and not _accepts(annotation, value):
-                raise UsageError(f"-p {name} {value!r}: {nb} declares {name} as {annotation}")
+                raise UsageError(f"-p {name} {raw!r}: {nb} declares {name} as {annotation}")
 
 
-def notebook_parameters(declared: dict, options: dict, extra: dict) -> dict:
+def notebook_parameters(declared: dict, options: dict, extra: dict[str, str]) -> dict:
     """The parameters one notebook gets: the standard ones it declares, then its ``-p`` ones."""
     params = {k: v for k, v in options.items() if k in declared}
-    params.update({k: v for k, v in extra.items() if k in declared})
+    params.update({k: convert_value(declared[k].get("inferred_type_name"), raw)
+                   for k, raw in extra.items() if k in declared})
     return params
 
 
@@ -316,7 +326,7 @@ def _main(args, log) -> int:
     if not notebooks:
         raise UsageError(f"no notebooks found in {args.notebooks_dir}")
     declared = {nb.stem: papermill.inspect_notebook(str(nb)) for nb in notebooks}
-    extra = {name: parse_value(value) for name, value in args.parameter}
+    extra = {name: value for name, value in args.parameter}
     validate_parameters(declared, extra)
 
     out = Path(args.out).expanduser().resolve()

@@ -1,0 +1,49 @@
+"""Conventions of the committed notebooks (DESIGN.md §4 and §8)."""
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+STANDARD = ("profile", "dataset", "device", "seed", "run_dir", "cache_dir")
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_first_code_cell_is_the_parameters_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", [])
+    assert not any("injected-parameters" in c.metadata.get("tags", []) for c in code)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_parameter_is_typed_and_documented(path):
+    params = papermill.inspect_notebook(str(path))
+    assert params, "papermill found no parameters (check the parameters cell parses)"
+    for name, p in params.items():
+        assert p["inferred_type_name"] not in (None, "None"), f"{name} has no type annotation"
+        assert p["help"].strip(), f"{name} has no comment"
+    if path.stem != "06_evaluation":
+        assert set(STANDARD) <= set(params)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_only_checked_cells_keep_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.outputs:
+            assert "NBVAL_CHECK_OUTPUT" in cell.source, f"unchecked cell keeps outputs: {cell.source[:60]!r}"
+        if cell.cell_type == "code":
+            assert cell.execution_count is None
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_markdown_explains_with_formulas(path):
+    nb = nbformat.read(path, as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert text.startswith("# ") and "$" in text
