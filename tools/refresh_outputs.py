@@ -20,16 +20,22 @@ MARK = "NBVAL_CHECK_OUTPUT"
 
 
 def strip(nb, keep_checked: bool = True):
+    """Outputs only in checked cells; they get execution counts 1, 2, … (nbval skips cells without one)."""
+    count = 0
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
         cell.metadata.pop("papermill", None)
         if cell.cell_type != "code":
             continue
-        if not (keep_checked and MARK in cell.source):
-            cell.outputs = []
         cell.execution_count = None
-        for out in cell.outputs:
-            out.pop("execution_count", None)
+        if keep_checked and MARK in cell.source:
+            count += 1
+            cell.execution_count = count
+            for out in cell.outputs:
+                if "execution_count" in out:
+                    out["execution_count"] = count
+        else:
+            cell.outputs = []
     nb.metadata.pop("papermill", None)
     nb.metadata.pop("widgets", None)
     return nb
