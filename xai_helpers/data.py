@@ -161,7 +161,7 @@ def load_torchvision(name: str, data_dir: str | Path | None = None, download: bo
                 cls(str(root), train=False, download=True)
                 reason = None
             except Exception as err:  # any failure to fetch ends in the same clear error below
-                reason = f"download failed: {type(err).__name__}: {err}"
+                reason = f"download failed: {type(err).__name__}: {' '.join(str(err).split())}"
                 # Leave nothing half-made behind: remove the (empty) folders the attempt created.
                 for d in sorted(created, key=lambda p: len(p.parts), reverse=True):
                     if d.is_dir() and not any(d.iterdir()):

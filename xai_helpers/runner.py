@@ -146,7 +146,7 @@ def failing_cell(executed: Path) -> str:
             if out.get("output_type") == "error":
                 first = "".join(cell.get("source", "")).strip().splitlines()[:1]
                 return (f"code cell {code_index} ({first[0][:60] if first else ''!r}): "
-                        f"{out.get('ename')}: {str(out.get('evalue'))[:300]}")
+                        f"{out.get('ename')}: {str(out.get('evalue'))[:1500]}")
     return "no cell recorded an error (timeout or the kernel died)"
 
 
