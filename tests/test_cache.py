@@ -82,3 +82,36 @@ def test_meta_records_checksums_and_config(tmp_path):
     on_disk = json.loads((tmp_path / key / "meta.json").read_text())
     assert on_disk["config"] == {"lr": 1} and on_disk["kind"] == "classifier"
     assert set(on_disk["files"]) == {"model.pt"} and len(on_disk["files"]["model.pt"]) == 64
+
+
+def test_objects_that_would_not_load_are_refused_before_publishing(tmp_path):
+    import numpy as np
+
+    from xai_helpers.cache import CacheError
+
+    with pytest.raises(CacheError, match="weights_only"):
+        save_entry(tmp_path, "k-3", {"model": {"x": np.arange(3)}}, {})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_symlinked_or_dangling_entries_are_replaced(tmp_path):
+    (tmp_path / "k-4").symlink_to(tmp_path / "nowhere")
+    with pytest.warns(CorruptCacheWarning):
+        assert load_entry(tmp_path, "k-4") is None
+    assert not (tmp_path / "k-4").is_symlink()
+    save_entry(tmp_path, "k-4", {"model": _state()}, {})
+    assert load_entry(tmp_path, "k-4") is not None
+
+
+def test_a_sound_entry_written_concurrently_is_kept(tmp_path):
+    save_entry(tmp_path, "k-5", {"model": _state()}, {"writer": "first"})
+    save_entry(tmp_path, "k-5", {"model": _state()}, {"writer": "second"})
+    assert load_entry(tmp_path, "k-5")[1]["writer"] == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["k-5"]
+
+
+def test_stale_temporaries_of_dead_writers_are_swept(tmp_path):
+    stale = tmp_path / ".k-6.tmp-999999999-abcd1234"
+    stale.mkdir()
+    save_entry(tmp_path, "k-6", {"model": _state()}, {})
+    assert not stale.exists()

@@ -40,7 +40,50 @@ def test_every_nonlinearity_is_its_own_module_used_once(model, x):
     assert set(counts.values()) == {1}, f"a nonlinearity module was reused: {counts}"
 
 
-def test_functional_relu_would_be_caught():
+def _functional_nonlinearity_calls(model, x):
+    """Every call of a functional nonlinearity during a forward pass (modules call them too)."""
+    from torch.overrides import TorchFunctionMode
+
+    names = {"relu", "leaky_relu", "sigmoid", "tanh"}
+    calls = []
+
+    class Record(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if getattr(func, "__name__", "").rstrip("_") in names:
+                calls.append(func.__name__)
+            return func(*args, **(kwargs or {}))
+
+    with Record():
+        model(x)
+    return calls
+
+
+@pytest.mark.parametrize("model,x", [
+    (PlainCNN(), torch.rand(2, 1, 28, 28)),
+    (AttentionCNN(), torch.rand(2, 1, 28, 28)),
+    (DCGANGenerator(16, 3, 32), torch.randn(2, 16)),
+    (DCGANDiscriminator(1, 28), torch.rand(2, 1, 28, 28)),
+])
+def test_no_nonlinearity_is_called_functionally(model, x):
+    model.eval()
+    assert len(_functional_nonlinearity_calls(model, x)) == sum(_nonlinear_call_counts(model, x).values())
+
+
+def test_a_functional_relu_would_be_caught():
+    class Functional(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 4)
+
+        def forward(self, x):
+            return torch.nn.functional.relu(self.lin(x))
+
+    model = Functional()
+    assert len(_functional_nonlinearity_calls(model, torch.rand(1, 4))) == 1
+    assert sum(_nonlinear_call_counts(model, torch.rand(1, 4)).values()) == 0
+
+
+def test_a_reused_relu_would_be_caught():
     class Sneaky(nn.Module):
         def __init__(self):
             super().__init__()

@@ -122,22 +122,36 @@ def test_keep_going_runs_the_rest_after_a_failure(nbdir, tmp_path):
     assert [(r["notebook"], r["status"]) for r in status["notebooks"]] == [("01_bad", "failed"), ("02_after", "ok")]
 
 
+def _children(pid):
+    try:
+        return [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+    except OSError:
+        return []
+
+
 def test_an_interrupted_run_is_marked_incomplete_and_latest_stays(nbdir, tmp_path):
     assert _run(nbdir, tmp_path, "--only", "00")[0] == 0
     latest_before = (tmp_path / "out" / "latest").resolve()
     _notebook(nbdir / "01_slow.ipynb", PARAMS, "print('[progress] sleeping', flush=True)\nimport time\ntime.sleep(120)")
-    timer = threading.Timer(15, os.kill, (os.getpid(), signal.SIGTERM))
-    timer.start()
-    try:
-        rc, out = _run(nbdir, tmp_path, "--only", "01")
-    finally:
-        timer.cancel()
-    assert rc == 130 and "INCOMPLETE" in out
+    _notebook(nbdir / "02_never.ipynb", PARAMS, "print('never')")
+    lines = []
+
+    def log(line):  # Ctrl-C as soon as the slow cell is running
+        lines.append(line)
+        if "[progress] sleeping" in line:
+            threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+    rc = runner.main(["--notebooks-dir", str(nbdir), "--out", str(tmp_path / "out"), "--cache-dir",
+                      str(tmp_path / "cache"), "--profile", "smoke", "--only", "01", "02"], log=log)
+    assert rc == 130 and any("INCOMPLETE" in line for line in lines)
     assert (tmp_path / "out" / "latest").resolve() == latest_before
-    runs = sorted((tmp_path / "out" / "runs").iterdir())
-    interrupted = [r for r in runs if r != latest_before][0]
+    interrupted = [r for r in (tmp_path / "out" / "runs").iterdir() if r != latest_before][0]
     assert (interrupted / "INCOMPLETE").exists()
-    assert json.loads((interrupted / "status.json").read_text())["state"] == "incomplete"
+    status = json.loads((interrupted / "status.json").read_text())
+    assert status["state"] == "incomplete"
+    assert [(r["notebook"], r["status"]) for r in status["notebooks"]] == [("01_slow", "interrupted"),
+                                                                          ("02_never", "not run")]
+    assert _children(os.getpid()) == [], "papermill or its kernel outlived the interrupted run"
 
 
 def test_several_seeds_get_one_folder_each(nbdir, tmp_path):
@@ -151,7 +165,8 @@ def test_several_seeds_get_one_folder_each(nbdir, tmp_path):
 def test_value_parsing():
     assert runner.parse_value("3") == 3 and runner.parse_value("0.5") == 0.5
     assert runner.parse_value("true") is True and runner.parse_value("null") is None
-    assert runner.parse_value("abc") == "abc"
+    assert runner.parse_value("abc") == "abc" and runner.parse_value("1e-3") == 0.001
+    assert runner.parse_value("[1, 2]") == [1, 2]
     assert runner.convert_value("str", "007") == "007" and runner.convert_value("int", "007") == 7
     assert runner._accepts("Optional[int]", None) and runner._accepts("Optional[int]", 3)
     assert not runner._accepts("int", True) and not runner._accepts("int", "x") and runner._accepts("float", 2)

@@ -3,6 +3,7 @@
 Every nonlinearity is its own ``nn.Module`` instance, used exactly once: captum's DeepLift, LRP and Guided
 Backprop hook modules and would silently treat a functional ``F.relu`` (or a shared ReLU) as linear.
 Pooling is average pooling: captum 0.9's DeepLift breaks completeness on Conv→ReLU→MaxPool stacks.
+Flattening is a reshape in ``forward``, not an ``nn.Flatten`` module: captum's LRP has no rule for one.
 Classifiers take images in [0, 1]; the DCGAN works in [-1, 1] (tanh output).
 """
 from __future__ import annotations
@@ -36,12 +37,12 @@ class PlainCNN(nn.Module):
             *conv_block(w, 2 * w), *conv_block(2 * w, 2 * w), nn.AvgPool2d(2),
         )
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(2 * w * (image_size // 4) ** 2, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(2 * w * (image_size // 4) ** 2, hidden), nn.ReLU(), nn.Dropout(dropout),
             nn.Linear(hidden, num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
+        return self.classifier(self.features(x).flatten(1))
 
 
 class SpatialAttention(nn.Module):
@@ -76,14 +77,14 @@ class AttentionCNN(nn.Module):
         self.attention = SpatialAttention(2 * w)
         self.pool = nn.AvgPool2d(2)
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(2 * w * (image_size // 4) ** 2, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(2 * w * (image_size // 4) ** 2, hidden), nn.ReLU(), nn.Dropout(dropout),
             nn.Linear(hidden, num_classes),
         )
 
     def forward_with_attention(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.stem(x)
         attention = self.attention(features)
-        logits = self.classifier(self.pool(features * attention))
+        logits = self.classifier(self.pool(features * attention).flatten(1))
         return logits, attention
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

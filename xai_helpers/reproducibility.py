@@ -57,7 +57,9 @@ def git_sha(short: bool = False, cwd: str | Path | None = None) -> str:
     try:
         sha = subprocess.run(["git", "rev-parse", "--short" if short else "--verify", "HEAD"], cwd=cwd,
                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+        # Untracked files count only where they can change results (the package and the notebooks).
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", ":/xai_helpers",
+                                ":/notebooks", ":/pyproject.toml", ":/requirements"], cwd=cwd,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

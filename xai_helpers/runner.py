@@ -63,7 +63,13 @@ def select_notebooks(available: list[Path], only: list[str] | None) -> list[Path
 
 
 def parse_value(text: str):
-    """A ``-p`` value as YAML (``3`` → int, ``0.5`` → float, ``true`` → bool, ``null`` → None, else str)."""
+    """A ``-p`` value: an int or float if it reads as one (``1e-3`` included, which YAML 1.1 would keep as
+    text), else YAML (``true`` → bool, ``null`` → None, ``[1, 2]`` → list), else the text itself."""
+    for number in (int, float):
+        try:
+            return number(text)
+        except ValueError:
+            pass
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:
@@ -122,11 +128,15 @@ def make_run_id(profile: str, seeds: list[int], out: Path) -> str:
     sha = git_sha(short=True, cwd=REPO_ROOT).replace("+", "-")
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     base = f"{stamp}-{sha}-{profile}" + (f"-seeds{'_'.join(map(str, seeds))}" if len(seeds) > 1 else "")
+    (out / "runs").mkdir(parents=True, exist_ok=True)
     run_id, n = base, 1
-    while (out / "runs" / run_id).exists():
-        n += 1
-        run_id = f"{base}-{n}"
-    return run_id
+    while True:  # mkdir claims the name atomically, so two runs started in the same second get two folders
+        try:
+            (out / "runs" / run_id).mkdir()
+            return run_id
+        except FileExistsError:
+            n += 1
+            run_id = f"{base}-{n}"
 
 
 def failing_cell(executed: Path) -> str:
@@ -157,8 +167,18 @@ def export_html(executed: Path, html: Path) -> None:
     html.write_text(body)
 
 
-def run_notebook(nb: Path, run_root: Path, params: dict, timeout: float | None, log) -> dict:
-    """Execute one notebook with papermill in a child process; returns its status record."""
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    """Ask Linux to send SIGTERM to papermill when the runner dies, so no orphan competes for the cores."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+
+def run_notebook(nb: Path, run_root: Path, params: dict, timeout: float | None, log, record: dict) -> dict:
+    """Execute one notebook with papermill in a child process, filling in its status ``record``."""
     executed = run_root / "executed" / nb.name
     log_path = run_root / "logs" / f"{nb.stem}.log"
     param_file = run_root / "logs" / f"{nb.stem}.parameters.yaml"
@@ -171,10 +191,9 @@ def run_notebook(nb: Path, run_root: Path, params: dict, timeout: float | None, 
     for var in ("XAI_PROFILE", "MPLBACKEND"):  # explicit profile wins; Agg would drop inline figures
         env.pop(var, None)
     t0 = time.perf_counter()
-    record = {"notebook": nb.stem, "seed": params.get("seed"), "status": "running", "seconds": None,
-              "parameters": params}
+    record.update(status="running", seconds=None, parameters=params)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     try:
         with open(log_path, "w") as fh:
             for line in proc.stdout:
@@ -184,12 +203,18 @@ def run_notebook(nb: Path, run_root: Path, params: dict, timeout: float | None, 
                     log(f"    {line.rstrip()}")
         rc = proc.wait()
     except BaseException:
-        # Interrupted: stop the whole papermill process group (kernel included), then re-raise.
+        # Interrupted: stop papermill's process group; papermill shuts its kernel down on SIGTERM, and the
+        # kernel also exits when its parent is gone.
         try:
             os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         record.update(status="interrupted", seconds=time.perf_counter() - t0)
         raise
     finally:
@@ -257,6 +282,8 @@ def print_table(records: list[dict], log) -> None:
 def update_latest(out: Path, run_root: Path) -> None:
     """Point ``<out>/latest`` at ``run_root`` atomically (a relative symlink)."""
     link = out / "latest"
+    if link.exists() and not link.is_symlink():
+        raise RuntimeError(f"{link} exists and is not a symlink; move it away so the runner can point it at runs")
     tmp = out / f".latest-{os.getpid()}"
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
@@ -313,7 +340,10 @@ def main(argv: list[str] | None = None, log=print) -> int:
 def _main(args, log) -> int:
     import papermill
 
-    profile = profile_name(args.profile)
+    try:
+        profile = profile_name(args.profile)
+    except ValueError as err:
+        raise UsageError(f"{err} (from $XAI_PROFILE)") from None
     seeds = parse_seeds(args)
     if args.seed is not None and args.seed < 0:
         raise UsageError(f"--seed {args.seed}: expected a non-negative integer")
@@ -328,10 +358,13 @@ def _main(args, log) -> int:
     declared = {nb.stem: papermill.inspect_notebook(str(nb)) for nb in notebooks}
     extra = {name: value for name, value in args.parameter}
     validate_parameters(declared, extra)
+    for option, name in (("--dataset", "dataset"), ("--data-dir", "data_dir")):
+        if getattr(args, name) is not None and not any(name in params for params in declared.values()):
+            raise UsageError(f"{option}: none of the selected notebooks ({', '.join(declared)}) takes a {name}")
 
     out = Path(args.out).expanduser().resolve()
     cache_dir = Path(args.cache_dir).expanduser().resolve() if args.cache_dir else REPO_ROOT / "results" / "cache"
-    run_id = make_run_id(profile, seeds, out)
+    run_id = make_run_id(profile, seeds, out)  # creates the folder
     run_root = out / "runs" / run_id
     multi = len(seeds) > 1
     for seed in seeds:
@@ -345,6 +378,10 @@ def _main(args, log) -> int:
     started = dt.datetime.now(dt.timezone.utc)
     env_info = provenance(device, seeds=seeds, profile=profile, run_id=run_id, argv=sys.argv[1:],
                           start_utc=started.isoformat(timespec="seconds"), notebooks=[nb.stem for nb in notebooks])
+    # Measured in the runner, these two would describe this process, not the kernels that do the work:
+    # each notebook calls seed_everything (deterministic algorithms on) in its own kernel.
+    env_info.pop("deterministic", None)
+    env_info["runner_torch_threads"] = env_info.pop("torch_threads")
     write_json_atomic(run_root / "environment.json", env_info)
     log(f"Study run {run_id}: profile {profile}, seeds {seeds}, device {device}, "
         f"{len(notebooks)} notebook(s) → {run_root}")
@@ -358,7 +395,8 @@ def _main(args, log) -> int:
     def on_sigterm(signum, frame):
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    # A closed terminal (SIGHUP) or a kill (SIGTERM) ends the run like Ctrl-C: marked incomplete, children stopped.
+    previous = {sig: signal.signal(sig, on_sigterm) for sig in (signal.SIGTERM, signal.SIGHUP)}
     failed = False
     try:
         save_status()
@@ -376,8 +414,10 @@ def _main(args, log) -> int:
                     continue
                 params = notebook_parameters(declared[nb.stem], options, extra)
                 log(f"▶ {nb.stem} (seed {seed}) …")
-                record = run_notebook(nb, folder, params, args.timeout, log)
+                record = {"notebook": nb.stem, "seed": seed, "status": "running", "seconds": None}
                 records.append(record)
+                save_status()
+                run_notebook(nb, folder, params, args.timeout, log, record)
                 save_status()
                 if record["status"] == "ok":
                     log(f"  ✓ {nb.stem} finished in {record['seconds']:.1f} s")
@@ -388,10 +428,14 @@ def _main(args, log) -> int:
         state = "failed" if failed else "complete"
     except KeyboardInterrupt:
         state = "incomplete"
+        done = {(r["notebook"], r["seed"]) for r in records}
+        records.extend({"notebook": nb.stem, "seed": seed, "status": "not run", "seconds": None}
+                       for seed in seeds for nb in notebooks if (nb.stem, seed) not in done)
         log(f"\nInterrupted: {run_root} is left marked INCOMPLETE; 'latest' was not moved. Finished cache "
             f"entries are kept and reused by the next run.")
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         env_info.update(end_utc=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), state=state,
                         wall_seconds={f"{r['notebook']}@{r.get('seed')}": r.get("seconds") for r in records})
         write_json_atomic(run_root / "environment.json", env_info)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import sys
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -135,15 +137,14 @@ def classifier_config(arch: str, data: ImageDataset, *, epochs: int, batch_size:
                       weight_decay: float, augment: bool, seed: int, device: torch.device,
                       model_kwargs: dict | None = None) -> dict:
     """Everything that determines a classifier's weights: the cache key is the hash of this."""
-    model_cls = _models.CLASSIFIERS[arch]
     return {
         "arch": arch, "model_kwargs": model_kwargs or {}, "dataset": data.name,
         "data_fingerprint": data.fingerprint, "image_shape": list(data.image_shape),
         "num_classes": data.num_classes, "epochs": epochs, "batch_size": batch_size, "lr": lr,
         "weight_decay": weight_decay, "augment": augment, "seed": seed, "device_type": device.type,
         "torch": torch.__version__.split("+")[0], "recipe": RECIPE,
-        "code": _cache.source_fingerprint(model_cls, _models.conv_block, _models.SpatialAttention, _fit,
-                                          augment_batch),
+        # The whole training and model modules: any edit there may change the weights.
+        "code": _cache.source_fingerprint(sys.modules[__name__], _models),
     }
 
 
@@ -168,6 +169,17 @@ def train_classifier(arch: str, data: ImageDataset, *, epochs: int, batch_size: 
         return _models.build_classifier(arch, c, data.num_classes, h, **(model_kwargs or {}))
 
     def build():
+        # Training draws from the global generators; restore them afterwards so that what a notebook draws
+        # next is the same whether this model came from the cache or was trained just now.
+        py_state, np_state = random.getstate(), np.random.get_state()
+        with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+            try:
+                return _build()
+            finally:
+                random.setstate(py_state)
+                np.random.set_state(np_state)
+
+    def _build():
         seed_everything(seed)
         model = new_model().to(dev)
         t0 = time.perf_counter()
