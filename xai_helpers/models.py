@@ -44,6 +44,11 @@ class PlainCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x).flatten(1))
 
+    @property
+    def cam_layer(self) -> nn.Module:
+        """The last convolutional feature map (its ReLU), for Grad-CAM and feature attenuation."""
+        return self.features[-2]
+
 
 class SpatialAttention(nn.Module):
     """A spatial attention map a(x) ∈ (0, 1)^{H×W}: 1×1 conv → ReLU → 1×1 conv → sigmoid.
@@ -89,6 +94,11 @@ class AttentionCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_with_attention(x)[0]
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        """The last convolutional feature map before the attention gate (its ReLU), for Grad-CAM."""
+        return self.stem[-1]
 
     @torch.no_grad()
     def attention_map(self, x: torch.Tensor) -> torch.Tensor:

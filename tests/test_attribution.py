@@ -1,0 +1,203 @@
+"""Attribution methods and explanation metrics on tiny models with known answers."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from xai_helpers import explanation_metrics as em
+from xai_helpers.attenuation import attenuated, attenuation_effect, taylor_channel_scores, taylor_prediction
+from xai_helpers.attribution import METHODS, explain, grid_feature_mask, heatmap, last_conv_activation, register
+from xai_helpers.data import ImageDataset
+from xai_helpers.models import AttentionCNN, PlainCNN
+from xai_helpers.shortcut import checkerboard, plant, random_boxes, shortcut_dataset
+from xai_helpers.train import train_classifier
+
+FAST = {"integrated_gradients": {"n_steps": 8}, "smoothgrad": {"nt_samples": 4}, "gradient_shap": {"n_samples": 4},
+        "lime": {"n_samples": 16}, "kernel_shap": {"n_samples": 16}}
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    return PlainCNN(width=4, hidden=8, image_size=8).eval()
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_returns_the_input_shape(tiny, method):
+    x = torch.rand(3, 1, 8, 8)
+    attr = explain(tiny, x, torch.tensor([0, 1, 2]), method, **FAST.get(method, {}))
+    assert attr.shape == x.shape and torch.isfinite(attr).all()
+
+
+@pytest.mark.parametrize("method", ["saliency", "integrated_gradients", "grad_cam", "deeplift"])
+def test_methods_also_explain_the_attention_cnn_and_rgb_inputs(method):
+    torch.manual_seed(0)
+    model = AttentionCNN(in_channels=3, image_size=8, width=4, hidden=8).eval()
+    x = torch.rand(2, 3, 8, 8)
+    assert explain(model, x, 1, method, **FAST.get(method, {})).shape == x.shape
+
+
+def test_lrp_refuses_a_layer_it_has_no_rule_for_with_a_clear_error():
+    model = AttentionCNN(image_size=8, width=4, hidden=8).eval()
+    with pytest.raises(ValueError, match="LRP cannot explain AttentionCNN"):
+        explain(model, torch.rand(1, 1, 8, 8), 0, "lrp")
+
+
+def test_integrated_gradients_is_complete(tiny):
+    x = torch.rand(4, 1, 8, 8)
+    targets = torch.tensor([0, 3, 5, 9])
+    attr = explain(tiny, x, targets, "integrated_gradients", n_steps=300)
+    with torch.no_grad():
+        gap = tiny(x)[torch.arange(4), targets] - tiny(torch.zeros_like(x))[torch.arange(4), targets]
+    assert torch.allclose(attr.sum((1, 2, 3)), gap, atol=1e-3 * max(1.0, gap.abs().max().item()))
+
+
+def test_bad_calls_are_refused(tiny):
+    with pytest.raises(ValueError, match="registered: saliency"):
+        explain(tiny, torch.rand(1, 1, 8, 8), 0, "shap")
+    with pytest.raises(ValueError, match="targets for"):
+        explain(tiny, torch.rand(2, 1, 8, 8), torch.tensor([0, 1, 2]), "saliency")
+    with pytest.raises(ValueError, match="already registered"):
+        register("saliency", "x", "y", "gradient")(lambda m, x, t: x)
+
+
+def test_registering_a_method_is_one_entry(tiny):
+    @register("test_constant", "Constant", "none", "gradient")
+    def _constant(model, x, target):
+        return torch.ones_like(x)
+
+    try:
+        assert torch.equal(explain(tiny, torch.rand(2, 1, 8, 8), 0, "test_constant"), torch.ones(2, 1, 8, 8))
+    finally:
+        del METHODS["test_constant"]
+
+
+def test_grid_mask_and_last_conv_layer(tiny):
+    mask = grid_feature_mask((1, 1, 8, 8), 4)
+    assert mask.unique().tolist() == [0, 1, 2, 3] and (mask == 3).sum() == 16
+    assert isinstance(last_conv_activation(tiny), nn.ReLU)
+    assert last_conv_activation(tiny) is tiny.features[12]
+
+
+def _patch_task(n=192, size=12, patch=3):
+    """Class 1: a checkerboard patch at a random position on noise; class 0: noise only."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(n, 1, size, size, generator=g) * 0.3
+    y = torch.arange(n) % 2
+    boxes = random_boxes(n, size, patch, g)
+    x[y == 1] = plant(x[y == 1], boxes[y == 1], checkerboard(patch))
+    return x, y, boxes
+
+
+def test_a_gradient_method_finds_a_planted_patch(tmp_path):
+    x, y, boxes = _patch_task()
+    data = ImageDataset("patch-task", x[:128], y[:128], x[128:], y[128:], ("plain", "patch"))
+    model = train_classifier("plain", data, epochs=6, batch_size=16, lr=1e-2, seed=0, device="cpu", augment=False,
+                             cache_dir=str(tmp_path), progress="none", model_kwargs={"width": 8, "hidden": 16},
+                             ).model
+    test = torch.nonzero(y[128:] == 1).flatten() + 128
+    for method in ("saliency", "integrated_gradients"):  # (Grad-CAM at 6x6 is too coarse for a 12x12 image)
+        heat = heatmap(explain(model, x[test], 1, method))
+        assert em.pointing_game(heat, boxes[test]).mean() >= 0.8, method
+
+
+def test_deletion_auc_of_a_perfect_attribution_beats_random():
+    torch.manual_seed(0)
+    w = torch.zeros(2, 64)
+    w[0, :8] = 0.4  # class 0 evidence lives in the first row only (logit ≈ 3.2: not saturated)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
+    with torch.no_grad():
+        model[1].weight.copy_(w)
+        model[1].bias.zero_()
+    x = torch.rand(16, 1, 8, 8) * 0.2
+    x[:, :, 0] = 1.0  # a bright first row on a dark image, so that blurring also removes evidence
+    y = torch.zeros(16, dtype=torch.long)
+    perfect = (x[:, 0] * w[0].view(8, 8))
+    rand = em.random_heatmap(perfect.shape, torch.Generator().manual_seed(0))
+    for kind in ("zero", "blur"):
+        d_perfect, i_perfect = em.deletion_insertion_curves(model, x, y, perfect, kind, steps=16)
+        d_random, i_random = em.deletion_insertion_curves(model, x, y, rand, kind, steps=16)
+        assert em.curve_auc(d_perfect) < em.curve_auc(d_random)
+        assert em.curve_auc(i_perfect) > em.curve_auc(i_random)
+    # The curves start at the unmodified image (deletion) and at the substrate (insertion).
+    assert np.allclose(d_perfect[:, 0], torch.softmax(model(x), 1)[:, 0].detach().numpy(), atol=1e-6)
+
+
+def test_curve_auc_of_known_curves():
+    assert em.curve_auc(np.ones((2, 5))) == pytest.approx(1.0)
+    assert em.curve_auc(np.linspace(0, 1, 11)[None]) == pytest.approx(0.5)
+
+
+def test_attenuation_identity_at_one_and_ablation_at_zero(tiny):
+    x = torch.rand(5, 1, 8, 8)
+    y = torch.arange(5)
+    layer = last_conv_activation(tiny)
+    effect = attenuation_effect(tiny, layer, x, y, [0, 2], [1.0, 0.0])
+    assert np.allclose(effect[0], 0.0, atol=1e-6)
+    # Ablation by hand: zero the channels with a hook.
+    handle = layer.register_forward_hook(lambda m, i, o: o * torch.tensor([0.0, 1, 0, 1, 1, 1, 1, 1]).view(1, -1, 1, 1))
+    with torch.no_grad():
+        ablated = tiny(x)[torch.arange(5), y]
+    handle.remove()
+    with torch.no_grad():
+        base = tiny(x)[torch.arange(5), y]
+    assert np.allclose(effect[1], (base - ablated).numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="alpha"):
+        with attenuated(layer, [0], 1.5):
+            pass
+
+
+def test_taylor_prediction_is_exact_when_the_logit_is_linear_in_the_layer():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 36, 3)).eval()
+    x, y = torch.rand(6, 1, 6, 6), torch.tensor([0, 1, 2, 0, 1, 2])
+    layer = model[1]
+    scores = taylor_channel_scores(model, layer, x, y)
+    alphas = [0.0, 0.3, 1.0]
+    measured = attenuation_effect(model, layer, x, y, [1, 3], alphas)
+    assert np.allclose(measured, taylor_prediction(scores, [1, 3], alphas), atol=1e-5)
+
+
+def test_sanity_similarity_is_one_for_the_unrandomised_model_and_falls_for_saliency(tiny):
+    x = torch.rand(4, 1, 8, 8) * 0.8 + 0.2
+    y = torch.arange(4)
+    records = em.cascading_randomization(tiny, x, y, "saliency", seed=0)
+    assert records[0]["spearman"] == pytest.approx(1.0) and records[0]["ssim"] == pytest.approx(1.0)
+    assert [r["layer"] for r in records[1:]] == [name for name, _ in reversed(em.parameter_layers(tiny))]
+    assert records[-1]["spearman"] < 0.9
+    before = {k: v.clone() for k, v in tiny.state_dict().items()}
+    em.cascading_randomization(tiny, x, y, "saliency", seed=0)
+    assert all(torch.equal(before[k], v) for k, v in tiny.state_dict().items()), "the model passed in was changed"
+
+
+def test_pointing_game_mass_and_gini_on_constructed_maps():
+    heat = torch.zeros(2, 10, 10)
+    heat[0, 2, 3] = 1.0  # inside the box of image 0
+    heat[1, 9, 9] = 1.0  # far outside the box of image 1
+    boxes = torch.tensor([[1, 2, 3, 3], [0, 0, 3, 3]])
+    assert em.pointing_game(heat, boxes).tolist() == [1.0, 0.0]
+    assert em.mass_inside(heat, boxes).tolist() == [1.0, 0.0]
+    assert em.gini(torch.ones(1, 10, 10))[0] == pytest.approx(0.0)
+    assert em.gini(heat)[0] == pytest.approx(0.99)
+
+
+def test_rank_agreement_of_identical_and_reversed_maps():
+    a = torch.rand(3, 8, 8)
+    rho, overlap = em.rank_agreement(a, a)
+    assert np.allclose(rho, 1) and np.allclose(overlap, 1)
+    rho, overlap = em.rank_agreement(a, -a)
+    assert np.allclose(rho, -1) and np.allclose(overlap, 0)
+
+
+def test_shortcut_dataset_plants_and_relabels():
+    g = torch.Generator().manual_seed(0)
+    x = torch.zeros(40, 1, 12, 12)
+    y = torch.arange(40) % 4
+    data = ImageDataset("toy", x, y, x[:8], y[:8], ("a", "b", "c", "d"))
+    sd = shortcut_dataset(data, 2, patch=3, fraction=0.5)
+    patched = sd.train_x.flatten(1).sum(1) > 0
+    assert (sd.train_y[patched] == 2).all() and patched[y == 2].all()
+    assert patched.sum() == 10 + 15 and sd.info["shortcut"]["relabelled"] == 15
+    assert torch.equal(sd.test_x, data.test_x)
+    with pytest.raises(ValueError, match="target_class"):
+        shortcut_dataset(data, 7)

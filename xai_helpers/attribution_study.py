@@ -1,0 +1,103 @@
+"""The attribution study of notebook 02 as functions: every method on the same images, and each quality
+metric per method as a table. Each function returns plain data (dicts of arrays, DataFrames)."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import kendalltau, pearsonr
+
+from . import explanation_metrics as em
+from .attribution import METHODS, explain, heatmap
+
+
+def method_options(config: dict) -> dict[str, dict]:
+    """Per-method options from a profile (the expensive knobs only)."""
+    return {
+        "integrated_gradients": {"n_steps": config["ig_steps"]},
+        "smoothgrad": {"nt_samples": config["smoothgrad_samples"]},
+        "gradient_shap": {"n_samples": config["smoothgrad_samples"]},
+        "lime": {"n_samples": config["lime_samples"]},
+        "kernel_shap": {"n_samples": config["lime_samples"]},
+    }
+
+
+def run_attributions(model, x, targets, methods, options: dict[str, dict], progress=print):
+    """Attributions of every method on the same images; returns (attributions, heat maps, images/s) dicts."""
+    attributions, heats, speed = {}, {}, {}
+    for name in methods:
+        t0 = time.perf_counter()
+        attributions[name] = explain(model, x, targets, name, **options.get(name, {}))
+        speed[name] = len(x) / (time.perf_counter() - t0)
+        heats[name] = heatmap(attributions[name])
+        if progress:
+            progress(f"[progress] {name}: {speed[name]:.1f} images/s")
+    return attributions, heats, speed
+
+
+def faithfulness_table(model, x, targets, heats: dict, substrates=("zero", "blur"), steps: int = 28,
+                       seed: int = 0):
+    """Deletion and insertion AUC per method and substrate, with a ``random`` row; plus the mean curves.
+
+    Returns ``(table, curves)``: table columns ``deletion_auc_<substrate>``, ``insertion_auc_<substrate>``;
+    ``curves[(method, substrate)] = (mean deletion curve, mean insertion curve)``."""
+    gen = torch.Generator().manual_seed(seed)
+    maps = dict(heats, random=em.random_heatmap(next(iter(heats.values())).shape, gen))
+    rows, curves = {}, {}
+    for name, heat in maps.items():
+        row = {}
+        for kind in substrates:
+            noise_gen = torch.Generator().manual_seed(seed + 1)  # the same noise substrate for every method
+            deletion, insertion = em.deletion_insertion_curves(model, x, targets, heat, kind, steps,
+                                                               generator=noise_gen)
+            row[f"deletion_auc_{kind}"] = em.curve_auc(deletion)
+            row[f"insertion_auc_{kind}"] = em.curve_auc(insertion)
+            curves[name, kind] = (deletion.mean(0), insertion.mean(0))
+        rows[name] = row
+    return pd.DataFrame(rows).T, curves
+
+
+def substrate_rank_agreement(table: pd.DataFrame, substrates=("zero", "blur")) -> pd.DataFrame:
+    """Kendall τ between the method rankings that two substrates give (deletion and insertion AUC)."""
+    out = {}
+    for metric in ("deletion_auc", "insertion_auc"):
+        a, b = (table[f"{metric}_{s}"] for s in substrates[:2])
+        out[metric] = {"kendall_tau": float(kendalltau(a, b).statistic)}
+    return pd.DataFrame(out).T
+
+
+def robustness_table(model, x, targets, attributions: dict, options: dict, n_sensitivity: int,
+                     noise_std: float = 0.1, radius: float = 0.02) -> pd.DataFrame:
+    """captum infidelity (all explained images) and max-sensitivity (the first ``n_sensitivity``)."""
+    rows = {}
+    for name, attr in attributions.items():
+        rows[name] = {
+            "infidelity": em.infidelity_score(model, x, targets, attr, noise_std=noise_std),
+            "max_sensitivity": em.max_sensitivity(model, x[:n_sensitivity], targets[:n_sensitivity], name,
+                                                  radius=radius, **options.get(name, {})),
+        }
+    return pd.DataFrame(rows).T
+
+
+def sanity_records(model, x, targets, methods, options: dict, seed: int = 0) -> pd.DataFrame:
+    """Cascading randomisation for every method: a long table (method, step, layer, spearman, ssim)."""
+    rows = []
+    for name in methods:
+        for step, rec in enumerate(em.cascading_randomization(model, x, targets, name, seed=seed,
+                                                               **options.get(name, {}))):
+            rows.append({"method": name, "step": step, **rec})
+    return pd.DataFrame(rows)
+
+
+def ground_truth_table(heats: dict, boxes: torch.Tensor) -> pd.DataFrame:
+    """Pointing game hit rate and heat mass inside the planted patch, per method."""
+    return pd.DataFrame({name: {"pointing_game": float(em.pointing_game(h, boxes).mean()),
+                                "patch_mass": float(em.mass_inside(h, boxes).mean())}
+                         for name, h in heats.items()}).T
+
+
+def attenuation_correlation(measured: np.ndarray, predicted: np.ndarray) -> float:
+    """Pearson correlation between measured and first-order-predicted logit changes (flattened)."""
+    return float(pearsonr(np.ravel(measured), np.ravel(predicted)).statistic)

@@ -1,0 +1,213 @@
+"""How good is an explanation? Faithfulness, robustness, sanity, ground truth, and sparseness.
+
+Every function takes tensors and returns tensors/arrays/floats; lower or higher is better as documented.
+Heat maps are non-negative (N, H, W) tensors (see :func:`xai_helpers.attribution.heatmap`).
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from captum.metrics import infidelity, sensitivity_max
+from scipy.stats import spearmanr
+from skimage.metrics import structural_similarity
+from torch import nn
+
+from .attribution import explain, heatmap
+
+SUBSTRATES = ("zero", "blur", "noise")
+
+
+# -------------------------------------------------------------------------------------------- faithfulness
+def substrate(x: torch.Tensor, kind: str, generator: torch.Generator | None = None) -> torch.Tensor:
+    """What removed pixels are replaced with: ``zero`` (black), ``blur`` (Gaussian σ=3 of the image), or
+    ``noise`` (uniform noise, seeded)."""
+    if kind == "zero":
+        return torch.zeros_like(x)
+    if kind == "blur":
+        from torchvision.transforms.functional import gaussian_blur
+
+        return gaussian_blur(x, kernel_size=[13, 13], sigma=[3.0, 3.0])
+    if kind == "noise":
+        return torch.rand(x.shape, generator=generator).to(x)
+    raise ValueError(f"unknown substrate {kind!r}; allowed: {', '.join(SUBSTRATES)}")
+
+
+@torch.no_grad()
+def deletion_insertion_curves(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, heat: torch.Tensor,
+                              kind: str = "zero", steps: int = 28, batch_size: int = 1024,
+                              generator: torch.Generator | None = None):
+    """Petsiuk et al. 2018: the target-class probability as pixels are removed (deletion) or revealed
+    (insertion) in the order of decreasing heat. Returns two (N, steps + 1) arrays of probabilities."""
+    n, c, h, w = x.shape
+    fill = substrate(x, kind, generator)
+    order = heat.flatten(1).argsort(dim=1, descending=True)  # most important pixel first
+    rank = torch.empty_like(order)
+    rank.scatter_(1, order, torch.arange(h * w).expand(n, -1))
+    counts = torch.linspace(0, h * w, steps + 1).round().long()
+    device = next(model.parameters()).device
+    curves = {"deletion": [], "insertion": []}
+    for k in counts:
+        removed = (rank < k).view(n, 1, h, w).expand(-1, c, -1, -1)  # the k most important pixels
+        for name, img in (("deletion", torch.where(removed, fill, x)), ("insertion", torch.where(removed, x, fill))):
+            probs = torch.cat([F.softmax(model(img[i:i + batch_size].to(device)), 1).cpu()
+                               for i in range(0, n, batch_size)])
+            curves[name].append(probs[torch.arange(n), targets.cpu()])
+    return torch.stack(curves["deletion"], 1).numpy(), torch.stack(curves["insertion"], 1).numpy()
+
+
+def curve_auc(curves: np.ndarray) -> float:
+    """Area under curves sampled on an even grid over [0, 1], averaged over images (trapezoid rule)."""
+    return float(np.trapezoid(curves, dx=1.0 / (curves.shape[1] - 1), axis=1).mean())
+
+
+def random_heatmap(shape, generator: torch.Generator) -> torch.Tensor:
+    """The random-attribution baseline every faithfulness number is compared with."""
+    return torch.rand(shape, generator=generator)
+
+
+# ---------------------------------------------------------------------------------------------- robustness
+def infidelity_score(model, x, targets, attributions, noise_std: float = 0.1, n_perturb: int = 16) -> float:
+    """captum ``infidelity`` (Yeh et al. 2019) with Gaussian input noise of std ``noise_std``; lower is better.
+
+    Normalised (captum's ``normalize=True``: attributions are rescaled by the least-squares optimal factor), so
+    that methods whose maps differ only in scale (e.g. |gradient| vs. signed relevance) are comparable."""
+    def perturb(inputs):
+        noise = torch.randn_like(inputs) * noise_std
+        return noise, inputs - noise
+
+    device = next(model.parameters()).device
+    value = infidelity(model, perturb, x.to(device), attributions.to(device), target=targets.to(device),
+                       n_perturb_samples=n_perturb, max_examples_per_batch=256, normalize=True)
+    return float(value.mean())
+
+
+def max_sensitivity(model, x, targets, method: str, radius: float = 0.02, n_perturb: int = 8, **options) -> float:
+    """captum ``sensitivity_max`` (Yeh et al. 2019): the largest change of the explanation under uniform
+    input perturbations of L∞ radius ``radius``, relative to its norm; lower is better."""
+    def explanation(inputs, target):
+        single = inputs[0] if isinstance(inputs, tuple) else inputs  # captum passes a tuple of inputs
+        attr = explain(model, single, target, method, **options).to(single.device)
+        return (attr,) if isinstance(inputs, tuple) else attr
+
+    device = next(model.parameters()).device
+    value = sensitivity_max(explanation, x.to(device), perturb_radius=radius, n_perturb_samples=n_perturb,
+                            target=targets.to(device), max_examples_per_batch=len(x))
+    return float(value.mean())
+
+
+# ------------------------------------------------------------------------------------------------- sanity
+def parameter_layers(model: nn.Module) -> list[tuple[str, list[nn.Module]]]:
+    """Layers in forward order, each a conv or linear module grouped with the batch norm that follows it."""
+    groups: list[tuple[str, list[nn.Module]]] = []
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear, nn.ConvTranspose2d)):
+            groups.append((name, [module]))
+        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)) and groups:
+            groups[-1][1].append(module)
+    return groups
+
+
+def _reinitialise(modules, generator: torch.Generator) -> None:
+    with torch.no_grad():
+        for m in modules:
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.reset_parameters()  # weight 1, bias 0, running stats reset
+                continue
+            fan_in = m.weight[0].numel()
+            bound = 1 / np.sqrt(fan_in)
+            m.weight.copy_((torch.rand(m.weight.shape, generator=generator) * 2 - 1) * bound)
+            if m.bias is not None:
+                m.bias.copy_((torch.rand(m.bias.shape, generator=generator) * 2 - 1) * bound)
+
+
+def foreground_spearman(a: torch.Tensor, b: torch.Tensor, foreground: torch.Tensor) -> np.ndarray:
+    """Per-image Spearman rank correlation of two heat maps over the image's foreground pixels."""
+    out = []
+    for ai, bi, fi in zip(a, b, foreground):
+        va, vb = ai[fi].numpy(), bi[fi].numpy()
+        out.append(spearmanr(va, vb).statistic if va.std() > 0 and vb.std() > 0 else 0.0)
+    return np.nan_to_num(np.array(out, dtype=float))
+
+
+def map_ssim(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
+    """Per-image SSIM of two heat maps, each scaled to [0, 1] by its maximum."""
+    out = []
+    for ai, bi in zip(a, b):
+        ai = (ai / ai.max()).numpy() if ai.max() > 0 else ai.numpy()
+        bi = (bi / bi.max()).numpy() if bi.max() > 0 else bi.numpy()
+        out.append(structural_similarity(ai, bi, data_range=1.0, win_size=7))
+    return np.array(out, dtype=float)
+
+
+def cascading_randomization(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, method: str,
+                            seed: int = 0, foreground_threshold: float = 0.1, **options) -> list[dict]:
+    """Adebayo et al. 2018: re-initialise layers from the top (logits) down, cumulatively, and compare each
+    explanation with the original one. Step 0 is the trained model (similarity 1 by construction).
+
+    Returns one record per step: ``layer`` (the last layer randomised), mean foreground ``spearman`` and
+    ``ssim``. The model passed in is not modified (a deep copy is randomised)."""
+    generator = torch.Generator().manual_seed(seed)
+    reference = heatmap(explain(model, x, targets, method, **options))
+    foreground = x.amax(1) > foreground_threshold
+    work = copy.deepcopy(model).eval()
+    records = [{"layer": "none (trained)", "spearman": float(foreground_spearman(reference, reference, foreground).mean()),
+                "ssim": float(map_ssim(reference, reference).mean())}]
+    for name, modules in reversed(parameter_layers(work)):
+        _reinitialise(modules, generator)
+        heat = heatmap(explain(work, x, targets, method, **options))
+        records.append({"layer": name, "spearman": float(foreground_spearman(reference, heat, foreground).mean()),
+                        "ssim": float(map_ssim(reference, heat).mean())})
+    return records
+
+
+# ------------------------------------------------------------------------------------------- ground truth
+def pointing_game(heat: torch.Tensor, boxes: torch.Tensor, tolerance: int = 1) -> np.ndarray:
+    """Zhang et al. 2018: 1 where the map's maximum lies inside the known box (± ``tolerance`` pixels).
+
+    ``boxes`` is (N, 4) as (top, left, height, width)."""
+    n, h, w = heat.shape
+    flat = heat.flatten(1).argmax(1)
+    rows, cols = flat // w, flat % w
+    top, left, bh, bw = boxes.T
+    inside = ((rows >= top - tolerance) & (rows < top + bh + tolerance) &
+              (cols >= left - tolerance) & (cols < left + bw + tolerance))
+    return inside.float().numpy()
+
+
+def box_mask(boxes: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    rows, cols = torch.arange(h)[None, :, None], torch.arange(w)[None, None, :]
+    top, left, bh, bw = (v[:, None, None] for v in boxes.T)
+    return (rows >= top) & (rows < top + bh) & (cols >= left) & (cols < left + bw)
+
+
+def mass_inside(heat: torch.Tensor, boxes: torch.Tensor) -> np.ndarray:
+    """Share of each map's total (non-negative) heat that falls inside the known box."""
+    mask = box_mask(boxes, *heat.shape[1:])
+    total = heat.flatten(1).sum(1).clamp_min(1e-12)
+    return ((heat * mask).flatten(1).sum(1) / total).numpy()
+
+
+# ----------------------------------------------------------------------------------------------- sparseness
+def gini(heat: torch.Tensor) -> np.ndarray:
+    """Gini index of each map (Chalasani et al. 2020): 0 = uniform, → 1 = all heat on one pixel."""
+    v = heat.flatten(1).sort(dim=1).values.double()
+    n = v.shape[1]
+    k = torch.arange(1, n + 1, dtype=torch.float64)
+    total = v.sum(1).clamp_min(1e-12)
+    return (((2 * k - n - 1) * v).sum(1) / (n * total)).numpy()
+
+
+# ------------------------------------------------------------------------------------ attention agreement
+def rank_agreement(a: torch.Tensor, b: torch.Tensor, top_fraction: float = 0.1):
+    """Per image: Spearman correlation of two maps, and the overlap |top-k(a) ∩ top-k(b)| / k of their top
+    ``top_fraction`` pixels."""
+    n = len(a)
+    fa, fb = a.flatten(1), b.flatten(1)
+    k = max(1, int(round(top_fraction * fa.shape[1])))
+    rho = np.array([spearmanr(fa[i].numpy(), fb[i].numpy()).statistic for i in range(n)])
+    ta, tb = fa.topk(k, 1).indices, fb.topk(k, 1).indices
+    overlap = np.array([len(set(ta[i].tolist()) & set(tb[i].tolist())) / k for i in range(n)])
+    return np.nan_to_num(rho), overlap
