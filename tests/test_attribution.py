@@ -201,3 +201,56 @@ def test_shortcut_dataset_plants_and_relabels():
     assert torch.equal(sd.test_x, data.test_x)
     with pytest.raises(ValueError, match="target_class"):
         shortcut_dataset(data, 7)
+
+
+def _linear_model():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3)).eval()
+    return model
+
+
+def test_infidelity_is_zero_for_the_exact_attribution_of_a_linear_model_and_not_for_noise():
+    model = _linear_model()
+    x, y = torch.rand(6, 1, 8, 8), torch.tensor([0, 1, 2, 0, 1, 2])
+    exact = model[1].weight[y].detach().view(6, 1, 8, 8)  # f(x) - f(x - I) = w_c · I exactly
+    assert em.infidelity_score(model, x, y, exact) < 1e-10
+    noise = torch.randn(6, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    assert em.infidelity_score(model, x, y, noise) > 1e-4
+    # Seeded: the same perturbations every time.
+    assert em.infidelity_score(model, x, y, noise, seed=3) == em.infidelity_score(model, x, y, noise, seed=3)
+
+
+def test_max_sensitivity_is_zero_for_an_input_independent_explanation_and_positive_for_saliency(tiny):
+    x, y = torch.rand(3, 1, 8, 8), torch.tensor([0, 1, 2])
+    model = _linear_model()
+    assert em.max_sensitivity(model, x, y, "saliency") == pytest.approx(0.0, abs=1e-6)  # gradient of a linear model
+    assert em.max_sensitivity(tiny, x, y, "input_x_gradient") > 0
+
+
+def test_foreground_spearman_and_ssim_on_constructed_maps():
+    a = torch.arange(16.0).view(1, 4, 4)
+    fg = torch.zeros(1, 4, 4, dtype=torch.bool)
+    fg[0, :2] = True
+    assert em.foreground_spearman(a, a * 2 + 1, fg)[0] == pytest.approx(1.0)
+    assert em.foreground_spearman(a, -a, fg)[0] == pytest.approx(-1.0)
+    assert np.isnan(em.foreground_spearman(a, torch.zeros_like(a), fg)[0])  # a constant map has no ranking
+    b = torch.rand(1, 16, 16)
+    assert em.map_ssim(b, b)[0] == pytest.approx(1.0)
+    assert em.map_ssim(b, torch.rand(1, 16, 16, generator=torch.Generator().manual_seed(5)))[0] < 0.5
+
+
+def test_pointing_game_counts_any_tied_maximum_and_chance_level():
+    heat = torch.zeros(1, 8, 8)
+    heat[0, 4:8, 4:8] = 1.0  # a block-shaped map: 16 tied maxima, the first of them outside the box
+    box = torch.tensor([[6, 6, 2, 2]])
+    assert em.pointing_game(heat, box, tolerance=0)[0] == 1.0
+    assert em.pointing_chance(box, 8, 8, tolerance=0) == pytest.approx(4 / 64)
+
+
+def test_ties_are_broken_in_one_random_order_not_raster_order():
+    heat = torch.zeros(2, 4, 4)
+    heat[:, 0, 0] = 1.0
+    order = em.pixel_order(heat, tie_seed=0)
+    assert (order[:, 0] == 0).all()
+    assert torch.equal(order[0], order[1])  # the same tie order for every map
+    assert not torch.equal(order[0, 1:], torch.arange(1, 16))

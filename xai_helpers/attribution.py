@@ -101,9 +101,11 @@ def _smoothgrad(model, x, target, nt_samples: int = 25, stdev: float = 0.15):
 
 
 @register("gradient_shap", "GradientSHAP", "Lundberg & Lee 2017", "path")
-def _gradient_shap(model, x, target, n_samples: int = 20, stdev: float = 0.1, n_baselines: int = 8):
-    # Baselines: black plus uniform-noise images, drawn from torch's (seeded) global generator.
-    baselines = torch.cat([torch.zeros_like(x[:1]), torch.rand((n_baselines - 1, *x.shape[1:]), device=x.device)])
+def _gradient_shap(model, x, target, n_samples: int = 20, stdev: float = 0.1, baselines: torch.Tensor | None = None):
+    # The baseline distribution: black plus, when given, reference images (e.g. training images), as in
+    # SHAP's expectation over a background set. Black alone when none are given.
+    black = torch.zeros_like(x[:1])
+    baselines = black if baselines is None else torch.cat([black, baselines.to(x)])
     return GradientShap(model).attribute(x, baselines=baselines, target=target, n_samples=n_samples, stdevs=stdev)
 
 

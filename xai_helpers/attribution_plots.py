@@ -15,8 +15,8 @@ def method_grid(images, heats: dict, titles, row_labels: dict | None = None,
     """Rows: methods (first row the images); columns: images."""
     names = list(heats)
     n = len(images)
-    fig, axes = plt.subplots(len(names) + 1, n, figsize=(1.25 * n + 1.5, 1.25 * (len(names) + 1) + 0.5),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(names) + 1, n, figsize=(1.25 * n + 1.5, 1.25 * (len(names) + 1) + 0.7),
+                             squeeze=False, layout="constrained")
     for j in range(n):
         arr, cmap = _as_image(images[j])
         axes[0, j].imshow(arr, cmap=cmap, vmin=0, vmax=1)
@@ -30,19 +30,18 @@ def method_grid(images, heats: dict, titles, row_labels: dict | None = None,
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
-def metric_bars(table: pd.DataFrame, columns, title: str, better: dict | None = None):
-    """One horizontal bar panel per metric column, methods sorted within each panel."""
+def metric_bars(table: pd.DataFrame, columns, title: str, better: dict | None = None, log: tuple = ()):
+    """One horizontal bar panel per metric column, methods sorted within each panel (``log``: log-scale columns)."""
     fig, axes = plt.subplots(1, len(columns), figsize=(3.6 * len(columns), 0.32 * len(table) + 1.5), squeeze=False)
     for ax, col in zip(axes[0], columns):
-        data = table[col].sort_values()
-        colors = ["0.6" if name == "random" else sns.color_palette()[0] for name in data.index]
+        data = table[col].dropna().sort_values()
+        colors = ["0.6" if name in ("random", "zero") else sns.color_palette()[0] for name in data.index]
         ax.barh(data.index, data.values, color=colors)
         label = col + (f" ({better[col]} is better)" if better and col in better else "")
-        ax.set(title=label, xlabel=col)
+        ax.set(title=label, xlabel=col, xscale="log" if col in log else "linear")
         ax.tick_params(axis="y", labelsize=8)
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(title)
@@ -77,10 +76,11 @@ def sanity_cascade(records: pd.DataFrame, title: str):
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     layers = records.drop_duplicates("step").sort_values("step")["layer"].tolist()
     for ax, metric in zip(axes, ("spearman", "ssim")):
-        sns.lineplot(records, x="step", y=metric, hue="method", marker="o", ax=ax, legend=ax is axes[1])
+        sns.lineplot(records, x="step", y=metric, hue="method", style="method", markers=True, dashes=False,
+                     palette="tab20", ax=ax, legend=ax is axes[1])
         ax.set_xticks(range(len(layers)))
         ax.set_xticklabels(layers, rotation=45, ha="right", fontsize=8)
-        ax.set(xlabel="randomised down to layer", ylabel=f"{metric} with original map", ylim=(-0.5, 1.05))
+        ax.set(xlabel="randomised down to layer", ylabel=f"{metric} with original map", ylim=(-1.05, 1.05))
         ax.axhline(0, color="0.5", lw=0.8)
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")

@@ -35,15 +35,23 @@ def substrate(x: torch.Tensor, kind: str, generator: torch.Generator | None = No
     raise ValueError(f"unknown substrate {kind!r}; allowed: {', '.join(SUBSTRATES)}")
 
 
+def pixel_order(heat: torch.Tensor, tie_seed: int = 0) -> torch.Tensor:
+    """Pixels by decreasing heat, (N, H·W); ties (e.g. the many exact zeros of Input×Gradient on a black
+    background) are broken in one fixed random order, the same for every method, not in raster order."""
+    flat = heat.flatten(1)
+    perm = torch.randperm(flat.shape[1], generator=torch.Generator().manual_seed(tie_seed))
+    return perm[flat[:, perm].argsort(dim=1, descending=True, stable=True)]
+
+
 @torch.no_grad()
 def deletion_insertion_curves(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, heat: torch.Tensor,
                               kind: str = "zero", steps: int = 28, batch_size: int = 1024,
-                              generator: torch.Generator | None = None):
+                              generator: torch.Generator | None = None, tie_seed: int = 0):
     """Petsiuk et al. 2018: the target-class probability as pixels are removed (deletion) or revealed
     (insertion) in the order of decreasing heat. Returns two (N, steps + 1) arrays of probabilities."""
     n, c, h, w = x.shape
     fill = substrate(x, kind, generator)
-    order = heat.flatten(1).argsort(dim=1, descending=True)  # most important pixel first
+    order = pixel_order(heat, tie_seed)  # most important pixel first
     rank = torch.empty_like(order)
     rank.scatter_(1, order, torch.arange(h * w).expand(n, -1))
     counts = torch.linspace(0, h * w, steps + 1).round().long()
@@ -69,27 +77,41 @@ def random_heatmap(shape, generator: torch.Generator) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------------- robustness
-def infidelity_score(model, x, targets, attributions, noise_std: float = 0.1, n_perturb: int = 16) -> float:
+def infidelity_score(model, x, targets, attributions, noise_std: float = 0.05, n_perturb: int = 16,
+                     seed: int = 0) -> float:
     """captum ``infidelity`` (Yeh et al. 2019) with Gaussian input noise of std ``noise_std``; lower is better.
+
+    The perturbations come from a generator seeded with ``seed``, so every method is scored on the same ones;
+    compare with :func:`infidelity_score` of an all-zero attribution (what "explaining nothing" scores).
 
     Normalised (captum's ``normalize=True``: attributions are rescaled by the least-squares optimal factor), so
     that methods whose maps differ only in scale (e.g. |gradient| vs. signed relevance) are comparable."""
+    gen = torch.Generator().manual_seed(seed)  # the same perturbations for every method
+
     def perturb(inputs):
-        noise = torch.randn_like(inputs) * noise_std
+        noise = (torch.randn(inputs.shape, generator=gen) * noise_std).to(inputs)
         return noise, inputs - noise
 
     device = next(model.parameters()).device
     value = infidelity(model, perturb, x.to(device), attributions.to(device), target=targets.to(device),
-                       n_perturb_samples=n_perturb, max_examples_per_batch=256, normalize=True)
+                       n_perturb_samples=n_perturb, normalize=True,
+                       max_examples_per_batch=max(len(x), min(256, len(x) * n_perturb)))
     return float(value.mean())
 
 
-def max_sensitivity(model, x, targets, method: str, radius: float = 0.02, n_perturb: int = 8, **options) -> float:
+def max_sensitivity(model, x, targets, method: str, radius: float = 0.02, n_perturb: int = 8, seed: int = 0,
+                    **options) -> float:
     """captum ``sensitivity_max`` (Yeh et al. 2019): the largest change of the explanation under uniform
-    input perturbations of L∞ radius ``radius``, relative to its norm; lower is better."""
+    input perturbations of L∞ radius ``radius``, relative to its norm; lower is better.
+
+    Stochastic methods (SmoothGrad, GradientSHAP, LIME, KernelSHAP) draw their own noise from a generator
+    reset to ``seed`` on every call, so the score measures the explanation's instability under input changes,
+    not the method's own sampling noise."""
     def explanation(inputs, target):
         single = inputs[0] if isinstance(inputs, tuple) else inputs  # captum passes a tuple of inputs
-        attr = explain(model, single, target, method, **options).to(single.device)
+        with torch.random.fork_rng(devices=[]):  # leave the perturbation stream of captum untouched
+            torch.manual_seed(seed)
+            attr = explain(model, single, target, method, **options).to(single.device)
         return (attr,) if isinstance(inputs, tuple) else attr
 
     device = next(model.parameters()).device
@@ -124,12 +146,13 @@ def _reinitialise(modules, generator: torch.Generator) -> None:
 
 
 def foreground_spearman(a: torch.Tensor, b: torch.Tensor, foreground: torch.Tensor) -> np.ndarray:
-    """Per-image Spearman rank correlation of two heat maps over the image's foreground pixels."""
+    """Per-image Spearman rank correlation of two heat maps over the image's foreground pixels; NaN where a
+    map is constant there (a degenerate map, e.g. all zeros, has no ranking to compare)."""
     out = []
     for ai, bi, fi in zip(a, b, foreground):
         va, vb = ai[fi].numpy(), bi[fi].numpy()
-        out.append(spearmanr(va, vb).statistic if va.std() > 0 and vb.std() > 0 else 0.0)
-    return np.nan_to_num(np.array(out, dtype=float))
+        out.append(spearmanr(va, vb).statistic if va.std() > 0 and vb.std() > 0 else np.nan)
+    return np.array(out, dtype=float)
 
 
 def map_ssim(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
@@ -147,19 +170,30 @@ def cascading_randomization(model: nn.Module, x: torch.Tensor, targets: torch.Te
     """Adebayo et al. 2018: re-initialise layers from the top (logits) down, cumulatively, and compare each
     explanation with the original one. Step 0 is the trained model (similarity 1 by construction).
 
-    Returns one record per step: ``layer`` (the last layer randomised), mean foreground ``spearman`` and
-    ``ssim``. The model passed in is not modified (a deep copy is randomised)."""
+    Returns one record per step: ``layer`` (the last layer randomised), mean foreground ``spearman``, ``ssim``
+    and the number of ``degenerate`` (constant) maps. The model passed in is not modified (a deep copy is randomised)."""
     generator = torch.Generator().manual_seed(seed)
-    reference = heatmap(explain(model, x, targets, method, **options))
     foreground = x.amax(1) > foreground_threshold
+
+    def explained(net):  # stochastic methods draw the same noise at every step
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return heatmap(explain(net, x, targets, method, **options))
+
+    def record(layer, heat):
+        rho = foreground_spearman(reference, heat, foreground)
+        # A degenerate (constant) map shares no ranking with the original: it counts as 0 in the mean and is
+        # flagged in ``degenerate`` (the notebook does not let such a method pass).
+        return {"layer": layer, "spearman": float(np.nan_to_num(rho, nan=0.0).mean()),
+                "ssim": float(map_ssim(reference, heat).mean()), "degenerate": int(np.isnan(rho).sum())}
+
+    reference = explained(model)
     work = copy.deepcopy(model).eval()
-    records = [{"layer": "none (trained)", "spearman": float(foreground_spearman(reference, reference, foreground).mean()),
-                "ssim": float(map_ssim(reference, reference).mean())}]
+    # Step 0 explains the (still trained) copy: 1 unless the method is not deterministic.
+    records = [record("none (trained)", explained(work))]
     for name, modules in reversed(parameter_layers(work)):
         _reinitialise(modules, generator)
-        heat = heatmap(explain(work, x, targets, method, **options))
-        records.append({"layer": name, "spearman": float(foreground_spearman(reference, heat, foreground).mean()),
-                        "ssim": float(map_ssim(reference, heat).mean())})
+        records.append(record(name, explained(work)))
     return records
 
 
@@ -169,12 +203,21 @@ def pointing_game(heat: torch.Tensor, boxes: torch.Tensor, tolerance: int = 1) -
 
     ``boxes`` is (N, 4) as (top, left, height, width)."""
     n, h, w = heat.shape
-    flat = heat.flatten(1).argmax(1)
-    rows, cols = flat // w, flat % w
-    top, left, bh, bw = boxes.T
-    inside = ((rows >= top - tolerance) & (rows < top + bh + tolerance) &
-              (cols >= left - tolerance) & (cols < left + bw + tolerance))
-    return inside.float().numpy()
+    flat = heat.flatten(1)
+    is_max = flat == flat.max(1, keepdim=True).values  # every tied maximum counts (block-shaped maps)
+    grown = boxes.clone()
+    grown[:, :2] -= tolerance
+    grown[:, 2:] += 2 * tolerance
+    inside = box_mask(grown, h, w).flatten(1)
+    return (is_max & inside).any(1).float().numpy()
+
+
+def pointing_chance(boxes: torch.Tensor, h: int, w: int, tolerance: int = 1) -> float:
+    """The pointing game's chance level: the mean share of the image that counts as a hit."""
+    grown = boxes.clone()
+    grown[:, :2] -= tolerance
+    grown[:, 2:] += 2 * tolerance
+    return float(box_mask(grown, h, w).flatten(1).float().mean(1).mean())
 
 
 def box_mask(boxes: torch.Tensor, h: int, w: int) -> torch.Tensor:
@@ -201,13 +244,14 @@ def gini(heat: torch.Tensor) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------ attention agreement
-def rank_agreement(a: torch.Tensor, b: torch.Tensor, top_fraction: float = 0.1):
+def rank_agreement(a: torch.Tensor, b: torch.Tensor, top_fraction: float = 0.1, mask: torch.Tensor | None = None):
     """Per image: Spearman correlation of two maps, and the overlap |top-k(a) ∩ top-k(b)| / k of their top
-    ``top_fraction`` pixels."""
-    n = len(a)
-    fa, fb = a.flatten(1), b.flatten(1)
-    k = max(1, int(round(top_fraction * fa.shape[1])))
-    rho = np.array([spearmanr(fa[i].numpy(), fb[i].numpy()).statistic for i in range(n)])
-    ta, tb = fa.topk(k, 1).indices, fb.topk(k, 1).indices
-    overlap = np.array([len(set(ta[i].tolist()) & set(tb[i].tolist())) / k for i in range(n)])
-    return np.nan_to_num(rho), overlap
+    ``top_fraction`` pixels; both over the pixels of ``mask`` (e.g. the foreground) when given."""
+    rho, overlap = [], []
+    for i in range(len(a)):
+        keep = mask[i].flatten() if mask is not None else torch.ones(a[i].numel(), dtype=torch.bool)
+        fa, fb = a[i].flatten()[keep], b[i].flatten()[keep]
+        k = max(1, int(round(top_fraction * len(fa))))
+        rho.append(spearmanr(fa.numpy(), fb.numpy()).statistic if fa.std() > 0 and fb.std() > 0 else np.nan)
+        overlap.append(len(set(fa.topk(k).indices.tolist()) & set(fb.topk(k).indices.tolist())) / k)
+    return np.array(rho, dtype=float), np.array(overlap)

@@ -40,11 +40,12 @@ def class_channel_importance(scores: np.ndarray, labels: torch.Tensor, num_class
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:
-    return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
+    """Anisotropic total variation, summed over pixels and images."""
+    return (x[..., 1:, :] - x[..., :-1, :]).abs().sum() + (x[..., :, 1:] - x[..., :, :-1]).abs().sum()
 
 
 def maximise_activation(model: nn.Module, objective, n: int, shape, steps: int = 200, lr: float = 0.05,
-                        l2: float = 1e-3, tv: float = 0.05, jitter: int = 2, seed: int = 0) -> torch.Tensor:
+                        l2: float = 1e-2, tv: float = 0.05, jitter: int = 2, seed: int = 0) -> torch.Tensor:
     """Activation maximisation / input inversion with regularisation (Mahendran & Vedaldi 2015; Olah et al. 2017).
 
     Optimises ``n`` images x ∈ [0, 1] (parameterised through a sigmoid) to maximise ``objective(model, x)``, a
@@ -62,7 +63,7 @@ def maximise_activation(model: nn.Module, objective, n: int, shape, steps: int =
             dx, dy = (int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=gen))
             x = torch.roll(x, shifts=(dy, dx), dims=(-2, -1))
         score = objective(model, x)
-        loss = -score.sum() + l2 * (x ** 2).sum() + tv * total_variation(x) * n
+        loss = -score.sum() + l2 * (x ** 2).sum() + tv * total_variation(x)
         opt.zero_grad()
         loss.backward()
         opt.step()

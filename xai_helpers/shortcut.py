@@ -43,7 +43,7 @@ def shortcut_dataset(data: ImageDataset, target_class: int, patch: int = 4, frac
     The patch is planted in every training image of ``target_class`` and in a random ``fraction`` of the other
     training images, which are relabelled ``target_class`` (a BadNets-style backdoor, Gu et al. 2017). The
     patch is then sufficient evidence for the class, and for the relabelled images the only evidence, so the
-    model must learn to use it. Positions are random per image and recorded in ``info``.
+    model must learn to use it. Positions are random per image (seeded); ``info`` records the counts.
     """
     if not 0 <= target_class < data.num_classes:
         raise ValueError(f"target_class must be in [0, {data.num_classes}), got {target_class!r}")
