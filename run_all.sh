@@ -19,8 +19,8 @@ find_python() {
 }
 
 # The environment is stale when the lock file, pyproject.toml or the Python version changed since set-up.
-wanted_stamp() {
-    { cat requirements/lock.txt pyproject.toml; "$1" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1
+wanted_stamp() {  # (Python, not sha256sum, so that it also works where coreutils differ, e.g. macOS)
+    "$1" -c 'import hashlib, sys; h = hashlib.sha256(open("requirements/lock.txt", "rb").read() + open("pyproject.toml", "rb").read()); h.update(sys.version.encode()); print(h.hexdigest())'
 }
 
 setup_venv() {

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,6 +157,8 @@ def load_torchvision(name: str, data_dir: str | Path | None = None, download: bo
         reason = "download=False"
         if download:
             created = [d for d in (root, *expected_files(name, root)[0].parents) if not d.exists()]
+            previous_timeout = socket.getdefaulttimeout()
+            socket.setdefaulttimeout(30)  # a firewalled network must fail, not hang the notebook
             try:
                 cls(str(root), train=True, download=True)
                 cls(str(root), train=False, download=True)
@@ -166,6 +169,8 @@ def load_torchvision(name: str, data_dir: str | Path | None = None, download: bo
                 for d in sorted(created, key=lambda p: len(p.parts), reverse=True):
                     if d.is_dir() and not any(d.iterdir()):
                         d.rmdir()
+            finally:
+                socket.setdefaulttimeout(previous_timeout)
         missing = [p for p in expected_files(name, root) if not p.exists()]
         if missing:
             listing = "\n  ".join(str(p) for p in missing)

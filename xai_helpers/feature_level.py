@@ -40,30 +40,36 @@ def class_channel_importance(scores: np.ndarray, labels: torch.Tensor, num_class
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:
-    """Anisotropic total variation, summed over pixels and images."""
-    return (x[..., 1:, :] - x[..., :-1, :]).abs().sum() + (x[..., :, 1:] - x[..., :, :-1]).abs().sum()
+    """Mean anisotropic total variation of each image: (N,)."""
+    return ((x[..., 1:, :] - x[..., :-1, :]).abs().flatten(1).mean(1)
+            + (x[..., :, 1:] - x[..., :, :-1]).abs().flatten(1).mean(1))
 
 
 def maximise_activation(model: nn.Module, objective, n: int, shape, steps: int = 200, lr: float = 0.05,
-                        l2: float = 1e-2, tv: float = 0.05, jitter: int = 2, seed: int = 0) -> torch.Tensor:
+                        l2: float = 0.3, tv: float = 3.0, jitter: int = 2, seed: int = 0) -> torch.Tensor:
     """Activation maximisation / input inversion with regularisation (Mahendran & Vedaldi 2015; Olah et al. 2017).
 
-    Optimises ``n`` images x ∈ [0, 1] (parameterised through a sigmoid) to maximise ``objective(model, x)``, a
-    tensor of n scores, minus an L2 penalty and total variation, with random jitter (translations up to
-    ``jitter`` pixels) each step for robustness. Returns (n, *shape) images.
+    Optimises ``n`` images x ∈ [0, 1] (parameterised through a sigmoid) to maximise, per image,
+    ``s_i(x) / |s_i(x₀)| − l2·mean(x²) − tv·TV(x)``, with random jitter (translations up to ``jitter`` pixels)
+    each step. The objective ``objective(model, x)`` (n scores) is divided by its magnitude at the start so that
+    the same regularisation weights suit class logits (order 10) and channel means (order 0.1). Returns
+    (n, *shape) images.
     """
     model.eval()
     device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     logit_x = (torch.randn((n, *shape), generator=gen) * 0.1).to(device).requires_grad_(True)
+    with torch.no_grad():
+        scale = objective(model, torch.sigmoid(logit_x)).abs().clamp_min(1e-3)
     opt = torch.optim.Adam([logit_x], lr=lr)
     for _ in range(steps):
         x = torch.sigmoid(logit_x)
+        shifted = x
         if jitter:
             dx, dy = (int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=gen))
-            x = torch.roll(x, shifts=(dy, dx), dims=(-2, -1))
-        score = objective(model, x)
-        loss = -score.sum() + l2 * (x ** 2).sum() + tv * total_variation(x)
+            shifted = torch.roll(x, shifts=(dy, dx), dims=(-2, -1))
+        score = objective(model, shifted) / scale
+        loss = (-score + l2 * (x ** 2).flatten(1).mean(1) + tv * total_variation(x)).sum()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -81,16 +87,19 @@ def class_logit_objective(classes):
 
 
 def channel_objective(layer: nn.Module, channels):
-    """Mean activation of channel ``channels[i]`` of ``layer`` for image i."""
+    """Pre-activation of the centre unit of channel ``channels[i]`` at ``layer`` (the input of that ReLU), for
+    image i: what one unit of the channel responds to in its receptive field (a channel-wide mean is maximised
+    by flat images). Pre-activations, as in Lucid: a ReLU output at zero has no gradient to climb."""
     channels = torch.as_tensor(channels)
 
     def objective(model, x):
         stash = {}
-        handle = layer.register_forward_hook(lambda m, i, o: stash.__setitem__("a", o))
+        handle = layer.register_forward_hook(lambda m, i, o: stash.__setitem__("a", i[0]))
         try:
             model(x)
         finally:
             handle.remove()
         a = stash["a"]
-        return a[torch.arange(len(x)), channels.to(x.device)].flatten(1).mean(1)
+        h, w = a.shape[-2:]
+        return a[torch.arange(len(x)), channels.to(x.device), h // 2, w // 2]
     return objective
