@@ -69,3 +69,28 @@ def patched_test_set(data: ImageDataset, patch: int = 4):
     gen = torch.Generator().manual_seed(PATCH_SEED + 1)
     boxes = random_boxes(len(data.test_x), data.image_shape[-1], patch, gen)
     return plant(data.test_x, boxes, checkerboard(patch)), boxes
+
+
+def planted_concept_dataset(data: ImageDataset, target_class: int, rate: float, patch: int = 4) -> ImageDataset:
+    """``data`` with the pattern planted in a fraction ``rate`` of the training images of ``target_class``.
+
+    Unlike :func:`shortcut_dataset` no label changes: the pattern merely co-occurs with the class (in all of its
+    images at ``rate`` 1), so whether the model uses it is up to training: the ground truth for TCAV's planted
+    concept. ``rate`` 0 returns ``data`` itself (the clean model, from the same cache entry).
+    """
+    if not 0 <= target_class < data.num_classes:
+        raise ValueError(f"target_class must be in [0, {data.num_classes}), got {target_class!r}")
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"rate must be in [0, 1], got {rate!r}")
+    if rate == 0:
+        return data
+    gen = torch.Generator().manual_seed(PATCH_SEED + 2)
+    own = torch.nonzero(data.train_y == target_class).flatten()
+    idx = own[torch.randperm(len(own), generator=gen)[: int(round(rate * len(own)))]].sort().values
+    train_x = data.train_x.clone()
+    train_x[idx] = plant(data.train_x[idx], random_boxes(len(idx), data.image_shape[-1], patch, gen),
+                         checkerboard(patch))
+    return ImageDataset(f"{data.name}+concept{patch}-class{target_class}-rate{rate:g}", train_x, data.train_y,
+                        data.test_x, data.test_y, data.classes,
+                        info=dict(data.info, planted={"class": target_class, "patch": patch, "rate": rate,
+                                                      "planted": len(idx)}))
