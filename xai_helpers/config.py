@@ -31,6 +31,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         "lime_samples": 20,
         "deletion_steps": 7,
         "am_steps": 10,
+        "tcav_set_size": 10,
+        "tcav_random_sets": 5,
+        "tcav_controls": 1,
+        "tcav_class_images": 20,
     },
     "quick": {
         "epochs": 10,
@@ -49,6 +53,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         "lime_samples": 100,
         "deletion_steps": 28,
         "am_steps": 150,
+        "tcav_set_size": 50,
+        "tcav_random_sets": 20,
+        "tcav_controls": 2,
+        "tcav_class_images": 100,
     },
     "paper": {
         "epochs": 30,
@@ -67,6 +75,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         "lime_samples": 500,
         "deletion_steps": 56,
         "am_steps": 400,
+        "tcav_set_size": 50,
+        "tcav_random_sets": 25,
+        "tcav_controls": 2,
+        "tcav_class_images": 500,
     },
 }
 
