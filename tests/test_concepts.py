@@ -21,15 +21,17 @@ def bar(size=28, top=4, left=12, height=20, width=4):
     return img
 
 
-def synthetic(n=400, seed=0):
-    """Rings (class 0, one hole) and bars (class 1), at random offsets, with a little noise: unique images."""
+def synthetic(n=400, seed=0, ring_every=2):
+    """Rings (class 0, one hole; every ``ring_every``-th image) and bars (class 1), at random offsets, with a
+    little noise: unique images."""
     rng = np.random.default_rng(seed)
     images, labels = [], []
     for i in range(n):
         dy, dx = rng.integers(-4, 5, 2)
-        img = ring(cy=14 + dy, cx=14 + dx) if i % 2 == 0 else bar(top=4 + dy // 2, left=12 + dx)
+        is_ring = i % ring_every == 0
+        img = ring(cy=14 + dy, cx=14 + dx) if is_ring else bar(top=4 + dy // 2, left=12 + dx)
         images.append(np.clip(img * 0.9 + rng.uniform(0, 0.05, img.shape), 0, 1))
-        labels.append(i % 2)
+        labels.append(0 if is_ring else 1)
     x = torch.from_numpy(np.stack(images))[:, None].float()
     y = torch.tensor(labels)
     return ImageDataset("synthetic", x[: n * 3 // 4], y[: n * 3 // 4], x[n * 3 // 4:], y[n * 3 // 4:], ("ring", "bar"))
@@ -81,38 +83,36 @@ def test_textures_and_pattern_are_deterministic_and_binary():
 
 def test_concept_sets_structure_disjointness_and_pairing():
     data = synthetic()
-    concepts, randoms, controls, info = concept_sets(data, set_size=10, n_random=5, pattern=planting_pattern(4),
-                                                     n_controls=2)
+    sets = concept_sets(data, set_size=10, n_random=5, pattern=planting_pattern(4), n_controls=2)
+    concepts, randoms, null, controls = sets.concepts, sets.counterparts, sets.null, sets.controls
     assert set(concepts) == {"thick_strokes", "thin_strokes", "slanted_strokes", "closed_loops", "stripes", "dots",
                              "planted_pattern", "planted_pattern_alone"}
-    assert len(randoms) == 5 and set(controls) == {"random_control_1", "random_control_2"}
-    for draws in [*concepts.values(), *controls.values()]:
+    assert len(randoms) == len(null) == 5 and set(controls) == {"random_control_1", "random_control_2"}
+    for draws in [*concepts.values(), *controls.values(), null]:
         assert len(draws) == 5 and all(d.shape == (10, 1, 28, 28) for d in draws)
     key = lambda img: img.numpy().tobytes()  # noqa: E731
     counterpart_keys = [{key(i) for i in r} for r in randoms]
-    control_keys = [key(i) for draws in controls.values() for d in draws for i in d]
-    assert len(set(control_keys)) == len(control_keys)
-    assert not set(control_keys) & set().union(*counterpart_keys)
-    assert len(set().union(*counterpart_keys)) == 50
+    random_keys = [key(i) for group in [randoms, null, *controls.values()] for d in group for i in d]
+    assert len(set(random_keys)) == len(random_keys) == 200  # counterparts, null sets and controls: disjoint
     for i, draw in enumerate(concepts["closed_loops"]):
         assert (euler_numbers(draw) <= 0).all()
         assert not {key(img) for img in draw} & counterpart_keys[i]  # never the counterpart it is paired with
-    # Transformed concepts: draw i is counterpart i + 1 transformed (what the null is compared against).
+    # Transformed concepts: draw i is null set i transformed (the null score it is compared with).
     for i in range(5):
-        assert torch.equal(concepts["thick_strokes"][i], thick_strokes(randoms[(i + 1) % 5]))
-        changed = (concepts["planted_pattern"][i] != randoms[(i + 1) % 5]).flatten(1).any(1)
-        assert changed.all()  # the pattern pasted into every image of the counterpart, nothing else
+        assert torch.equal(concepts["thick_strokes"][i], thick_strokes(null[i]))
+        changed = (concepts["planted_pattern"][i] != null[i]).flatten(1).any(1)
+        assert changed.all()  # the pattern pasted into every image of the null set, nothing else
     again = concept_sets(data, set_size=10, n_random=5, pattern=planting_pattern(4), n_controls=2)
-    assert all(torch.equal(a, b) for a, b in zip(again[0]["dots"], concepts["dots"]))
-    assert all(torch.equal(a, b) for a, b in zip(again[1], randoms))
+    assert all(torch.equal(a, b) for a, b in zip(again.concepts["dots"], concepts["dots"]))
+    assert all(torch.equal(a, b) for a, b in zip(again.counterparts, randoms))
 
 
 def test_concept_sets_refuse_what_the_data_cannot_give():
     data = synthetic()
-    with pytest.raises(ValueError, match=r"need 1200 training images; synthetic has 300"):
+    with pytest.raises(ValueError, match=r"need 1600 training images; synthetic has 300"):
         concept_sets(data, set_size=40, n_random=10, n_controls=2)
-    with pytest.raises(ValueError, match="closed loop"):
-        concept_sets(data, set_size=50, n_random=4)
+    with pytest.raises(ValueError, match="closed loop"):  # 30 rings among 300 training images; 50 needed
+        concept_sets(synthetic(ring_every=10), set_size=10, n_random=5)
     with pytest.raises(ValueError, match="set_size"):
         concept_sets(data, set_size=1, n_random=4)
 

@@ -12,7 +12,7 @@ from xai_helpers.tcav import (HeldOutLinearClassifier, captum_accuracy_compariso
                               compare_with_null, compute_cavs, default_layers, directional_derivatives,
                               layer_gradients, nested_metrics, tcav_study)
 
-R, SET = 12, 40
+R, SET = 24, 40
 
 
 class Tiny(nn.Module):
@@ -56,29 +56,29 @@ def setup():
     v = direction()
     model = Tiny(v).eval()
     randoms = [noise(SET, gen) for _ in range(R)]
+    null = [noise(SET, gen) for _ in range(R)]
     concepts = {"along_v": [along(v, SET, gen) for _ in range(R)]}
-    controls = {f"random_control_{j}": [noise(SET, gen) for _ in range(R)] for j in range(10)}
+    controls = {f"random_control_{j}": [noise(SET, gen) for _ in range(R)] for j in range(5)}
     inputs = {0: noise(200, gen)}
-    return model, v, randoms, concepts, controls, inputs
+    return model, v, randoms, null, concepts, controls, inputs
 
 
 def test_known_direction_is_found_and_random_concepts_are_not(setup):
-    model, v, randoms, concepts, controls, inputs = setup
-    table = tcav_study(model, ["hidden"], concepts, randoms, inputs, controls=controls)
+    model, v, randoms, null, concepts, controls, inputs = setup
+    table = tcav_study(model, ["hidden"], concepts, randoms, null, inputs, controls=controls)
     results = correct(compare_with_null(table)).set_index("concept")
     found, ctl = results.loc["along_v"], results[results.role == "control"]
     assert found.cav_accuracy > 0.95
     assert found.tcav_score > 0.95 and found.magnitude > 0.95
     assert found.significant
-    # Ten random concepts: none survives the correction, and the raw p-values are not piled up below 0.05.
-    assert not ctl.significant.any()
-    assert (ctl.p_value.astype(float) < 0.05).sum() <= 2
+    # Random concepts, tested like concepts: none survives the correction.
+    assert len(ctl) == 5 and not ctl.significant.any()
     # The random-vs-random scores really are spread (what makes the concept's consistency meaningful).
     assert table[table.role == "baseline"].tcav_score.std() > 0.15
 
 
 def test_cav_points_along_the_planted_direction(setup, tmp_path):
-    model, v, _, _, _, _ = setup
+    model, v, _, _, _, _, _ = setup
     gen = torch.Generator().manual_seed(2)
     sets = {"c": along(v, 300, gen), "r": noise(300, gen)}
     cav = compute_cavs(model, ["hidden"], sets, [("c", "r")], tmp_path)[("c", "r")]["hidden"]
@@ -87,7 +87,7 @@ def test_cav_points_along_the_planted_direction(setup, tmp_path):
 
 
 def test_our_cav_accuracy_is_held_out_and_captums_is_a_class_share(setup):
-    model, v, randoms, concepts, _, _ = setup
+    model, v, randoms, _, concepts, _, _ = setup
     acc = captum_accuracy_comparison(model, "hidden", concepts["along_v"][0], randoms[0], seed=3)
     assert acc["ours"] > 0.95
     assert acc["captum_default"] == pytest.approx(acc["captum_class_share"], abs=1e-9)
@@ -109,7 +109,7 @@ def test_held_out_classifier_weights_follow_captums_convention():
 
 
 def test_disk_cache_never_serves_another_checkpoints_cav(setup, tmp_path):
-    model_a, v, randoms, concepts, _, _ = setup
+    model_a, v, randoms, _, concepts, _, _ = setup
     model_b = Tiny(v, roll=4).eval()  # reads other pixels: its activations of the same images differ
     assert checkpoint_id(model_a) != checkpoint_id(model_b)
     sets = {"c": concepts["along_v"][0], "r": randoms[0]}
@@ -140,7 +140,7 @@ def test_checkpoint_id_is_stable_and_sees_every_weight():
 
 
 def test_sign_count_equals_captums_interpret(setup, tmp_path):
-    model, v, randoms, concepts, _, inputs = setup
+    model, v, randoms, null, concepts, _, inputs = setup
     gen = torch.Generator().manual_seed(5)
     c = Concept(0, "c", [randoms[2]])  # a random direction: its derivatives change sign across inputs
     r = Concept(1, "r", [randoms[1]])
@@ -152,7 +152,7 @@ def test_sign_count_equals_captums_interpret(setup, tmp_path):
     grads = layer_gradients(model, "hidden", x, 1)
     ours, _ = directional_derivatives(grads, cav)
     assert np.allclose(ours, theirs.numpy())
-    assert 0.05 < ours[0] < 0.95
+    assert 0 < ours[0] < 1  # a fraction of the inputs, not all or none: the comparison is not trivial
 
 
 def test_magnitude_is_kim_et_als_share_of_positive_mass():
@@ -225,17 +225,19 @@ def test_low_accuracy_cavs_are_flagged_and_not_used():
 
 
 def test_tcav_study_refuses_bad_sets(setup):
-    model, v, randoms, concepts, _, inputs = setup
+    model, v, randoms, null, concepts, _, inputs = setup
     with pytest.raises(ValueError, match="random_set"):
-        tcav_study(model, ["hidden"], {"random_set_x": concepts["along_v"]}, randoms, inputs)
-    with pytest.raises(ValueError, match=r"one draw per counterpart \(12\)"):
-        tcav_study(model, ["hidden"], {"short": concepts["along_v"][:3]}, randoms, inputs)
+        tcav_study(model, ["hidden"], {"random_set_x": concepts["along_v"]}, randoms, null, inputs)
+    with pytest.raises(ValueError, match=r"one draw per counterpart \(24\)"):
+        tcav_study(model, ["hidden"], {"short": concepts["along_v"][:3]}, randoms, null, inputs)
+    with pytest.raises(ValueError, match=r"one draw per counterpart \(24\); got \{'null': 2\}"):
+        tcav_study(model, ["hidden"], concepts, randoms, null[:2], inputs)
     with pytest.raises(ValueError, match="at least 2 random counterparts"):
-        tcav_study(model, ["hidden"], {}, randoms[:1], inputs)
+        tcav_study(model, ["hidden"], {}, randoms[:1], null[:1], inputs)
     with pytest.raises(ValueError, match=r"no layer 'hiden'; did you mean hidden"):
-        tcav_study(model, ["hiden"], concepts, randoms, inputs)
+        tcav_study(model, ["hiden"], concepts, randoms, null, inputs)
     with pytest.raises(ValueError, match="set names must be"):
-        tcav_study(model, ["hidden"], {"along v*": concepts["along_v"]}, randoms, inputs)
+        tcav_study(model, ["hidden"], {"along v*": concepts["along_v"]}, randoms, null, inputs)
 
 
 def test_class_inputs_and_nested_metrics():
@@ -257,7 +259,7 @@ def test_class_inputs_and_nested_metrics():
 def test_captum_comparison_leaves_the_global_generators_alone(setup):
     import random
 
-    model, v, randoms, concepts, _, _ = setup
+    model, v, randoms, _, concepts, _, _ = setup
     random.seed(11)
     np.random.seed(11)
     torch.manual_seed(11)
@@ -270,7 +272,7 @@ def test_captum_comparison_leaves_the_global_generators_alone(setup):
 
 
 def test_study_is_deterministic(setup):
-    model, v, randoms, concepts, controls, inputs = setup
-    first = tcav_study(model, ["hidden"], concepts, randoms, inputs, controls=controls, seed=4)
-    second = tcav_study(model, ["hidden"], concepts, randoms, inputs, controls=controls, seed=4)
+    model, v, randoms, null, concepts, controls, inputs = setup
+    first = tcav_study(model, ["hidden"], concepts, randoms, null, inputs, controls=controls, seed=4)
+    second = tcav_study(model, ["hidden"], concepts, randoms, null, inputs, controls=controls, seed=4)
     pd.testing.assert_frame_equal(first, second)

@@ -50,6 +50,18 @@ def test_different_seed_gives_a_different_cache_entry(tmp_path):
     assert _train(tmp_path, seed=1).key != _train(tmp_path, seed=0).key
 
 
+def test_cpu_thread_count_is_part_of_the_cache_key(tmp_path):
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = _train(tmp_path)
+        torch.set_num_threads(2)
+        two = _train(tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+    assert one.key != two.key and not two.from_cache  # weights depend on the thread count: never shared
+
+
 @pytest.mark.parametrize("kw,match", [({"epochs": 0}, "epochs"), ({"batch_size": -1}, "batch_size"),
                                       ({"lr": 0.0}, "lr"), ({"progress": "loud"}, "progress")])
 def test_bad_training_arguments_are_refused(tmp_path, kw, match):

@@ -10,6 +10,7 @@ not a class in disguise (closed loops are the exception: the property goes with 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -100,29 +101,38 @@ def with_pattern(images: torch.Tensor, generator: torch.Generator, pattern: torc
     return plant(images, random_boxes(len(images), images.shape[-1], pattern.shape[-1], generator), pattern)
 
 
+@dataclass(frozen=True)
+class ConceptSets:
+    """Everything a TCAV study compares, as ``R`` draws each (draw ``i`` of anything is paired with counterpart
+    ``i``): named concepts, the random counterparts, the null's random sets, and random controls."""
+
+    concepts: dict[str, list[torch.Tensor]]
+    counterparts: list[torch.Tensor]
+    null: list[torch.Tensor]
+    controls: dict[str, list[torch.Tensor]]
+    info: dict
+
+
 def concept_sets(data: ImageDataset, set_size: int, n_random: int, *, pattern: torch.Tensor | None = None,
-                 n_controls: int = 0, seed: int = CONCEPT_SEED) -> tuple[dict, list, dict, dict]:
-    """Concept sets, random counterparts and random controls, each ``n_random`` draws of ``set_size`` images.
+                 n_controls: int = 0, seed: int = CONCEPT_SEED) -> ConceptSets:
+    """Concept sets, random counterparts, the null's random sets and random controls: ``n_random`` draws of
+    ``set_size`` images each.
 
-    Returns ``(concepts, randoms, controls, info)``. ``randoms`` holds the ``n_random`` counterparts (disjoint
-    random training images). ``concepts`` maps a name to a list of ``n_random`` image sets (N, C, H, W), draw
-    ``i`` being the one paired with counterpart ``i``:
+    ``counterparts[i]`` and ``null[i]`` are disjoint random training images; the null pairs them
+    (random vs random). Draw ``i`` of a concept is also set against ``counterparts[i]``:
 
-    * thick, thin and slanted strokes, and (if ``pattern`` is given) ``planted_pattern``: draw ``i`` is
-      counterpart ``i + 1`` (cyclically) transformed, or with the pattern pasted in. The null of
-      :func:`xai_helpers.tcav.tcav_study` pairs counterpart ``i + 1`` with counterpart ``i``, so concept and
-      null scores share every sampling accident and differ by the transformation alone;
+    * thick, thin and slanted strokes, and (if ``pattern`` is given) ``planted_pattern``: ``null[i]``
+      transformed, or with the pattern pasted in. Concept and null score ``i`` then share every sampling
+      accident and differ by the transformation alone, and nothing is shared across ``i``;
     * closed loops: disjoint draws of training images with Euler number ≤ 0 (a selection, not a transform),
       each disjoint from the counterpart it is paired with;
     * stripes, dots and (if ``pattern`` is given) ``planted_pattern_alone``: drawn on a blank canvas. These
       differ from random digits above all by the missing digit, which TCAV cannot tell from the texture.
 
-    ``controls`` maps ``random_control_<j>`` to ``n_random`` further random sets, disjoint from the
-    counterparts and from each other: random "concepts" that check the significance test itself.
-
-    Each CAV sees a fresh draw of its concept, so concept scores vary from draw to draw as random-vs-random
-    scores do; with one fixed concept set all its scores would share that set's sampling accident, and random
-    controls would come out "significant".
+    ``controls`` maps ``random_control_<j>`` to ``n_random`` further random sets, disjoint from the rest:
+    random "concepts" that check the significance test itself. Each CAV sees a fresh draw of its concept, so
+    concept scores vary from draw to draw as random-vs-random scores do; with one fixed concept set all its
+    scores would share that set's sampling accident, and random controls would come out "significant".
     """
     if set_size < 2:
         raise ValueError(f"set_size must be at least 2, got {set_size!r}")
@@ -135,20 +145,27 @@ def concept_sets(data: ImageDataset, set_size: int, n_random: int, *, pattern: t
     x, y = data.train_x, data.train_y
     shape = tuple(data.image_shape)
     per_concept = n_random * set_size
-    needed = (1 + n_controls) * per_concept
+    needed = (2 + n_controls) * per_concept
     if needed > len(x):
-        raise ValueError(f"{n_random} draws of {set_size} images for the counterparts and {n_controls} controls "
-                         f"need {needed} training images; {data.name} has {len(x)}. "
+        raise ValueError(f"{n_random} draws of {set_size} images for the counterparts, the null and {n_controls} "
+                         f"controls need {needed} training images; {data.name} has {len(x)}. "
                          f"Lower set_size, n_random or n_controls.")
-    # Counterparts and controls are uniform draws from the same images, so a control is exchangeable with a
-    # counterpart. Closed-loop draws are disjoint from each other and from the counterpart each is paired
-    # with; they may share images with other counterparts and controls, which a CAV never sets against them.
+    # Counterparts, null sets and controls are uniform draws from the same images, so all are exchangeable.
+    # Closed-loop draws are disjoint from each other and from the counterpart each is paired with; they may
+    # share images with null sets and controls, which a CAV never sets against them.
     order = rng.permutation(len(x))
-    counterparts, rest = order[:per_concept], rng.permutation(order[per_concept:])
+
+    def draws(images: torch.Tensor) -> list[torch.Tensor]:
+        return [images[i * set_size:(i + 1) * set_size].contiguous() for i in range(n_random)]
+
+    def block(k: int) -> list[torch.Tensor]:
+        return draws(x[torch.from_numpy(order[k * per_concept:(k + 1) * per_concept])])
+
+    counterparts, null = block(0), block(1)
     loop_pool = rng.permutation(np.flatnonzero(euler_numbers(x) <= 0))
     loops, used = [], set()
     for i in range(n_random):
-        banned = used | set(counterparts[i * set_size:(i + 1) * set_size].tolist())
+        banned = used | set(order[i * set_size:(i + 1) * set_size].tolist())
         pick = [int(j) for j in loop_pool if int(j) not in banned][:set_size]
         if len(pick) < set_size:
             raise ValueError(f"only {len(loop_pool)} training images have a closed loop; {n_random} disjoint draws "
@@ -156,29 +173,22 @@ def concept_sets(data: ImageDataset, set_size: int, n_random: int, *, pattern: t
         loops.extend(pick)
         used.update(pick)
     loops = np.array(loops)
-
-    def draws(images: torch.Tensor) -> list[torch.Tensor]:
-        return [images[i * set_size:(i + 1) * set_size].contiguous() for i in range(n_random)]
-
-    randoms = draws(x[torch.from_numpy(counterparts)])
-    shifted = randoms[1:] + randoms[:1]  # draw i: counterpart i + 1
     concepts = {
-        "thick_strokes": [thick_strokes(r) for r in shifted],
-        "thin_strokes": [thin_strokes(r) for r in shifted],
-        "slanted_strokes": [slanted_strokes(r) for r in shifted],
+        "thick_strokes": [thick_strokes(r) for r in null],
+        "thin_strokes": [thin_strokes(r) for r in null],
+        "slanted_strokes": [slanted_strokes(r) for r in null],
         "closed_loops": draws(x[torch.from_numpy(loops)]),
         "stripes": draws(stripes(per_concept, shape, gen)),
         "dots": draws(dots(per_concept, shape, gen)),
     }
     if pattern is not None:
-        concepts["planted_pattern"] = [with_pattern(r, gen, pattern) for r in shifted]
+        concepts["planted_pattern"] = [with_pattern(r, gen, pattern) for r in null]
         concepts["planted_pattern_alone"] = draws(pattern_alone(per_concept, shape, gen, pattern))
-    controls = {f"random_control_{j + 1}": draws(x[torch.from_numpy(rest[j * per_concept:(j + 1) * per_concept])])
-                for j in range(n_controls)}
+    controls = {f"random_control_{j + 1}": block(2 + j) for j in range(n_controls)}
     info = {"set_size": set_size, "n_random": n_random, "n_controls": n_controls,
             "closed_loop_classes": np.bincount(y[torch.from_numpy(loops)].numpy(),
                                                minlength=data.num_classes).tolist()}
-    return concepts, randoms, controls, info
+    return ConceptSets(concepts, counterparts, null, controls, info)
 
 
 def planting_pattern(size: int = 4) -> torch.Tensor:

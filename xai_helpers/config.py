@@ -77,7 +77,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "am_steps": 400,
         "tcav_set_size": 50,
         "tcav_random_sets": 25,
-        "tcav_controls": 2,
+        "tcav_controls": 1,
         "tcav_class_images": 500,
     },
 }

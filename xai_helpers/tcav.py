@@ -9,7 +9,7 @@ under ``save_path``, keyed by ``model_id``) and trains the CAVs. Three of its tr
 * its disk cache is keyed only by ``model_id``, concept ids and layer: :func:`checkpoint_id` hashes the weights
   themselves, and every study uses a fresh ``save_path``;
 * it has no significance test: :func:`tcav_study` scores ``R`` draws of each concept against ``R`` random
-  counterparts and random sets against each other (the null), :func:`compare_with_null` runs a two-sided
+  counterparts, and ``R`` further random sets against the same counterparts (the null), :func:`compare_with_null` runs a two-sided
   paired t-test per (concept, class, layer), and :func:`xai_helpers.significance.correct` applies Holm's
   correction over all tests.
 
@@ -188,42 +188,38 @@ def directional_derivatives(gradients: torch.Tensor, cavs: torch.Tensor) -> tupl
 
 
 def tcav_study(model: nn.Module, layers: list[str], concepts: dict[str, list[torch.Tensor]],
-               randoms: list[torch.Tensor], class_inputs: dict[int, torch.Tensor], *,
+               counterparts: list[torch.Tensor], null: list[torch.Tensor], class_inputs: dict[int, torch.Tensor], *,
                controls: dict[str, list[torch.Tensor]] | None = None, seed: int = 0, batch_size: int = 64,
                save_path: str | Path | None = None, progress: bool = False) -> pd.DataFrame:
     """Score every concept (and random control) against every random counterpart, and the null.
 
-    ``randoms`` are the ``R`` counterparts; every concept and control is a list of ``R`` draws, draw ``i``
-    being paired with counterpart ``i``. The null pairs counterpart ``i + 1`` (cyclically) with counterpart ``i``:
-    random-vs-random scores in which, as for the concepts, both sides change from score to score. Returns a
-    long table with one row per (pair, layer, class): ``concept``, ``role`` (concept | control | baseline: the null), ``draw``,
-    ``layer``, ``class_index``, ``tcav_score`` (sign count), ``magnitude``, ``cav_accuracy``. ``save_path`` (captum's
-    activation and CAV store) defaults to a temporary folder that is removed afterwards.
+    Every concept, control and ``null`` is a list of ``R`` draws, draw ``i`` being set against
+    ``counterparts[i]``; ``null[i]`` vs ``counterparts[i]`` are the random-vs-random scores. Returns a long table
+    with one row per (pair, layer, class): ``concept``, ``role`` (concept | control | baseline: the null),
+    ``draw``, ``layer``, ``class_index``, ``tcav_score`` (sign count), ``magnitude``, ``cav_accuracy``.
+    ``save_path`` (captum's activation and CAV store) defaults to a temporary folder removed afterwards.
     """
-    r = len(randoms)
+    r = len(counterparts)
     if r < 2:
         raise ValueError(f"need at least 2 random counterparts, got {r}")
     controls = controls or {}
     clash = sorted(set(concepts) & set(controls))
-    reserved = sorted(name for name in [*concepts, *controls] if name.startswith("random_set"))
+    reserved = sorted(name for name in [*concepts, *controls] if name.startswith(("random_set", "null_set")))
     if clash or reserved:
-        raise ValueError(f"concept and control names must be unique and must not start with 'random_set' "
-                         f"(reserved for the counterparts); offending: {clash + reserved}")
-    short = {name: len(d) for name, d in {**concepts, **controls}.items() if len(d) != r}
+        raise ValueError(f"concept and control names must be unique and must not start with 'random_set' or "
+                         f"'null_set' (reserved for the random sets); offending: {clash + reserved}")
+    short = {name: len(d) for name, d in {**concepts, **controls, "null": null}.items() if len(d) != r}
     if short:
-        raise ValueError(f"every concept and control needs one draw per counterpart ({r}); got {short}")
-    randoms_named = {f"random_set_{i:02d}": images for i, images in enumerate(randoms)}
-    names = list(randoms_named)
-    sets, pairs, meta = dict(randoms_named), [], []
-    for role, group in (("concept", concepts), ("control", controls)):
+        raise ValueError(f"every concept, control and the null need one draw per counterpart ({r}); got {short}")
+    names = [f"random_set_{i:02d}" for i in range(r)]
+    sets, pairs, meta = dict(zip(names, counterparts)), [], []
+    for role, group in (("concept", concepts), ("control", controls), ("baseline", {"random": null})):
         for name, draws in group.items():
             for i, images in enumerate(draws):
-                sets[f"{name}#{i:02d}"] = images
-                pairs.append((f"{name}#{i:02d}", names[i]))
+                key = f"null_set_{i:02d}" if role == "baseline" else f"{name}#{i:02d}"
+                sets[key] = images
+                pairs.append((key, names[i]))
                 meta.append((name, role, i))
-    for i in range(r):  # counterpart i + 1 against counterpart i: see concepts.concept_sets
-        pairs.append((names[(i + 1) % r], names[i]))
-        meta.append(("random", "baseline", i))
     if save_path is None:
         with tempfile.TemporaryDirectory(prefix="tcav-") as tmp:
             cavs = compute_cavs(model, layers, sets, pairs, tmp, seed=seed, batch_size=batch_size)
@@ -248,8 +244,8 @@ def compare_with_null(table: pd.DataFrame, min_cav_accuracy: float = 0.7, min_ca
     """One row per (concept, class, layer): mean scores, the paired t-test against the null, flags.
 
     Draw ``i`` of a concept and null score ``i`` share counterpart ``i`` (and, for transformed concepts, the
-    source images), so they are compared pairwise: a paired t-test of the concept's scores against the
-    random-vs-random scores. Concept CAVs whose held-out accuracy is below ``min_cav_accuracy`` are flagged and
+    source images) and nothing else, so they are compared pairwise: a paired t-test of the concept's scores
+    against the random-vs-random scores, whose differences are independent across ``i``. Concept CAVs whose held-out accuracy is below ``min_cav_accuracy`` are flagged and
     their pairs left out (a CAV that does not separate the concept from random images is no concept
     direction). If that leaves fewer than ``min_cavs`` pairs or fewer than half of them, the cell is not
     tested (``tested`` False, ``p_value`` None): the concept has no reliable direction in that layer, and

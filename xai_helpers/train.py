@@ -143,6 +143,9 @@ def classifier_config(arch: str, data: ImageDataset, *, epochs: int, batch_size:
         "num_classes": data.num_classes, "epochs": epochs, "batch_size": batch_size, "lr": lr,
         "weight_decay": weight_decay, "augment": augment, "seed": seed, "device_type": device.type,
         "torch": torch.__version__.split("+")[0], "recipe": RECIPE,
+        # CPU float reductions depend on the number of threads, and training amplifies the differences:
+        # weights trained with 1 and with 2 threads differ, so they are different cache entries.
+        "cpu_threads": torch.get_num_threads() if device.type == "cpu" else None,
         # The whole training and model modules: any edit there may change the weights.
         "code": _cache.source_fingerprint(sys.modules[__name__], _models),
     }
