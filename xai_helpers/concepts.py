@@ -125,7 +125,8 @@ def concept_sets(data: ImageDataset, set_size: int, n_random: int, *, pattern: t
       transformed, or with the pattern pasted in. Concept and null score ``i`` then share every sampling
       accident and differ by the transformation alone, and nothing is shared across ``i``;
     * closed loops: disjoint draws of training images with Euler number ≤ 0 (a selection, not a transform),
-      each disjoint from the counterpart it is paired with;
+      each disjoint from the counterpart it is paired with; omitted, with the reason in ``info["omitted"]``,
+      where the data hold too few (filled shapes have none);
     * stripes, dots and (if ``pattern`` is given) ``planted_pattern_alone``: drawn on a blank canvas. These
       differ from random digits above all by the missing digit, which TCAV cannot tell from the texture.
 
@@ -162,33 +163,43 @@ def concept_sets(data: ImageDataset, set_size: int, n_random: int, *, pattern: t
         return draws(x[torch.from_numpy(order[k * per_concept:(k + 1) * per_concept])])
 
     counterparts, null = block(0), block(1)
+    loops, omitted = _loop_draws(x, order, n_random, set_size, rng), {}
+    concepts = {
+        "thick_strokes": [thick_strokes(r) for r in null],
+        "thin_strokes": [thin_strokes(r) for r in null],
+        "slanted_strokes": [slanted_strokes(r) for r in null],
+    }
+    if isinstance(loops, str):  # data without enough closed shapes (e.g. filled shapes): say so, go on without
+        omitted["closed_loops"] = loops
+    else:
+        concepts["closed_loops"] = draws(x[torch.from_numpy(loops)])
+    concepts["stripes"] = draws(stripes(per_concept, shape, gen))
+    concepts["dots"] = draws(dots(per_concept, shape, gen))
+    if pattern is not None:
+        concepts["planted_pattern"] = [with_pattern(r, gen, pattern) for r in null]
+        concepts["planted_pattern_alone"] = draws(pattern_alone(per_concept, shape, gen, pattern))
+    controls = {f"random_control_{j + 1}": block(2 + j) for j in range(n_controls)}
+    info = {"set_size": set_size, "n_random": n_random, "n_controls": n_controls, "omitted": omitted}
+    if "closed_loops" in concepts:
+        info["closed_loop_classes"] = np.bincount(y[torch.from_numpy(loops)].numpy(),
+                                                  minlength=data.num_classes).tolist()
+    return ConceptSets(concepts, counterparts, null, controls, info)
+
+
+def _loop_draws(x: torch.Tensor, order: np.ndarray, n_random: int, set_size: int, rng) -> np.ndarray | str:
+    """Indices of ``n_random`` disjoint draws of closed-loop images (Euler number ≤ 0), draw ``i`` disjoint
+    from counterpart ``i`` (``order[i * set_size:(i + 1) * set_size]``); the reason as text if there are too few."""
     loop_pool = rng.permutation(np.flatnonzero(euler_numbers(x) <= 0))
     loops, used = [], set()
     for i in range(n_random):
         banned = used | set(order[i * set_size:(i + 1) * set_size].tolist())
         pick = [int(j) for j in loop_pool if int(j) not in banned][:set_size]
         if len(pick) < set_size:
-            raise ValueError(f"only {len(loop_pool)} training images have a closed loop; {n_random} disjoint draws "
-                             f"of {set_size} need {per_concept}. Lower set_size or n_random.")
+            return (f"only {len(loop_pool)} training images have a closed loop; {n_random} disjoint draws of "
+                    f"{set_size} need {n_random * set_size}")
         loops.extend(pick)
         used.update(pick)
-    loops = np.array(loops)
-    concepts = {
-        "thick_strokes": [thick_strokes(r) for r in null],
-        "thin_strokes": [thin_strokes(r) for r in null],
-        "slanted_strokes": [slanted_strokes(r) for r in null],
-        "closed_loops": draws(x[torch.from_numpy(loops)]),
-        "stripes": draws(stripes(per_concept, shape, gen)),
-        "dots": draws(dots(per_concept, shape, gen)),
-    }
-    if pattern is not None:
-        concepts["planted_pattern"] = [with_pattern(r, gen, pattern) for r in null]
-        concepts["planted_pattern_alone"] = draws(pattern_alone(per_concept, shape, gen, pattern))
-    controls = {f"random_control_{j + 1}": block(2 + j) for j in range(n_controls)}
-    info = {"set_size": set_size, "n_random": n_random, "n_controls": n_controls,
-            "closed_loop_classes": np.bincount(y[torch.from_numpy(loops)].numpy(),
-                                               minlength=data.num_classes).tolist()}
-    return ConceptSets(concepts, counterparts, null, controls, info)
+    return np.array(loops)
 
 
 def planting_pattern(size: int = 4) -> torch.Tensor:
