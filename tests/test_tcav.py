@@ -188,6 +188,7 @@ def test_holm_adjusts_step_down_and_skips_missing():
 def test_paired_t_test_uses_the_pairing_and_handles_constant_differences():
     assert paired_t_test([1, 1, 1], [1, 1, 1]) == (1.0, 0.0)
     assert paired_t_test([1, 1, 1], [0, 0, 0]) == (0.0, None)
+    assert paired_t_test([0.31, 0.57, 0.73], [0.21, 0.47, 0.63]) == (0.0, None)  # equal up to rounding
     base = np.array([0.1, 0.9, 0.3, 0.7, 0.5, 0.2])
     p, d = paired_t_test(base + 0.05 + np.array([0, 0.01, -0.01, 0.02, 0, -0.02]), base)
     assert p < 1e-3 and d > 2  # a small but consistent shift: an unpaired test would see nothing
@@ -207,6 +208,19 @@ def scores_table(concept_acc, control_acc=0.5, r=4):
         rows.append(dict(concept="random", role="baseline", draw=i, layer="L", class_index=0, tcav_score=0.25 * i,
                          magnitude=0.5, cav_accuracy=0.5))
     return pd.DataFrame(rows)
+
+
+def test_flagged_draws_leave_the_pairing_by_draw_intact():
+    from scipy import stats
+
+    table = scores_table([0.6, 0.65, 0.9, 0.95, 0.9, 0.9], r=6).sample(frac=1, random_state=0)  # shuffled rows
+    res = compare_with_null(table, min_cav_accuracy=0.7, min_cavs=2).set_index("concept")
+    kept = table[(table.concept == "c") & (table.draw >= 2)].sort_values("draw").tcav_score.to_numpy()
+    null = table[(table.role == "baseline") & (table.draw >= 2)].sort_values("draw").tcav_score.to_numpy()
+    assert res.loc["c", "p_value"] == pytest.approx(stats.ttest_rel(kept, null).pvalue)
+    # The half rule on its own: 3 of 8 kept is enough for min_cavs=2 but fewer than half.
+    res = compare_with_null(scores_table([0.9, 0.9, 0.9] + [0.5] * 5, r=8), min_cavs=2).set_index("concept")
+    assert not res.loc["c", "tested"]
 
 
 def test_low_accuracy_cavs_are_flagged_and_not_used():

@@ -124,13 +124,14 @@ def concept_sets(data: ImageDataset, set_size: int, n_random: int, *, pattern: t
     * thick, thin and slanted strokes, and (if ``pattern`` is given) ``planted_pattern``: ``null[i]``
       transformed, or with the pattern pasted in. Concept and null score ``i`` then share every sampling
       accident and differ by the transformation alone, and nothing is shared across ``i``;
-    * closed loops: disjoint draws of training images with Euler number ≤ 0 (a selection, not a transform),
-      each disjoint from the counterpart it is paired with; omitted, with the reason in ``info["omitted"]``,
-      where the data hold too few (filled shapes have none);
+    * closed loops: disjoint draws of training images with Euler number ≤ 0 (a selection, not a transform)
+      outside every counterpart; omitted, with the reason in ``info["omitted"]``, where the data hold too few
+      (filled shapes have none);
     * stripes, dots and (if ``pattern`` is given) ``planted_pattern_alone``: drawn on a blank canvas. These
       differ from random digits above all by the missing digit, which TCAV cannot tell from the texture.
 
-    ``controls`` maps ``random_control_<j>`` to ``n_random`` further random sets, disjoint from the rest:
+    ``controls`` maps ``random_control_<j>`` to ``n_random`` further random sets, disjoint from the
+    counterparts, the null and each other (closed-loop draws may share images with null sets and controls):
     random "concepts" that check the significance test itself. Each CAV sees a fresh draw of its concept, so
     concept scores vary from draw to draw as random-vs-random scores do; with one fixed concept set all its
     scores would share that set's sampling accident, and random controls would come out "significant".
@@ -152,8 +153,7 @@ def concept_sets(data: ImageDataset, set_size: int, n_random: int, *, pattern: t
                          f"controls need {needed} training images; {data.name} has {len(x)}. "
                          f"Lower set_size, n_random or n_controls.")
     # Counterparts, null sets and controls are uniform draws from the same images, so all are exchangeable.
-    # Closed-loop draws are disjoint from each other and from the counterpart each is paired with; they may
-    # share images with null sets and controls, which a CAV never sets against them.
+    # Closed-loop draws avoid every counterpart; they may share images with null sets and controls.
     order = rng.permutation(len(x))
 
     def draws(images: torch.Tensor) -> list[torch.Tensor]:
@@ -187,19 +187,15 @@ def concept_sets(data: ImageDataset, set_size: int, n_random: int, *, pattern: t
 
 
 def _loop_draws(x: torch.Tensor, order: np.ndarray, n_random: int, set_size: int, rng) -> np.ndarray | str:
-    """Indices of ``n_random`` disjoint draws of closed-loop images (Euler number ≤ 0), draw ``i`` disjoint
-    from counterpart ``i`` (``order[i * set_size:(i + 1) * set_size]``); the reason as text if there are too few."""
-    loop_pool = rng.permutation(np.flatnonzero(euler_numbers(x) <= 0))
-    loops, used = [], set()
-    for i in range(n_random):
-        banned = used | set(order[i * set_size:(i + 1) * set_size].tolist())
-        pick = [int(j) for j in loop_pool if int(j) not in banned][:set_size]
-        if len(pick) < set_size:
-            return (f"only {len(loop_pool)} training images have a closed loop; {n_random} disjoint draws of "
-                    f"{set_size} need {n_random * set_size}")
-        loops.extend(pick)
-        used.update(pick)
-    return np.array(loops)
+    """Indices of ``n_random`` disjoint draws of closed-loop images (Euler number ≤ 0) outside every counterpart
+    (``order[:n_random * set_size]``); the reason as text if there are too few."""
+    per_concept = n_random * set_size
+    outside = order[per_concept:]
+    pool = rng.permutation(outside[euler_numbers(x[torch.from_numpy(outside)]) <= 0])
+    if len(pool) < per_concept:
+        return (f"only {len(pool)} training images outside the counterparts have a closed loop; {n_random} draws "
+                f"of {set_size} need {per_concept}")
+    return pool[:per_concept]
 
 
 def planting_pattern(size: int = 4) -> torch.Tensor:

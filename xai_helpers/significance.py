@@ -21,7 +21,7 @@ def paired_t_test(a, b) -> tuple[float, float | None]:
         raise ValueError(f"a t-test needs at least 2 pairs, got {len(a)}")
     d = a - b
     sd = d.std(ddof=1)
-    if sd == 0:
+    if sd <= 1e-12 * max(1.0, abs(d.mean())):  # equal differences up to rounding: t is infinite or undefined
         return (1.0, 0.0) if d.mean() == 0 else (0.0, None)
     with warnings.catch_warnings():  # near-constant differences: scipy warns of precision loss, the p-value stands
         warnings.filterwarnings("ignore", category=RuntimeWarning)

@@ -251,6 +251,7 @@ def compare_with_null(table: pd.DataFrame, min_cav_accuracy: float = 0.7, min_ca
     tested (``tested`` False, ``p_value`` None): the concept has no reliable direction in that layer, and
     testing its lucky draws would select on chance. Random controls are tested without the filter: their CAVs
     separate nothing by construction, and they exist to check that the test finds nothing in random directions.
+    ``tcav_score`` and ``magnitude`` are means over the kept CAVs, or over all of them where none is kept.
     """
     if not 0.0 <= min_cav_accuracy <= 1.0:
         raise ValueError(f"min_cav_accuracy must be in [0, 1], got {min_cav_accuracy!r}")
