@@ -20,6 +20,7 @@ with ``TCAV.interpret``: the sign count is the same quantity (a test checks it a
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import random
@@ -220,11 +221,9 @@ def tcav_study(model: nn.Module, layers: list[str], concepts: dict[str, list[tor
                 sets[key] = images
                 pairs.append((key, names[i]))
                 meta.append((name, role, i))
-    if save_path is None:
-        with tempfile.TemporaryDirectory(prefix="tcav-") as tmp:
-            cavs = compute_cavs(model, layers, sets, pairs, tmp, seed=seed, batch_size=batch_size)
-    else:
-        cavs = compute_cavs(model, layers, sets, pairs, save_path, seed=seed, batch_size=batch_size)
+    store = tempfile.TemporaryDirectory(prefix="tcav-") if save_path is None else contextlib.nullcontext(save_path)
+    with store as folder:
+        cavs = compute_cavs(model, layers, sets, pairs, folder, seed=seed, batch_size=batch_size)
     rows = []
     jobs = [(layer, cls) for layer in layers for cls in class_inputs]
     if progress:
