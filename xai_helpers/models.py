@@ -1,10 +1,10 @@
-"""Architectures: a plain CNN, an attention CNN, and a DCGAN generator/discriminator pair.
+"""Classifier architectures: a plain CNN and an attention CNN (the DCGAN is in :mod:`xai_helpers.gan_models`).
 
 Every nonlinearity is its own ``nn.Module`` instance, used exactly once: captum's DeepLift, LRP and Guided
 Backprop hook modules and would silently treat a functional ``F.relu`` (or a shared ReLU) as linear.
 Pooling is average pooling: captum 0.9's DeepLift breaks completeness on Conv→ReLU→MaxPool stacks.
 Flattening is a reshape in ``forward``, not an ``nn.Flatten`` module: captum's LRP has no rule for one.
-Classifiers take images in [0, 1]; the DCGAN works in [-1, 1] (tanh output).
+Classifiers take images in [0, 1].
 """
 from __future__ import annotations
 
@@ -104,64 +104,6 @@ class AttentionCNN(nn.Module):
     def attention_map(self, x: torch.Tensor) -> torch.Tensor:
         """The attention map (N, 1, H/2, W/2) for images ``x``."""
         return self.forward_with_attention(x)[1]
-
-
-class DCGANGenerator(nn.Module):
-    """DCGAN generator (Radford et al. 2016): project z, then strided transposed convolutions, tanh.
-
-    28×28: 7 → 14 → 28 (plus a 3×3 output conv); 32×32: 4 → 8 → 16 → 32.
-    """
-
-    def __init__(self, z_dim: int = 64, out_channels: int = 1, image_size: int = 28, width: int = 64):
-        super().__init__()
-        if image_size not in (28, 32):
-            raise ValueError(f"DCGAN image_size must be 28 or 32, got {image_size!r}")
-        if out_channels not in (1, 3):
-            raise ValueError(f"out_channels must be 1 or 3, got {out_channels!r}")
-        self.z_dim, self.image_size = z_dim, image_size
-        w = width
-        start, ups = (7, 2) if image_size == 28 else (4, 3)
-        self.start_channels = w * 2 ** (ups - 1)
-        self.project = nn.Sequential(nn.Linear(z_dim, self.start_channels * start * start, bias=False),
-                                     nn.BatchNorm1d(self.start_channels * start * start), nn.ReLU())
-        self.start = start
-        layers: list[nn.Module] = []
-        c = self.start_channels
-        for i in range(ups):
-            last = i == ups - 1
-            c_out = out_channels if last and image_size == 32 else max(c // 2, w)
-            layers.append(nn.ConvTranspose2d(c, c_out, 4, 2, 1, bias=last and image_size == 32))
-            if not (last and image_size == 32):
-                layers += [nn.BatchNorm2d(c_out), nn.ReLU()]
-            c = c_out
-        if image_size == 28:
-            layers.append(nn.Conv2d(c, out_channels, 3, padding=1))
-        layers.append(nn.Tanh())
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.project(z).view(-1, self.start_channels, self.start, self.start)
-        return self.net(h)
-
-
-class DCGANDiscriminator(nn.Module):
-    """DCGAN discriminator: strided 4×4 convolutions with LeakyReLU(0.2), one logit per image."""
-
-    def __init__(self, in_channels: int = 1, image_size: int = 28, width: int = 64):
-        super().__init__()
-        if image_size not in (28, 32):
-            raise ValueError(f"DCGAN image_size must be 28 or 32, got {image_size!r}")
-        w = width
-        last_kernel = 3 if image_size == 28 else 4  # 7 → 4 needs a 3×3 kernel; 8 → 4 a 4×4 one
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels, w, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(w, 2 * w, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * w), nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * w, 4 * w, last_kernel, 2, 1, bias=False), nn.BatchNorm2d(4 * w), nn.LeakyReLU(0.2),
-        )
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * 4 * 4, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x)).squeeze(1)
 
 
 CLASSIFIERS = {"plain": PlainCNN, "attention": AttentionCNN}

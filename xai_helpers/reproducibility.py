@@ -38,6 +38,21 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def with_global_rng_restored(fn, device: torch.device):
+    """``fn()``, with the global ``random``, ``numpy`` and ``torch`` generators restored afterwards.
+
+    Training draws from the global generators; restoring them keeps what a notebook draws next the same whether
+    a model came from the cache or was trained just now.
+    """
+    py_state, np_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        try:
+            return fn()
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+
+
 def resolve_device(device: str = "auto") -> torch.device:
     """``auto`` → CUDA when present, else CPU; ``cuda`` without a GPU is an error, not a silent CPU run."""
     if device == "auto":

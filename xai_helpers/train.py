@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import sys
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,7 +19,7 @@ from torch import nn
 from . import cache as _cache
 from . import models as _models
 from .data import ImageDataset
-from .reproducibility import resolve_device, seed_everything
+from .reproducibility import resolve_device, seed_everything, with_global_rng_restored
 
 #: Version tag of the training recipe; the source hash below catches code edits, this documents intent.
 RECIPE = "adamw-onecycle-affine-v1"
@@ -72,7 +70,8 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, **kw) -> float:
     return (predict_logits(model, x, **kw).argmax(1) == y).float().mean().item()
 
 
-def _progress_mode(progress: str) -> str:
+def progress_mode(progress: str) -> str:
+    """``auto`` → a tqdm bar interactively, log lines when headless (``XAI_HEADLESS=1``); or bar, log, none."""
     if progress == "auto":
         headless = os.environ.get("XAI_HEADLESS") == "1"
         return "log" if headless else "bar"
@@ -91,7 +90,7 @@ def _fit(model, data: ImageDataset, *, epochs, batch_size, lr, weight_decay, aug
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, epochs * steps))
     snapshots = [{k: v.detach().cpu().clone() for k, v in model.state_dict().items()}]
     history = []
-    mode = _progress_mode(progress)
+    mode = progress_mode(progress)
     bar = None
     if mode == "bar":
         from tqdm.auto import tqdm
@@ -171,17 +170,6 @@ def train_classifier(arch: str, data: ImageDataset, *, epochs: int, batch_size: 
     def new_model():
         return _models.build_classifier(arch, c, data.num_classes, h, **(model_kwargs or {}))
 
-    def build():
-        # Training draws from the global generators; restore them afterwards so that what a notebook draws
-        # next is the same whether this model came from the cache or was trained just now.
-        py_state, np_state = random.getstate(), np.random.get_state()
-        with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-            try:
-                return _build()
-            finally:
-                random.setstate(py_state)
-                np.random.set_state(np_state)
-
     def _build():
         seed_everything(seed)
         model = new_model().to(dev)
@@ -194,7 +182,7 @@ def train_classifier(arch: str, data: ImageDataset, *, epochs: int, batch_size: 
                 "test_accuracy": history[-1]["test_accuracy"], "n_train": len(data.train_x)}
         return {"model": snapshots[-1], "snapshots": snapshots}, meta
 
-    tensors, meta, key, hit = _cache.cached(cache_dir, "classifier", config, build)
+    tensors, meta, key, hit = _cache.cached(cache_dir, "classifier", config, lambda: with_global_rng_restored(_build, dev))
     if hit:
         print(f"[cache] loaded {arch} classifier {key} (trained in {meta['train_seconds']:.1f} s, "
               f"no training steps)", file=sys.stdout, flush=True)
