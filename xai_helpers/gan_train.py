@@ -1,0 +1,361 @@
+"""DCGAN training with the non-saturating loss, logged so the generator–discriminator dynamics can be read.
+
+``train_gan`` returns a :class:`TrainedGAN`: both networks in eval mode, the log (one record every
+``log_every`` iterations: losses, mean D outputs, gradient and weight norms per network and per layer, each
+averaged over the window) and weight snapshots of both networks at iteration 0, every ``snapshot_every``
+iterations and at the end, so the dynamics can be replayed (fidelity over training, discriminator
+explanations) without retraining. Everything is cached by the hash of what determines the weights.
+
+A non-finite loss or gradient stops training at once, before the optimiser step that would spread it into the
+weights: the run is marked diverged, with the reason and the iteration, and keeps the snapshots taken before
+it (each snapshot is also checked to be finite). Nothing is silently carried on.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import cache as _cache
+from . import gan_models as _gan_models
+from .data import ImageDataset
+from .reproducibility import resolve_device, seed_everything, with_global_rng_restored
+from .train import progress_mode
+
+#: Version tag of the recipe; the source hash in the key catches code edits, this documents intent.
+RECIPE = "dcgan-nonsaturating-adam-v1"
+
+
+@dataclass
+class TrainedGAN:
+    generator: nn.Module
+    discriminator: nn.Module
+    key: str
+    from_cache: bool
+    history: list[dict]
+    #: ``[{"iteration": int, "generator": state_dict, "discriminator": state_dict}, ...]``, in order.
+    snapshots: list[dict] = field(repr=False)
+    meta: dict = field(repr=False)
+
+    @property
+    def z_dim(self) -> int:
+        return self.generator.z_dim
+
+    @property
+    def num_classes(self) -> int:
+        """0 for an unconditional GAN, else the number of classes it is conditioned on."""
+        return self.generator.num_classes
+
+    @property
+    def diverged(self) -> bool:
+        return bool(self.meta["diverged"])
+
+    @property
+    def divergence(self) -> str | None:
+        return self.meta["divergence"]
+
+    @property
+    def train_seconds(self) -> float:
+        return float(self.meta["train_seconds"])
+
+    @property
+    def iterations_done(self) -> int:
+        return int(self.meta["iterations_done"])
+
+    def networks_at(self, snapshot: dict) -> tuple[nn.Module, nn.Module]:
+        """Fresh (G, D) copies in eval mode holding the weights of one snapshot."""
+        g, d = copy.deepcopy(self.generator), copy.deepcopy(self.discriminator)
+        g.load_state_dict(snapshot["generator"])
+        d.load_state_dict(snapshot["discriminator"])
+        return g.eval(), d.eval()
+
+
+def to_gan_range(images01: torch.Tensor) -> torch.Tensor:
+    """[0, 1] images (the data sets' range) → [-1, 1] (the generator's tanh range)."""
+    return images01 * 2 - 1
+
+
+def to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] generator output → [0, 1], clamped."""
+    return ((images + 1) / 2).clamp(0, 1)
+
+
+def fixed_noise(z_dim: int, n: int, seed: int, num_classes: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The same ``n`` latents (and, for a conditional GAN, balanced labels 0, 1, …) for every snapshot."""
+    gen = torch.Generator().manual_seed(10_000 + seed)
+    z = torch.randn(n, z_dim, generator=gen)
+    y = torch.arange(n) % num_classes if num_classes else None
+    return z, y
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, n: int, seed: int, batch_size: int = 500,
+             labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``n`` samples in [0, 1] (on the CPU) from latents drawn with ``seed``; a conditional generator gets
+    ``labels`` or, if none are given, balanced labels in random order. Returns ``(images, labels)``."""
+    if n < 1:
+        raise ValueError(f"n must be positive, got {n}")
+    was_training = generator.training
+    generator.eval()
+    device = next(generator.parameters()).device
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, generator.z_dim, generator=gen)
+    if generator.num_classes and labels is None:
+        labels = (torch.arange(n) % generator.num_classes)[torch.randperm(n, generator=gen)]
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"{len(labels)} labels for {n} samples")
+    out = []
+    for i in range(0, n, batch_size):
+        y = labels[i:i + batch_size].to(device) if labels is not None else None
+        out.append(to_unit_range(generator(z[i:i + batch_size].to(device), y)).cpu())
+    generator.train(was_training)
+    return torch.cat(out), labels
+
+
+def _layer_norms(model: nn.Module, grads: bool) -> dict[str, float]:
+    """L2 norm per layer (module that owns parameters), of the weights or of their gradients."""
+    layers, squares = [], []
+    for name, p in model.named_parameters():
+        t = p.grad if grads else p
+        if t is not None:
+            layers.append(name.rsplit(".", 1)[0])
+            squares.append(t.detach().pow(2).sum())
+    sums: dict[str, float] = {}
+    for layer, sq in zip(layers, torch.stack(squares).tolist()):  # one device→host copy, not one per tensor
+        sums[layer] = sums.get(layer, 0.0) + sq
+    return {k: math.sqrt(v) for k, v in sums.items()}
+
+
+def _finite_state(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point())
+
+
+def _total(norms: dict[str, float]) -> float:
+    return math.sqrt(sum(v * v for v in norms.values()))
+
+
+class _Window:
+    """Running means of every logged quantity over one logging window."""
+
+    def __init__(self):
+        self.sums: dict = {}
+        self.n = 0
+
+    def add(self, **values):
+        for k, v in values.items():
+            if isinstance(v, dict):
+                inner = self.sums.setdefault(k, {})
+                for name, x in v.items():
+                    inner[name] = inner.get(name, 0.0) + x
+            else:
+                self.sums[k] = self.sums.get(k, 0.0) + v
+        self.n += 1
+
+    def means(self) -> dict:
+        return {k: ({n: x / self.n for n, x in v.items()} if isinstance(v, dict) else v / self.n)
+                for k, v in self.sums.items()}
+
+
+def _non_finite(network: str, loss: float, grads: dict[str, float], iteration: int) -> str | None:
+    """Why this step must not be taken (a non-finite loss or gradient norm), or None."""
+    if not math.isfinite(loss):
+        return f"non-finite {network} loss ({loss}) at iteration {iteration}; training stopped"
+    bad = [layer for layer, v in grads.items() if not math.isfinite(v)]
+    if bad:
+        return f"non-finite {network} gradient in {', '.join(bad)} at iteration {iteration}; training stopped"
+    return None
+
+
+def _backward(network: str, model: nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, iteration: int):
+    """Gradients of ``loss`` for ``model``: ``(loss value, gradient norm per layer, why not to step or None)``."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    value, grads = loss.item(), _layer_norms(model, grads=True)
+    return value, grads, _non_finite(network, value, grads, iteration)
+
+
+def snapshot_iterations(iterations: int, snapshot_every: int) -> list[int]:
+    """0, every ``snapshot_every`` iterations, and the last iteration."""
+    if snapshot_every < 1:
+        raise ValueError(f"snapshot_every must be a positive int, got {snapshot_every!r}")
+    return sorted(set(range(0, iterations + 1, snapshot_every)) | {iterations})
+
+
+def _fit(g, d, data: ImageDataset, *, iterations, batch_size, lr_g, lr_d, beta1, conditional, log_every,
+         snapshot_every, seed, device, progress):
+    """The DCGAN loop: one D step on a real and a generated batch (BatchNorm sees them apart, as in
+    Radford et al.), then one G step on the non-saturating loss −log D(G(z))."""
+    gen = torch.Generator().manual_seed(seed)
+    x_all = to_gan_range(data.train_x)
+    y_all = data.train_y
+    opt_g = torch.optim.Adam(g.parameters(), lr=lr_g, betas=(beta1, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=lr_d, betas=(beta1, 0.999))
+    keep = set(snapshot_iterations(iterations, snapshot_every))
+
+    def snap(it):
+        return {"iteration": it,
+                "generator": {k: v.detach().cpu().clone() for k, v in g.state_dict().items()},
+                "discriminator": {k: v.detach().cpu().clone() for k, v in d.state_dict().items()}}
+
+    snapshots = [snap(0)]
+    history: list[dict] = []
+    divergence = None
+    window = _Window()
+    ones = torch.ones(batch_size, device=device)
+    zeros = torch.zeros(batch_size, device=device)
+    order, pos, epoch = torch.randperm(len(x_all), generator=gen), 0, 0
+    mode = progress_mode(progress)
+    bar = None
+    if mode == "bar":
+        from tqdm.auto import tqdm
+        bar = tqdm(total=iterations, desc="training DCGAN", unit="it")
+    t0 = time.perf_counter()
+    it = 0
+    for it in range(1, iterations + 1):
+        if pos + batch_size > len(order):  # a new epoch: reshuffle; the incomplete tail batch is skipped
+            order, pos, epoch = torch.randperm(len(x_all), generator=gen), 0, epoch + 1
+        idx = order[pos:pos + batch_size]
+        pos += batch_size
+        real = x_all[idx].to(device)
+        y_real = y_all[idx].to(device) if conditional else None
+        z = torch.randn(batch_size, g.z_dim, generator=gen).to(device)
+        y_fake = torch.randint(0, data.num_classes, (batch_size,), generator=gen).to(device) if conditional else None
+
+        # Discriminator: log D(x) + log(1 − D(G(z))).
+        fake = g(z, y_fake)
+        logit_real = d(real, y_real)
+        logit_fake = d(fake.detach(), y_fake)
+        d_loss = (F.binary_cross_entropy_with_logits(logit_real, ones)
+                  + F.binary_cross_entropy_with_logits(logit_fake, zeros))
+        d_val, d_grads, divergence = _backward("discriminator", d, opt_d, d_loss, it)
+        if divergence:
+            break
+        opt_d.step()
+
+        # Generator, non-saturating: maximise log D(G(z)) (Goodfellow et al. 2014, §3).
+        logit_gen = d(fake, y_fake)
+        g_loss = F.binary_cross_entropy_with_logits(logit_gen, ones)
+        g_val, g_grads, divergence = _backward("generator", g, opt_g, g_loss, it)
+        if divergence:
+            break
+        opt_g.step()
+
+        window.add(d_loss=d_val, g_loss=g_val,
+                   d_real=torch.sigmoid(logit_real).mean().item(),
+                   d_fake=torch.sigmoid(logit_fake).mean().item(),
+                   d_fake_after_d_step=torch.sigmoid(logit_gen).mean().item(),
+                   grad_norm_d=_total(d_grads), grad_norm_g=_total(g_grads),
+                   grad_norm_d_layers=d_grads, grad_norm_g_layers=g_grads)
+        if it % log_every == 0 or it == iterations:
+            w_d, w_g = _layer_norms(d, grads=False), _layer_norms(g, grads=False)
+            record = {"iteration": it, "epoch": epoch + pos / len(x_all), **window.means(),
+                      "weight_norm_d": _total(w_d), "weight_norm_g": _total(w_g),
+                      "weight_norm_d_layers": w_d, "weight_norm_g_layers": w_g,
+                      "seconds": time.perf_counter() - t0}
+            history.append(record)
+            window = _Window()
+            if mode == "log" and (len(history) % max(1, iterations // log_every // 10) == 0 or it == iterations):
+                print(f"[train dcgan] it {it}/{iterations} D loss {record['d_loss']:.3f} G loss {record['g_loss']:.3f} "
+                      f"D(x) {record['d_real']:.3f} D(G(z)) {record['d_fake']:.3f} ({record['seconds']:.1f} s)",
+                      flush=True)
+        if it in keep:
+            if not (_finite_state(g) and _finite_state(d)):
+                divergence = f"non-finite weights after iteration {it}; training stopped"
+                break
+            snapshots.append(snap(it))
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(d_loss=f"{d_val:.3f}", g_loss=f"{g_val:.3f}")
+    if bar is not None:
+        bar.close()
+    if divergence:
+        it -= 1  # the failing iteration did not complete; its (partial) update is not kept anywhere
+        if window.n:  # the completed iterations of the unfinished window
+            history.append({"iteration": it, "epoch": epoch + pos / len(x_all), **window.means(),
+                            "seconds": time.perf_counter() - t0})
+        print(f"[train dcgan] DIVERGED: {divergence}", flush=True)
+    return history, snapshots, divergence, it
+
+
+def gan_config(data: ImageDataset, *, iterations: int, batch_size: int, z_dim: int, width: int, lr_g: float,
+               lr_d: float, beta1: float, conditional: bool, log_every: int, snapshot_every: int, seed: int,
+               device: torch.device) -> dict:
+    """Everything that determines the GAN's weights and its stored log: the cache key is the hash of this."""
+    return {
+        "arch": "dcgan", "dataset": data.name, "data_fingerprint": data.fingerprint,
+        "image_shape": list(data.image_shape), "num_classes": data.num_classes, "iterations": iterations,
+        "batch_size": batch_size, "z_dim": z_dim, "width": width, "lr_g": lr_g, "lr_d": lr_d, "beta1": beta1,
+        "conditional": conditional, "log_every": log_every, "snapshot_every": snapshot_every, "seed": seed,
+        "device_type": device.type, "torch": torch.__version__.split("+")[0], "recipe": RECIPE,
+        "cpu_threads": torch.get_num_threads() if device.type == "cpu" else None,
+        "code": _cache.source_fingerprint(sys.modules[__name__], _gan_models),
+    }
+
+
+def _positive_int(name, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def train_gan(data: ImageDataset, *, iterations: int, batch_size: int = 64, z_dim: int = 64, width: int = 32,
+              lr_g: float = 2e-4, lr_d: float = 2e-4, beta1: float = 0.5, conditional: bool = False,
+              log_every: int = 10, snapshot_every: int = 100, seed: int = 0, device: str = "auto",
+              cache_dir: str = "results/cache", progress: str = "auto") -> TrainedGAN:
+    """Train (or load from the cache) a DCGAN on ``data``'s training split."""
+    for name, value in (("iterations", iterations), ("batch_size", batch_size), ("z_dim", z_dim),
+                        ("width", width), ("log_every", log_every), ("snapshot_every", snapshot_every)):
+        _positive_int(name, value)
+    for name, value in (("lr_g", lr_g), ("lr_d", lr_d)):
+        if not value > 0:
+            raise ValueError(f"{name} must be positive, got {value!r}")
+    if not 0 <= beta1 < 1:
+        raise ValueError(f"beta1 must be in [0, 1), got {beta1!r}")
+    if batch_size > len(data.train_x):
+        raise ValueError(f"batch_size {batch_size} exceeds the {len(data.train_x)} training images")
+    c, h, _ = data.image_shape
+    if (h, data.image_shape[2]) not in ((28, 28), (32, 32)):
+        raise ValueError(f"the DCGAN handles 28×28 and 32×32 images; {data.name} has "
+                         f"{h}×{data.image_shape[2]} (load shapes or imagefolder data with image_size=32)")
+    dev = resolve_device(device)
+    config = gan_config(data, iterations=iterations, batch_size=batch_size, z_dim=z_dim, width=width, lr_g=lr_g,
+                        lr_d=lr_d, beta1=beta1, conditional=conditional, log_every=log_every,
+                        snapshot_every=snapshot_every, seed=seed, device=dev)
+    n_cond = data.num_classes if conditional else 0
+
+    def new_networks():
+        return (_gan_models.DCGANGenerator(z_dim, c, h, width, n_cond),
+                _gan_models.DCGANDiscriminator(c, h, width, n_cond))
+
+    def _build():
+        seed_everything(seed)
+        g, d = new_networks()
+        g.apply(_gan_models.dcgan_init)
+        d.apply(_gan_models.dcgan_init)
+        g.to(dev).train()
+        d.to(dev).train()
+        t0 = time.perf_counter()
+        history, snapshots, divergence, done = _fit(
+            g, d, data, iterations=iterations, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, beta1=beta1,
+            conditional=conditional, log_every=log_every, snapshot_every=snapshot_every, seed=seed, device=dev,
+            progress=progress)
+        meta = {"history": history, "train_seconds": time.perf_counter() - t0, "diverged": divergence is not None,
+                "divergence": divergence, "iterations_done": done, "n_train": len(data.train_x),
+                "snapshot_iterations": [s["iteration"] for s in snapshots]}
+        last = snapshots[-1]
+        return {"generator": last["generator"], "discriminator": last["discriminator"],
+                "snapshots": snapshots}, meta
+
+    tensors, meta, key, hit = _cache.cached(cache_dir, "gan", config, lambda: with_global_rng_restored(_build, dev))
+    if hit:
+        print(f"[cache] loaded DCGAN {key} (trained in {meta['train_seconds']:.1f} s, no training steps)",
+              flush=True)
+    g, d = new_networks()
+    g.load_state_dict(tensors["generator"])
+    d.load_state_dict(tensors["discriminator"])
+    return TrainedGAN(g.to(dev).eval(), d.to(dev).eval(), key, hit, meta["history"], tensors["snapshots"], meta)
