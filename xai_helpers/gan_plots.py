@@ -116,7 +116,8 @@ def fidelity_over_training(table: pd.DataFrame, floor: float, collapsed: float, 
     ax.legend(fontsize=7)
     ax = axes[1]
     ax.errorbar(table.index, table["kid_mean"], yerr=table["kid_std"], marker="o", capsize=2)
-    _style(ax, ylabel="KID (classifier features)", title="KID (mean ± std over subsets)")
+    ax.set_yscale("symlog", linthresh=1e-2)  # KID spans orders of magnitude and can dip below 0 near the floor
+    _style(ax, ylabel="KID (classifier features, symlog)", title="KID (mean ± std over subsets)")
     ax = axes[2]
     ax.plot(table.index, table["precision"], marker="o", label="precision")
     ax.plot(table.index, table["recall"], marker="s", label="recall")
