@@ -47,3 +47,15 @@ def test_markdown_explains_with_formulas(path):
     nb = nbformat.read(path, as_version=4)
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert text.startswith("# ") and "$" in text
+
+
+def test_only_shared_settings_are_declared_by_several_notebooks():
+    """``-p NAME VALUE`` reaches every notebook that declares NAME, so one name must mean one thing: apart from
+    the run-wide settings, a name belongs to one notebook (04's GAN learning rate is ``gan_lr``, not 01's ``lr``)."""
+    shared = set(STANDARD) | {"data_dir", "image_size", "channels"}
+    owners = {}
+    for path in NOTEBOOKS:
+        for name in papermill.inspect_notebook(str(path)):
+            owners.setdefault(name, []).append(path.stem)
+    clashes = {name: nbs for name, nbs in owners.items() if len(nbs) > 1 and name not in shared}
+    assert not clashes, f"parameters declared by several notebooks with possibly different meanings: {clashes}"
