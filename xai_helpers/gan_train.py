@@ -6,6 +6,10 @@ averaged over the window) and weight snapshots of both networks at iteration 0, 
 iterations and at the end, so the dynamics can be replayed (fidelity over training, discriminator
 explanations) without retraining. Everything is cached by the hash of what determines the weights.
 
+With ``info_codes > 0`` it trains the InfoGAN variant (Chen et al. 2016): the first ``info_codes`` entries of z are
+U(−1, 1) codes, and both G and the discriminator's Q head minimise ``info_weight`` × MSE(Q(G(z)), c), the
+variational lower bound on I(c; G(z)) for a fixed-variance Gaussian Q (up to constants).
+
 A non-finite loss or gradient stops training at once, before the optimiser step that would spread it into the
 weights: the run is marked diverged, with the reason and the iteration, and keeps the snapshots taken before
 it (each snapshot is also checked to be finite). Nothing is silently carried on.
@@ -29,7 +33,7 @@ from .reproducibility import resolve_device, seed_everything, with_global_rng_re
 from .train import progress_mode
 
 #: Version tag of the recipe; the source hash in the key catches code edits, this documents intent.
-RECIPE = "dcgan-nonsaturating-adam-v1"
+RECIPE = "dcgan-nonsaturating-adam-v1"  # + InfoGAN MSE code term when info_codes > 0
 
 
 @dataclass
@@ -51,6 +55,11 @@ class TrainedGAN:
     def num_classes(self) -> int:
         """0 for an unconditional GAN, else the number of classes it is conditioned on."""
         return self.generator.num_classes
+
+    @property
+    def code_dim(self) -> int:
+        """How many leading entries of z are InfoGAN codes (0 for a plain GAN)."""
+        return self.generator.code_dim
 
     @property
     def diverged(self) -> bool:
@@ -86,10 +95,11 @@ def to_unit_range(images: torch.Tensor) -> torch.Tensor:
     return ((images + 1) / 2).clamp(0, 1)
 
 
-def fixed_noise(z_dim: int, n: int, seed: int, num_classes: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+def fixed_noise(z_dim: int, n: int, seed: int, num_classes: int = 0,
+                code_dim: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The same ``n`` latents (and, for a conditional GAN, balanced labels 0, 1, …) for every snapshot."""
     gen = torch.Generator().manual_seed(10_000 + seed)
-    z = torch.randn(n, z_dim, generator=gen)
+    z = _gan_models.sample_latent(z_dim, n, gen, code_dim)
     y = torch.arange(n) % num_classes if num_classes else None
     return z, y
 
@@ -101,21 +111,31 @@ def generate(generator: nn.Module, n: int, seed: int, batch_size: int = 500,
     ``labels`` or, if none are given, balanced labels in random order. Returns ``(images, labels)``."""
     if n < 1:
         raise ValueError(f"n must be positive, got {n}")
+    gen = torch.Generator().manual_seed(seed)
+    z = _gan_models.sample_latent(generator.z_dim, n, gen, getattr(generator, "code_dim", 0))
+    if generator.num_classes and labels is None:
+        labels = (torch.arange(n) % generator.num_classes)[torch.randperm(n, generator=gen)]
+    return decode(generator, z, labels, batch_size), labels
+
+
+@torch.no_grad()
+def decode(generator: nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
+           batch_size: int = 500) -> torch.Tensor:
+    """G(z) in [0, 1] on the CPU, in eval mode (batch norm uses its running statistics), batch by batch."""
+    if z.ndim != 2 or z.shape[1] != generator.z_dim:
+        raise ValueError(f"z must be (N, {generator.z_dim}), got {tuple(z.shape)}")
+    if labels is not None and len(labels) != len(z):
+        raise ValueError(f"{len(labels)} labels for {len(z)} samples")
     was_training = generator.training
     generator.eval()
     device = next(generator.parameters()).device
-    gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, generator.z_dim, generator=gen)
-    if generator.num_classes and labels is None:
-        labels = (torch.arange(n) % generator.num_classes)[torch.randperm(n, generator=gen)]
-    if labels is not None and len(labels) != n:
-        raise ValueError(f"{len(labels)} labels for {n} samples")
     out = []
-    for i in range(0, n, batch_size):
-        y = labels[i:i + batch_size].to(device) if labels is not None else None
-        out.append(to_unit_range(generator(z[i:i + batch_size].to(device), y)).cpu())
+    for i in range(0, len(z), batch_size):
+        zb = z[i:i + batch_size].to(device)
+        x = generator(zb) if labels is None else generator(zb, labels[i:i + batch_size].to(device))
+        out.append(to_unit_range(x).cpu())
     generator.train(was_training)
-    return torch.cat(out), labels
+    return torch.cat(out)
 
 
 def _layer_norms(model: nn.Module, grads: bool) -> dict[str, float]:
@@ -188,9 +208,9 @@ def snapshot_iterations(iterations: int, snapshot_every: int) -> list[int]:
 
 
 def _fit(g, d, data: ImageDataset, *, iterations, batch_size, lr_g, lr_d, beta1, conditional, log_every,
-         snapshot_every, seed, device, progress):
+         snapshot_every, seed, device, progress, info_weight=0.0):
     """The DCGAN loop: one D step on a real and a generated batch (BatchNorm sees them apart, as in
-    Radford et al.), then one G step on the non-saturating loss −log D(G(z))."""
+    Radford et al.), then one G step on the non-saturating loss −log D(G(z)) (+ the InfoGAN code term)."""
     gen = torch.Generator().manual_seed(seed)
     x_all = to_gan_range(data.train_x)
     y_all = data.train_y
@@ -224,23 +244,35 @@ def _fit(g, d, data: ImageDataset, *, iterations, batch_size, lr_g, lr_d, beta1,
         pos += batch_size
         real = x_all[idx].to(device)
         y_real = y_all[idx].to(device) if conditional else None
-        z = torch.randn(batch_size, g.z_dim, generator=gen).to(device)
+        z = _gan_models.sample_latent(g.z_dim, batch_size, gen, g.code_dim).to(device)
+        codes = z[:, :g.code_dim]
         y_fake = torch.randint(0, data.num_classes, (batch_size,), generator=gen).to(device) if conditional else None
 
         # Discriminator: log D(x) + log(1 − D(G(z))).
         fake = g(z, y_fake)
         logit_real = d(real, y_real)
-        logit_fake = d(fake.detach(), y_fake)
+        if g.code_dim:
+            logit_fake, q_fake = d.forward_with_codes(fake.detach(), y_fake)
+            info_d = F.mse_loss(q_fake, codes)
+        else:
+            logit_fake, info_d = d(fake.detach(), y_fake), None
         d_loss = (F.binary_cross_entropy_with_logits(logit_real, ones)
                   + F.binary_cross_entropy_with_logits(logit_fake, zeros))
+        if info_d is not None:
+            d_loss = d_loss + info_weight * info_d
         d_val, d_grads, divergence = _backward("discriminator", d, opt_d, d_loss, it)
         if divergence:
             break
         opt_d.step()
 
         # Generator, non-saturating: maximise log D(G(z)) (Goodfellow et al. 2014, §3).
-        logit_gen = d(fake, y_fake)
-        g_loss = F.binary_cross_entropy_with_logits(logit_gen, ones)
+        if g.code_dim:
+            logit_gen, q_gen = d.forward_with_codes(fake, y_fake)
+            info_g = F.mse_loss(q_gen, codes)
+            g_loss = F.binary_cross_entropy_with_logits(logit_gen, ones) + info_weight * info_g
+        else:
+            logit_gen, info_g = d(fake, y_fake), None
+            g_loss = F.binary_cross_entropy_with_logits(logit_gen, ones)
         g_val, g_grads, divergence = _backward("generator", g, opt_g, g_loss, it)
         if divergence:
             break
@@ -251,7 +283,8 @@ def _fit(g, d, data: ImageDataset, *, iterations, batch_size, lr_g, lr_d, beta1,
                    d_fake=torch.sigmoid(logit_fake).mean().item(),
                    d_fake_after_d_step=torch.sigmoid(logit_gen).mean().item(),
                    grad_norm_d=_total(d_grads), grad_norm_g=_total(g_grads),
-                   grad_norm_d_layers=d_grads, grad_norm_g_layers=g_grads)
+                   grad_norm_d_layers=d_grads, grad_norm_g_layers=g_grads,
+                   **({"info_loss": info_g.item()} if info_g is not None else {}))
         if it % log_every == 0 or it == iterations:
             w_d, w_g = _layer_norms(d, grads=False), _layer_norms(g, grads=False)
             record = {"iteration": it, "epoch": epoch + pos / len(x_all), **window.means(),
@@ -285,13 +318,14 @@ def _fit(g, d, data: ImageDataset, *, iterations, batch_size, lr_g, lr_d, beta1,
 
 def gan_config(data: ImageDataset, *, iterations: int, batch_size: int, z_dim: int, width: int, lr_g: float,
                lr_d: float, beta1: float, conditional: bool, log_every: int, snapshot_every: int, seed: int,
-               device: torch.device) -> dict:
+               device: torch.device, info_codes: int = 0, info_weight: float = 1.0) -> dict:
     """Everything that determines the GAN's weights and its stored log: the cache key is the hash of this."""
     return {
         "arch": "dcgan", "dataset": data.name, "data_fingerprint": data.fingerprint,
         "image_shape": list(data.image_shape), "num_classes": data.num_classes, "iterations": iterations,
         "batch_size": batch_size, "z_dim": z_dim, "width": width, "lr_g": lr_g, "lr_d": lr_d, "beta1": beta1,
-        "conditional": conditional, "log_every": log_every, "snapshot_every": snapshot_every, "seed": seed,
+        "conditional": conditional, "info_codes": info_codes, "info_weight": info_weight if info_codes else None,
+        "log_every": log_every, "snapshot_every": snapshot_every, "seed": seed,
         "device_type": device.type, "torch": torch.__version__.split("+")[0], "recipe": RECIPE,
         "cpu_threads": torch.get_num_threads() if device.type == "cpu" else None,
         "code": _cache.source_fingerprint(sys.modules[__name__], _gan_models),
@@ -306,14 +340,19 @@ def _positive_int(name, value):
 def train_gan(data: ImageDataset, *, iterations: int, batch_size: int = 64, z_dim: int = 64, width: int = 32,
               lr_g: float = 2e-4, lr_d: float = 2e-4, beta1: float = 0.5, conditional: bool = False,
               log_every: int = 10, snapshot_every: int = 100, seed: int = 0, device: str = "auto",
-              cache_dir: str = "results/cache", progress: str = "auto") -> TrainedGAN:
-    """Train (or load from the cache) a DCGAN on ``data``'s training split."""
+              cache_dir: str = "results/cache", progress: str = "auto", info_codes: int = 0,
+              info_weight: float = 1.0) -> TrainedGAN:
+    """Train (or load from the cache) a DCGAN on ``data``'s training split; ``info_codes > 0`` makes it InfoGAN."""
     for name, value in (("iterations", iterations), ("batch_size", batch_size), ("z_dim", z_dim),
                         ("width", width), ("log_every", log_every), ("snapshot_every", snapshot_every)):
         _positive_int(name, value)
     for name, value in (("lr_g", lr_g), ("lr_d", lr_d)):
         if not value > 0:
             raise ValueError(f"{name} must be positive, got {value!r}")
+    if not isinstance(info_codes, int) or isinstance(info_codes, bool) or not 0 <= info_codes <= z_dim:
+        raise ValueError(f"info_codes must be an int in [0, z_dim={z_dim}], got {info_codes!r}")
+    if info_codes and not info_weight > 0:
+        raise ValueError(f"info_weight must be positive for an InfoGAN, got {info_weight!r}")
     if not 0 <= beta1 < 1:
         raise ValueError(f"beta1 must be in [0, 1), got {beta1!r}")
     if batch_size > len(data.train_x):
@@ -325,12 +364,13 @@ def train_gan(data: ImageDataset, *, iterations: int, batch_size: int = 64, z_di
     dev = resolve_device(device)
     config = gan_config(data, iterations=iterations, batch_size=batch_size, z_dim=z_dim, width=width, lr_g=lr_g,
                         lr_d=lr_d, beta1=beta1, conditional=conditional, log_every=log_every,
-                        snapshot_every=snapshot_every, seed=seed, device=dev)
+                        snapshot_every=snapshot_every, seed=seed, device=dev, info_codes=info_codes,
+                        info_weight=info_weight)
     n_cond = data.num_classes if conditional else 0
 
     def new_networks():
-        return (_gan_models.DCGANGenerator(z_dim, c, h, width, n_cond),
-                _gan_models.DCGANDiscriminator(c, h, width, n_cond))
+        return (_gan_models.DCGANGenerator(z_dim, c, h, width, n_cond, info_codes),
+                _gan_models.DCGANDiscriminator(c, h, width, n_cond, info_codes))
 
     def _build():
         seed_everything(seed)
@@ -343,7 +383,7 @@ def train_gan(data: ImageDataset, *, iterations: int, batch_size: int = 64, z_di
         history, snapshots, divergence, done = _fit(
             g, d, data, iterations=iterations, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, beta1=beta1,
             conditional=conditional, log_every=log_every, snapshot_every=snapshot_every, seed=seed, device=dev,
-            progress=progress)
+            progress=progress, info_weight=info_weight)
         meta = {"history": history, "train_seconds": time.perf_counter() - t0, "diverged": divergence is not None,
                 "divergence": divergence, "iterations_done": done, "n_train": len(data.train_x),
                 "snapshot_iterations": [s["iteration"] for s in snapshots]}

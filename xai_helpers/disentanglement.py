@@ -1,0 +1,464 @@
+r"""Disentanglement metrics of disentanglement_lib (Locatello et al. 2019) for observational data.
+
+We have a pool of N samples. Each has a latent code ``codes[n]`` (shape (N, D): the z that generated a GAN
+sample) and factor values ``factors[n]`` read from the image by a regressor (shape (N, K): continuous floats;
+a categorical factor, e.g. a shape class, is stored as 0., 1., 2.). There is no simulator, so where a metric
+needs "fix factor k and sample the rest", we draw from the pool the samples that share the *discretised*
+value of factor k (:func:`discretize`); the other factors then vary as they do in the pool.
+
+The metrics (all in [0, 1], higher is more disentangled; "discretised" means :func:`discretize`):
+
+* **MIG** (Chen et al. 2018). With codes and factors discretised, I(z_i; v_k) the mutual information and
+  H(v_k) the entropy::
+
+      MIG = mean_k ( I(z_(1); v_k) - I(z_(2); v_k) ) / H(v_k)
+
+  where z_(1), z_(2) are the codes with the largest and second-largest information about v_k.
+* **SAP** (Kumar et al. 2018). A score matrix S (D, K): for a continuous factor j, S_ij is the R² of a 1-D
+  linear fit of v_j on z_i, cov(z_i, v_j)² / (var z_i · var v_j) (0 when a variance is 0); for a categorical
+  factor, the test accuracy of a 1-D linear classifier of v_j on z_i (``LinearSVC(C=0.01,
+  class_weight="balanced")``, as dislib) trained on an 80 % split. ``SAP = mean_j (top1_i S_ij − top2_i S_ij)``.
+  Unlike dislib we score the classifier by *chance-corrected balanced accuracy*, (bacc − 1/C) / (1 − 1/C)
+  clipped at 0 for C classes: raw accuracy of an uninformative code is ≈ 1/C (or the majority share), which
+  would make the categorical columns of S non-zero for random codes; corrected, 0 is chance, like R² = 0.
+* **DCI** (Eastwood & Williams 2018). Per factor j, gradient-boosted trees predict v_j from all codes; the
+  importance matrix R (D, K) holds |feature_importances_|. With P_ij = R_ij / Σ_k R_ik (code i's importance
+  spread over factors) and H_K the entropy in base K::
+
+      disentanglement = Σ_i ρ_i (1 − H_K(P_i·)),  ρ_i = Σ_j R_ij / Σ R
+      completeness    = Σ_j ρ_j (1 − H_D(P̃_·j)), P̃_ij = R_ij / Σ_i R_ij,  ρ_j = Σ_i R_ij / Σ R
+      informativeness = mean_j clip(test R² of the predictor of v_j, 0, 1)
+
+  dislib uses ``GradientBoostingClassifier`` on discrete ground-truth factors and reports accuracy as
+  informativeness; our factors are continuous read-outs, so we use ``GradientBoostingRegressor`` on the
+  standardised factor, and the test R² is the analogue of accuracy (0 means no better than predicting the
+  mean, i.e. chance; negative R² is clipped to 0). The completeness weights ρ_j are dislib's; since every
+  column of feature importances sums to 1, they are equal weights in practice. Codes or factors whose
+  importances are all zero get weight 0.
+* **FactorVAE score** (Kim & Mnih 2018). Codes are divided by their std over the pool; dims with std < 0.05
+  are pruned (dislib's ``prune_dims.threshold = 0.05`` on the std: collapsed dims have near-zero variance
+  and would always win the argmin). One vote: pick a factor k uniformly, pick a value of discretised v_k (a
+  random pool sample's value), draw ``batch_size`` pool samples with that value, and vote (argmin_i of the
+  normalised variance of z_i in the batch, k). A majority-vote classifier dim → factor is fitted on the
+  training votes; the score is its accuracy on the evaluation votes (drawn from the other half of the pool,
+  see below). Chance accuracy is 1/K, so random codes
+  score ≈ 1/K; we report it as ``factorvae_raw`` and ``factorvae = clip((acc − 1/K) / (1 − 1/K), 0, 1)``, so
+  that 0 is chance and 1 perfect.
+* **BetaVAE score** (Higgins et al. 2017). One point: pick a factor k, draw ``batch_size`` pairs of pool
+  samples, each pair sharing the discretised value of v_k; the feature is the mean over pairs of
+  |z_1 − z_2| (codes standardised per dim). A ``LogisticRegression`` predicts k from the feature; the score is
+  its evaluation accuracy, reported raw (``betavae_raw``) and chance-corrected as for FactorVAE (``betavae``).
+
+  For both, training and evaluation draws come from disjoint random halves of the pool. A simulator gives
+  fresh samples every time; a pool gives the same few samples of each group again and again, and a
+  classifier would learn the quirks of those groups and meet them again at evaluation (random codes then
+  score above chance: about 0.04 on average for FactorVAE at N = 2000 with one shared pool).
+
+A factor that is constant over the pool carries no information and has no entropy to normalise by: every
+metric skips it (NaN in per-factor outputs; K counts the usable factors) and at least two non-constant
+factors are needed. All randomness comes from the ``seed`` argument, so results are deterministic.
+
+Why our own implementation: disentanglement_lib is TensorFlow 1, unmaintained and not installable on
+Python 3.11, it samples from a ground-truth simulator we do not have, and each metric is a few lines of
+numpy and scikit-learn.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.ensemble import GradientBoostingRegressor
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import balanced_accuracy_score, mutual_info_score, r2_score
+from sklearn.svm import LinearSVC
+
+MIN_SAMPLES = 10  # a train/test split and pairs that share a value need a few samples at least
+CATEGORICAL_MAX_VALUES = 10  # SAP: a factor of integers with at most this many values is a class label
+PRUNE_STD = 0.05  # FactorVAE: dislib's prune_dims.threshold, compared with the std of each code dim
+
+
+# --- validation -------------------------------------------------------------------------------------------
+
+def _check_matrix(values, name: str) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be a 2-d array (samples, columns), got shape {array.shape}")
+    bad = np.argwhere(~np.isfinite(array))
+    if len(bad):
+        row, col = bad[0]
+        raise ValueError(f"{name} contain non-finite values ({len(bad)} in all; first {float(array[row, col])} "
+                         f"at row {row}, column {col})")
+    return array
+
+
+def _check_pool(codes, factors) -> tuple[np.ndarray, np.ndarray]:
+    """codes (N, D) and factors (N, K) as float arrays, or a ValueError naming what is wrong."""
+    codes, factors = _check_matrix(codes, "codes"), _check_matrix(factors, "factors")
+    if len(codes) != len(factors):
+        raise ValueError(f"codes and factors must have one row per sample, got codes shape {codes.shape} "
+                         f"and factors shape {factors.shape}")
+    if len(codes) < MIN_SAMPLES:
+        raise ValueError(f"need at least {MIN_SAMPLES} samples, got N={len(codes)}")
+    if codes.shape[1] < 2:  # every metric compares codes: top-two gaps, argmin over dims
+        raise ValueError(f"need at least 2 code dimensions, got D={codes.shape[1]}")
+    _usable_factors(factors)  # raises if fewer than two factors vary
+    return codes, factors
+
+
+def _check_num_bins(num_bins) -> int:
+    if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or num_bins < 2:
+        raise ValueError(f"num_bins must be an integer >= 2, got {num_bins!r}")
+    return int(num_bins)
+
+
+def _check_count(value, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _usable_factors(factors: np.ndarray) -> np.ndarray:
+    """Indices of the factors that vary over the pool; a constant factor has nothing to disentangle."""
+    varies = np.ptp(factors, axis=0) > 0
+    if varies.sum() < 2:
+        constant = np.flatnonzero(~varies).tolist()
+        raise ValueError(f"need at least 2 factors that vary over the pool, got K={factors.shape[1]} with "
+                         f"constant factor columns {constant}")
+    return np.flatnonzero(varies)
+
+
+def _scatter(values, usable: np.ndarray, num_factors: int) -> list[float]:
+    """Per-usable-factor values as a list over all factors, NaN for the skipped (constant) ones."""
+    out = np.full(num_factors, np.nan)
+    out[usable] = values
+    return [float(v) for v in out]
+
+
+def _chance_corrected(accuracy: float, num_classes: int) -> float:
+    """(acc − 1/C) / (1 − 1/C) clipped to [0, 1]: 0 is guessing, 1 is perfect."""
+    chance = 1.0 / num_classes
+    return float(np.clip((accuracy - chance) / (1.0 - chance), 0.0, 1.0))
+
+
+def _train_test_split(num_samples: int, train_fraction: float, rng: np.random.Generator):
+    if not 0.0 < train_fraction < 1.0:
+        raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction!r}")
+    order = rng.permutation(num_samples)
+    num_train = int(round(train_fraction * num_samples))
+    if not 0 < num_train < num_samples:
+        raise ValueError(f"train_fraction={train_fraction!r} leaves an empty split of N={num_samples} samples")
+    return order[:num_train], order[num_train:]
+
+
+# --- discretisation and information -----------------------------------------------------------------------
+
+def discretize(values: np.ndarray, num_bins: int = 20) -> np.ndarray:
+    """Each column of ``values`` (N, C) as integer categories 0, 1, … (an int array of the same shape).
+
+    A column with more than ``num_bins`` distinct values is cut into ``num_bins`` equal-width bins over its
+    range (dislib's ``_histogram_discretize``: ``np.digitize`` with the ``np.histogram`` edges without the
+    last, so the maximum falls in the last bin). A column with at most ``num_bins`` distinct values, e.g. a
+    categorical factor, keeps its values as categories, in sorted order: equal-width bins would split or
+    merge classes arbitrarily (3 classes in 20 bins land in bins 0, 9 and 19; two close class codes could
+    share a bin), and the entropy of a class label must be that of the classes.
+    """
+    num_bins = _check_num_bins(num_bins)
+    values = _check_matrix(values, "values")
+    out = np.empty(values.shape, dtype=np.int64)
+    for c, column in enumerate(values.T):
+        distinct = np.unique(column)
+        if len(distinct) <= num_bins:
+            out[:, c] = np.searchsorted(distinct, column)
+        else:
+            edges = np.histogram(column, bins=num_bins)[1]
+            out[:, c] = np.digitize(column, edges[:-1]) - 1
+    return out
+
+
+def _check_discrete(values, name: str) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim != 2 or not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"{name} must be a 2-d integer array (see discretize), got dtype {array.dtype} "
+                         f"and shape {array.shape}")
+    return array
+
+
+def mutual_info_matrix(codes_d: np.ndarray, factors_d: np.ndarray) -> np.ndarray:
+    """I(z_i; v_j) in nats for discretised codes (N, D) and factors (N, K): a (D, K) array."""
+    codes_d, factors_d = _check_discrete(codes_d, "codes_d"), _check_discrete(factors_d, "factors_d")
+    if len(codes_d) != len(factors_d):
+        raise ValueError(f"codes_d and factors_d must have one row per sample, got shapes {codes_d.shape} "
+                         f"and {factors_d.shape}")
+    return np.array([[mutual_info_score(z, v) for v in factors_d.T] for z in codes_d.T]).reshape(
+        codes_d.shape[1], factors_d.shape[1])
+
+
+def entropies(factors_d: np.ndarray) -> np.ndarray:
+    """H(v_j) in nats of each discretised factor column (N, K): a (K,) array (H(v) = I(v; v))."""
+    factors_d = _check_discrete(factors_d, "factors_d")
+    return np.array([mutual_info_score(v, v) for v in factors_d.T])
+
+
+# --- MIG --------------------------------------------------------------------------------------------------
+
+def mig(codes: np.ndarray, factors: np.ndarray, *, num_bins: int = 20) -> dict:
+    """Mutual information gap: mean over factors of (I_top1 − I_top2) / H(v_k); see the module docstring."""
+    codes, factors = _check_pool(codes, factors)
+    num_bins = _check_num_bins(num_bins)
+    usable = _usable_factors(factors)
+    factors_d = discretize(factors[:, usable], num_bins)
+    information = mutual_info_matrix(discretize(codes, num_bins), factors_d)
+    top_two = np.sort(information, axis=0)[::-1][:2]
+    per_factor = (top_two[0] - top_two[1]) / entropies(factors_d)
+    return {"mig": float(per_factor.mean()), "per_factor": _scatter(per_factor, usable, factors.shape[1])}
+
+
+# --- SAP --------------------------------------------------------------------------------------------------
+
+def _looks_categorical(column: np.ndarray) -> bool:
+    return bool(np.all(column == np.round(column)) and len(np.unique(column)) <= CATEGORICAL_MAX_VALUES)
+
+
+def _linear_r2(code: np.ndarray, factor: np.ndarray) -> float:
+    """R² of the 1-D least-squares fit of factor on code: cov² / (var var), 0 for a constant code."""
+    cov = np.cov(code, factor, ddof=1)
+    if cov[0, 0] <= 1e-12 or cov[1, 1] <= 0:
+        return 0.0
+    return float(cov[0, 1] ** 2 / (cov[0, 0] * cov[1, 1]))
+
+
+def _classifier_score(code_train, label_train, code_test, label_test) -> float:
+    """Chance-corrected balanced test accuracy of a 1-D linear SVM (dislib's settings), clipped at 0."""
+    if len(np.unique(label_train)) < 2:  # nothing to learn from a single class
+        return 0.0
+    classifier = LinearSVC(C=0.01, class_weight="balanced").fit(code_train[:, None], label_train)
+    predicted = classifier.predict(code_test[:, None])
+    return max(0.0, float(balanced_accuracy_score(label_test, predicted, adjusted=True)))
+
+
+def sap(codes: np.ndarray, factors: np.ndarray, *, categorical: Sequence[bool] | None = None,
+        seed: int = 0) -> dict:
+    """Separated attribute predictability: mean over factors of the top-two gap of the score matrix."""
+    codes, factors = _check_pool(codes, factors)
+    num_factors = factors.shape[1]
+    if categorical is None:
+        categorical = [_looks_categorical(column) for column in factors.T]
+    elif len(categorical) != num_factors:
+        raise ValueError(f"categorical needs one flag per factor (K={num_factors}), got {len(categorical)}: "
+                         f"{list(categorical)!r}")
+    usable = _usable_factors(factors)
+    train, test = _train_test_split(len(codes), 0.8, np.random.default_rng(seed))
+    scores = np.full((codes.shape[1], num_factors), np.nan)
+    for j in usable:
+        for i in range(codes.shape[1]):
+            if categorical[j]:
+                scores[i, j] = _classifier_score(codes[train, i], factors[train, j], codes[test, i],
+                                                 factors[test, j])
+            else:  # dislib fits continuous factors on the training split too
+                scores[i, j] = _linear_r2(codes[train, i], factors[train, j])
+    top_two = np.sort(scores[:, usable], axis=0)[::-1][:2]
+    per_factor = top_two[0] - top_two[1]
+    return {"sap": float(per_factor.mean()), "per_factor": _scatter(per_factor, usable, num_factors),
+            "score_matrix": scores.tolist()}
+
+
+# --- DCI --------------------------------------------------------------------------------------------------
+
+def _one_minus_entropy(weights: np.ndarray, base: int) -> np.ndarray:
+    """1 − H_base(p) for each row of non-negative ``weights`` normalised to p; 0 for an all-zero row."""
+    totals = weights.sum(axis=1, keepdims=True)
+    p = np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
+    plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+    entropy = -plogp.sum(axis=1) / np.log(base)
+    return np.where(totals[:, 0] > 0, 1.0 - entropy, 0.0)
+
+
+def dci_from_importance(importance: np.ndarray) -> tuple[float, float]:
+    """(disentanglement, completeness) of an importance matrix R (D, K), weighted by importance shares."""
+    importance = np.abs(np.asarray(importance, dtype=np.float64))
+    total = importance.sum()
+    if total == 0:  # nothing predicts anything: no structure to credit
+        return 0.0, 0.0
+    num_codes, num_factors = importance.shape
+    disentanglement = _one_minus_entropy(importance, num_factors) @ (importance.sum(axis=1) / total)
+    completeness = _one_minus_entropy(importance.T, num_codes) @ (importance.sum(axis=0) / total)
+    return float(disentanglement), float(completeness)
+
+
+def dci(codes: np.ndarray, factors: np.ndarray, *, seed: int = 0, train_fraction: float = 0.8) -> dict:
+    """Disentanglement, completeness, informativeness with gradient-boosted regression trees per factor."""
+    codes, factors = _check_pool(codes, factors)
+    usable = _usable_factors(factors)
+    train, test = _train_test_split(len(codes), train_fraction, np.random.default_rng(seed))
+    importance = np.zeros((codes.shape[1], factors.shape[1]))
+    informativeness = []
+    for j in usable:
+        # Standardised with training statistics: the trees do not care, but the loss scale is then comparable.
+        target = factors[:, j]
+        scale = target[train].std()
+        target = (target - target[train].mean()) / (scale if scale > 0 else 1.0)
+        model = GradientBoostingRegressor(random_state=seed).fit(codes[train], target[train])
+        importance[:, j] = np.abs(model.feature_importances_)
+        informativeness.append(float(np.clip(r2_score(target[test], model.predict(codes[test])), 0.0, 1.0)))
+    disentanglement, completeness = dci_from_importance(importance[:, usable])
+    return {"dci_disentanglement": disentanglement, "dci_completeness": completeness,
+            "dci_informativeness": float(np.mean(informativeness)), "importance_matrix": importance.tolist(),
+            "informativeness_per_factor": _scatter(informativeness, usable, factors.shape[1])}
+
+
+# --- sampling "factor k fixed" from the pool ----------------------------------------------------------------
+
+class _Groups(NamedTuple):
+    """The pool grouped by the value of one discretised factor, for vectorised draws within a group."""
+    order: np.ndarray  # sample indices sorted by value: group g is order[start[g] : start[g] + size[g]]
+    start: np.ndarray  # (values,)
+    size: np.ndarray  # (values,)
+    value: np.ndarray  # (N,) each sample's value
+    rank: np.ndarray  # (N,) each sample's position inside its group
+    anchors: np.ndarray  # samples whose group has at least 2 members: the ones a draw may start from
+
+
+def _group_by_value(column_d: np.ndarray) -> _Groups:
+    order = np.argsort(column_d, kind="stable")
+    size = np.bincount(column_d, minlength=column_d.max() + 1)
+    start = np.concatenate([[0], np.cumsum(size)[:-1]])
+    rank = np.empty(len(column_d), dtype=np.int64)
+    rank[order] = np.arange(len(column_d)) - start[column_d[order]]
+    # A value held by one sample cannot make a batch with any spread (variance 0 in every dim, an arbitrary
+    # argmin) nor a pair of two distinct samples, so draws start only from values held at least twice.
+    anchors = np.flatnonzero(size[column_d] >= 2)
+    return _Groups(order, start, size, column_d, rank, anchors)
+
+
+def _split_groups(factors: np.ndarray, num_bins: int, rng: np.random.Generator):
+    """The pool split in two halves (train, eval), each grouped by every usable factor's discretised value.
+
+    Returns (train indices, eval indices, train groups, eval groups, the factors' column indices). Votes and
+    points for training and for evaluation come from disjoint halves of the pool: drawn from one pool, they
+    would reuse the same few samples of each group (a group of ~100 samples gives batches of 64), whose
+    quirks (this group's z_3 happens to spread less) a classifier learns and finds again at evaluation, so
+    codes independent of the factors would score above chance.
+    """
+    usable = _usable_factors(factors)
+    factors_d = discretize(factors[:, usable], num_bins)
+    halves = _train_test_split(len(factors), 0.5, rng)
+    groups = [[_group_by_value(column) for column in factors_d[half].T] for half in halves]
+    # A non-constant factor has a value held twice in each half unless the pool is tiny; skip it otherwise.
+    keep = [k for k in range(len(usable)) if len(groups[0][k].anchors) and len(groups[1][k].anchors)]
+    if len(keep) < 2:
+        raise ValueError(f"need at least 2 factors with a value shared by two samples in each half of the "
+                         f"pool, got factor columns {usable[keep].tolist()} of N={len(factors)} samples")
+    return (*halves, [groups[0][k] for k in keep], [groups[1][k] for k in keep], usable[keep])
+
+
+def _check_votes(batch_size, num_train, num_eval) -> tuple[int, int, int]:
+    return (_check_count(batch_size, "batch_size", 2), _check_count(num_train, "num_train", 1),
+            _check_count(num_eval, "num_eval", 1))
+
+
+# --- FactorVAE --------------------------------------------------------------------------------------------
+
+def _factorvae_votes(normalised_codes, groups, batch_size, num_votes, rng) -> np.ndarray:
+    """(K, D') vote counts: votes[k, i] = how often fixing factor k left code i with the least variance."""
+    votes = np.zeros((len(groups), normalised_codes.shape[1]), dtype=np.int64)
+    for k in rng.integers(len(groups), size=num_votes):
+        g = groups[k]
+        value = g.value[rng.choice(g.anchors)]
+        size = g.size[value]
+        # Without replacement where the group allows, as a simulator would give distinct samples.
+        picks = rng.choice(size, size=batch_size, replace=bool(size < batch_size))
+        batch = normalised_codes[g.order[g.start[value] + picks]]
+        votes[k, np.argmin(batch.var(axis=0, ddof=1))] += 1
+    return votes
+
+
+def factorvae_score(codes: np.ndarray, factors: np.ndarray, *, num_bins: int = 20, batch_size: int = 64,
+                    num_train: int = 800, num_eval: int = 400, num_variance_estimate: int | None = None,
+                    seed: int = 0) -> dict:
+    """Kim & Mnih's majority-vote accuracy over argmin-variance votes, raw and chance-corrected."""
+    codes, factors = _check_pool(codes, factors)
+    num_bins = _check_num_bins(num_bins)
+    batch_size, num_train, num_eval = _check_votes(batch_size, num_train, num_eval)
+    rng = np.random.default_rng(seed)
+    if num_variance_estimate is None:
+        variance_sample = codes
+    else:
+        num_variance_estimate = _check_count(num_variance_estimate, "num_variance_estimate", 2)
+        variance_sample = codes[rng.choice(len(codes), min(num_variance_estimate, len(codes)), replace=False)]
+    global_std = variance_sample.std(axis=0, ddof=1)
+    active = np.flatnonzero(global_std >= PRUNE_STD)
+    train, held_out, train_groups, eval_groups, used = _split_groups(factors, num_bins, rng)
+    if len(active) == 0:  # dislib scores a representation with every dim collapsed as 0
+        return {"factorvae": 0.0, "factorvae_raw": 0.0, "num_active_dims": 0, "factors_used": used.tolist()}
+    normalised = codes[:, active] / global_std[active]
+    train_votes = _factorvae_votes(normalised[train], train_groups, batch_size, num_train, rng)
+    eval_votes = _factorvae_votes(normalised[held_out], eval_groups, batch_size, num_eval, rng)
+    factor_of_dim = np.argmax(train_votes, axis=0)  # the majority-vote classifier; unvoted dims say factor 0
+    dims = np.arange(len(active))
+    accuracy = float(eval_votes[factor_of_dim, dims].sum() / eval_votes.sum())
+    return {"factorvae": _chance_corrected(accuracy, len(used)), "factorvae_raw": accuracy,
+            "train_accuracy": float(train_votes[factor_of_dim, dims].sum() / train_votes.sum()),
+            "num_active_dims": int(len(active)), "factors_used": used.tolist()}
+
+
+# --- BetaVAE ----------------------------------------------------------------------------------------------
+
+def _betavae_points(standardised_codes, groups, batch_size, num_points, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Features (num_points, D): mean |z_1 − z_2| over pairs sharing factor k's value; labels k."""
+    labels = rng.integers(len(groups), size=num_points)
+    features = np.empty((num_points, standardised_codes.shape[1]))
+    for p, k in enumerate(labels):
+        g = groups[k]
+        first = rng.choice(g.anchors, size=batch_size)
+        value = g.value[first]
+        # A partner uniformly among the *other* members of first's group: draw a position among size − 1 and
+        # step over first's own position.
+        position = rng.integers(0, g.size[value] - 1)
+        position += position >= g.rank[first]
+        second = g.order[g.start[value] + position]
+        features[p] = np.abs(standardised_codes[first] - standardised_codes[second]).mean(axis=0)
+    return features, labels
+
+
+def betavae_score(codes: np.ndarray, factors: np.ndarray, *, num_bins: int = 20, batch_size: int = 64,
+                  num_train: int = 800, num_eval: int = 400, seed: int = 0) -> dict:
+    """Higgins et al.'s linear-classifier accuracy on mean |z_1 − z_2| features, raw and chance-corrected."""
+    codes, factors = _check_pool(codes, factors)
+    num_bins = _check_num_bins(num_bins)
+    batch_size, num_train, num_eval = _check_votes(batch_size, num_train, num_eval)
+    rng = np.random.default_rng(seed)
+    std = codes.std(axis=0)
+    standardised = (codes - codes.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    train, held_out, train_groups, eval_groups, used = _split_groups(factors, num_bins, rng)
+    train_x, train_y = _betavae_points(standardised[train], train_groups, batch_size, num_train, rng)
+    eval_x, eval_y = _betavae_points(standardised[held_out], eval_groups, batch_size, num_eval, rng)
+    if len(np.unique(train_y)) < 2:  # a tiny num_train drew one factor only: the classifier can only guess
+        accuracy, train_accuracy = float(np.mean(eval_y == train_y[0])), 1.0
+    else:
+        model = LogisticRegression(max_iter=5000, random_state=seed).fit(train_x, train_y)
+        accuracy, train_accuracy = float(model.score(eval_x, eval_y)), float(model.score(train_x, train_y))
+    return {"betavae": _chance_corrected(accuracy, len(used)), "betavae_raw": accuracy,
+            "train_accuracy": train_accuracy, "factors_used": used.tolist()}
+
+
+# --- all of them ------------------------------------------------------------------------------------------
+
+def disentanglement_scores(codes: np.ndarray, factors: np.ndarray, *, seed: int = 0, num_bins: int = 20,
+                           categorical: Sequence[bool] | None = None) -> dict:
+    """Every metric above as one flat dict of Python floats (the headline numbers, not the matrices)."""
+    codes, factors = _check_pool(codes, factors)
+    dci_scores = dci(codes, factors, seed=seed)
+    factorvae = factorvae_score(codes, factors, num_bins=num_bins, seed=seed)
+    betavae = betavae_score(codes, factors, num_bins=num_bins, seed=seed)
+    return {
+        "mig": mig(codes, factors, num_bins=num_bins)["mig"],
+        "sap": sap(codes, factors, categorical=categorical, seed=seed)["sap"],
+        "dci_disentanglement": dci_scores["dci_disentanglement"],
+        "dci_completeness": dci_scores["dci_completeness"],
+        "dci_informativeness": dci_scores["dci_informativeness"],
+        "factorvae": factorvae["factorvae"],
+        "factorvae_raw": factorvae["factorvae_raw"],
+        "betavae": betavae["betavae"],
+        "betavae_raw": betavae["betavae_raw"],
+    }
