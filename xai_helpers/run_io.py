@@ -70,6 +70,20 @@ def to_plain(obj, path: str = "metrics"):
     raise TypeError(f"{path} has type {type(obj).__name__}; metrics hold numbers, strings, lists and objects")
 
 
+def finite_or_none(obj):
+    """The same structure with every NaN or infinite float replaced by None (JSON null), for metrics where a
+    missing value is legitimate (e.g. the slant of a blank sample); :func:`to_plain` still refuses any left."""
+    if isinstance(obj, dict):
+        return {k: finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_none(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
+        return finite_or_none(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def write_json_atomic(path: Path, obj) -> Path:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
