@@ -51,11 +51,25 @@ def test_markdown_explains_with_formulas(path):
 
 def test_only_shared_settings_are_declared_by_several_notebooks():
     """``-p NAME VALUE`` reaches every notebook that declares NAME, so one name must mean one thing: apart from
-    the run-wide settings, a name belongs to one notebook (04's GAN learning rate is ``gan_lr``, not 01's ``lr``)."""
+    the run-wide settings, a name belongs to one notebook (04's GAN learning rate is ``gan_lr``, not 01's ``lr``).
+    The exception is the digit GAN's settings, which 05 declares so that it explains the very GAN 04 trained."""
     shared = set(STANDARD) | {"data_dir", "image_size", "channels"}
+    shared |= {"conditional", "gan_iterations", "gan_batch_size", "gan_lr", "gan_width", "gan_z_dim", "gan_snapshot_every"}
     owners = {}
     for path in NOTEBOOKS:
         for name in papermill.inspect_notebook(str(path)):
             owners.setdefault(name, []).append(path.stem)
     clashes = {name: nbs for name, nbs in owners.items() if len(nbs) > 1 and name not in shared}
     assert not clashes, f"parameters declared by several notebooks with possibly different meanings: {clashes}"
+
+
+def test_shared_settings_have_one_type_and_default_everywhere():
+    """A shared name must also default to the same value, or 05 would explain another GAN than 04 trained."""
+    seen = {}
+    for path in NOTEBOOKS:
+        for name, p in papermill.inspect_notebook(str(path)).items():
+            seen.setdefault(name, {})[path.stem] = (p["inferred_type_name"], p["default"])
+    for name, by_notebook in seen.items():
+        if name in ("dataset",):  # each notebook picks its own default data set
+            continue
+        assert len(set(by_notebook.values())) == 1, f"{name} differs between notebooks: {by_notebook}"
