@@ -60,7 +60,8 @@ def rescoring_heatmap(table: pd.DataFrame, title: str, center: float = 0.0):
     return fig
 
 
-def traversal_figure(rows: dict[str, torch.Tensor], alphas, title: str):
+def traversal_figure(rows: dict[str, torch.Tensor], alphas, title: str,
+                     xlabel: str = "step α along the unit direction (prior standard deviations)"):
     """One row per direction: G(z + αv) for the given α (images (len(alphas), C, H, W) per row)."""
     fig, axes = plt.subplots(len(rows), 1, figsize=(0.75 * len(alphas) + 1.5, 0.8 * len(rows) + 0.6), squeeze=False)
     for ax, (name, images) in zip(axes[:, 0], rows.items()):
@@ -70,7 +71,7 @@ def traversal_figure(rows: dict[str, torch.Tensor], alphas, title: str):
         ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
     side = rows[next(iter(rows))].shape[-1] + 1
     axes[-1, 0].set_xticks([side * (k + 0.5) for k in range(len(alphas))], [f"{a:+.1f}" for a in alphas], fontsize=7)
-    axes[-1, 0].set_xlabel("step α along the unit direction (prior standard deviations)")
+    axes[-1, 0].set_xlabel(xlabel)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
