@@ -18,6 +18,7 @@ each read-out, in standard deviations of that read-out over real images (Shen et
 """
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -149,12 +150,13 @@ def rescoring(generator: nn.Module, z: torch.Tensor, directions: dict[str, np.nd
     (e.g. a blank sample has no slant) are left out of the mean."""
     if not step > 0:
         raise ValueError(f"step must be positive, got {step!r}")
-    rows = {}
+    rows, cols = {}, None
     for name, v in directions.items():
         images = traverse(generator, z, v, [-step, step], labels)
-        minus = readout(images[:, 0]).to_numpy(np.float64)
-        plus = readout(images[:, 1]).to_numpy(np.float64)
-        rows[name] = np.nanmean((plus - minus) / (2 * step), axis=0)
-    cols = readout(decode(generator, z[:2], None if labels is None else labels[:2])).columns
+        minus, plus = readout(images[:, 0]), readout(images[:, 1])
+        cols = plus.columns
+        with warnings.catch_warnings():  # a read-out that is NaN for every sample stays NaN, silently
+            warnings.simplefilter("ignore", RuntimeWarning)
+            rows[name] = np.nanmean((plus.to_numpy(np.float64) - minus.to_numpy(np.float64)) / (2 * step), axis=0)
     table = pd.DataFrame.from_dict(rows, orient="index", columns=cols)
     return table / scale[cols].to_numpy()
