@@ -1,0 +1,66 @@
+"""Evaluation tables from hand-made metrics files: known means, intervals and paired differences."""
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from xai_helpers import evaluation_tables as ET
+
+
+def _write(folder, notebook, metrics):
+    (folder / "metrics").mkdir(parents=True, exist_ok=True)
+    (folder / "metrics" / f"{notebook}.json").write_text(json.dumps(metrics))
+
+
+def _classifier_metrics(seed, plain_acc, attention_acc):
+    model = lambda acc: {"test_accuracy": acc, "macro_f1": acc - 0.01, "ece": 0.02}  # noqa: E731
+    return {"seed": seed, "models": {"plain": model(plain_acc), "attention": model(attention_acc)}}
+
+
+def test_classification_table_over_three_seeds(tmp_path):
+    plain, attention = [0.90, 0.92, 0.94], [0.93, 0.94, 0.97]
+    for s, (p, a) in enumerate(zip(plain, attention)):
+        _write(tmp_path / f"seed-{s}", "01_cnn_training", _classifier_metrics(s, p, a))
+    table = ET.classification_table(tmp_path)
+    row = table.loc[("accuracy", "plain CNN")]
+    half = stats.t.ppf(0.975, 2) * np.std(plain, ddof=1) / math.sqrt(3)
+    assert row["mean"] == pytest.approx(0.92) and row["n_seeds"] == 3
+    assert row["ci_low"] == pytest.approx(0.92 - half) and row["ci_high"] == pytest.approx(0.92 + half)
+    diff = table.loc[("accuracy", "attention − plain")]
+    assert diff["mean"] == pytest.approx(np.mean(np.subtract(attention, plain)))
+    assert diff["p_paired_t"] == pytest.approx(stats.ttest_rel(attention, plain).pvalue)
+    assert table.loc[("calibration error (ECE)", "plain CNN")]["mean"] == pytest.approx(0.02)
+    assert "0.92 [" in ET.format_interval(table).loc[("accuracy", "plain CNN")]
+
+
+def test_a_single_seed_run_has_no_interval_and_no_difference_row(tmp_path):
+    _write(tmp_path, "01_cnn_training", _classifier_metrics(7, 0.9, 0.91))
+    assert ET.seed_folders(tmp_path) == {7: tmp_path}
+    table = ET.classification_table(tmp_path)
+    assert np.isnan(table.loc[("accuracy", "plain CNN")]["ci_low"])
+    assert ("accuracy", "attention − plain") not in table.index
+    assert ET.format_interval(table).loc[("accuracy", "plain CNN")] == "0.9"
+
+
+def test_fidelity_table_keeps_the_calibration_rows(tmp_path):
+    for s, fid in enumerate([5.0, 7.0]):
+        row = {"fid": fid, "kid_mean": 0.1, "inception_score": 6.0, "precision": 0.5, "recall": 0.8,
+               "classes_covered": 10}
+        _write(tmp_path / f"seed-{s}", "04_gan_dynamics", {**row, "seed": s, "real_vs_real": {**row, "fid": 0.3},
+                                                          "collapsed": {**row, "fid": 130.0, "classes_covered": 1}})
+    table = ET.fidelity_table(tmp_path)
+    assert table.loc[("GAN", "FID")]["mean"] == pytest.approx(6.0)
+    assert table.loc[("real vs real (floor)", "FID")]["mean"] == pytest.approx(0.3)
+    assert table.loc[("one-class generator (collapsed)", "classes covered")]["mean"] == 1
+
+
+def test_missing_runs_are_reported_by_name(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ET.seed_folders(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="no metrics"):
+        ET.seed_folders(tmp_path)
+    _write(tmp_path, "01_cnn_training", _classifier_metrics(0, 0.9, 0.9))
+    with pytest.raises(FileNotFoundError, match="04_gan_dynamics"):
+        ET.fidelity_table(tmp_path)

@@ -1,0 +1,96 @@
+"""The study's evaluation tables, read from a run folder's metrics files, with intervals over seeds.
+
+A run made with ``run_all.sh --seeds 0,1,2`` keeps one sub-folder per seed (``seed-0/metrics/…``); a
+single-seed run keeps ``metrics/`` at its root. Every number comes from those files: nothing is recomputed
+or typed in. With one seed the intervals are NaN (an interval needs at least two values), and the tables say
+how many seeds they rest on.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .rating_stats import mean_ci, paired_difference
+
+CLASSIFIERS = {"plain": "plain CNN", "attention": "attention CNN"}
+CLASSIFICATION_METRICS = {"test_accuracy": "accuracy", "macro_f1": "macro-F1", "ece": "calibration error (ECE)"}
+FIDELITY_METRICS = {"fid": "FID", "kid_mean": "KID", "inception_score": "IS", "precision": "precision",
+                    "recall": "recall", "classes_covered": "classes covered"}
+
+
+def seed_folders(run_root: str | Path) -> dict[int, Path]:
+    """``{seed: folder holding metrics/}`` of a run: its ``seed-N`` sub-folders, or the run itself."""
+    root = Path(run_root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"run folder {root} does not exist")
+    subs = {int(m.group(1)): p for p in root.iterdir() if (m := re.fullmatch(r"seed-(\d+)", p.name)) and p.is_dir()}
+    if subs:
+        return dict(sorted(subs.items()))
+    metrics = sorted((root / "metrics").glob("*.json"))
+    if not metrics:
+        raise FileNotFoundError(f"no metrics/*.json and no seed-N folders in {root}")
+    seed = json.loads(metrics[0].read_text()).get("seed", 0)
+    return {int(seed): root}
+
+
+def metrics_over_seeds(run_root: str | Path, notebook: str) -> dict[int, dict]:
+    """``{seed: metrics dict}`` of one notebook, for every seed whose file exists."""
+    out = {}
+    for seed, folder in seed_folders(run_root).items():
+        path = folder / "metrics" / f"{notebook}.json"
+        if path.exists():
+            out[seed] = json.loads(path.read_text())
+    if not out:
+        raise FileNotFoundError(f"no metrics/{notebook}.json in {run_root}")
+    return out
+
+
+def _summary(values, confidence: float) -> dict:
+    v = np.asarray([x for x in values if x is not None], float)
+    ci = mean_ci(v, confidence)
+    return {"mean": ci["mean"], "ci_low": ci["low"], "ci_high": ci["high"], "n_seeds": ci["n"]}
+
+
+def classification_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFrame:
+    """Plain vs attention CNN (01): mean and t-interval over seeds of accuracy, macro-F1 and ECE, and the
+    paired difference attention − plain with its interval and paired t-test p-value (seeds are the pairs)."""
+    runs = metrics_over_seeds(run_root, "01_cnn_training")
+    seeds = sorted(runs)
+    rows = []
+    for key, label in CLASSIFICATION_METRICS.items():
+        values = {arch: [runs[s]["models"][arch][key] for s in seeds] for arch in CLASSIFIERS}
+        for arch, name in CLASSIFIERS.items():
+            rows.append({"metric": label, "model": name, **_summary(values[arch], confidence)})
+        if len(seeds) >= 2:
+            d = paired_difference(values["attention"], values["plain"], confidence)
+            rows.append({"metric": label, "model": "attention − plain", "mean": d["mean_diff"], "ci_low": d["low"],
+                         "ci_high": d["high"], "n_seeds": d["n"], "p_paired_t": d["p"]})
+    return pd.DataFrame(rows).set_index(["metric", "model"])
+
+
+def fidelity_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFrame:
+    """Generative fidelity (04) of the GAN beside its calibration rows (real vs real, the one-class generator),
+    each metric as mean and t-interval over seeds."""
+    runs = metrics_over_seeds(run_root, "04_gan_dynamics")
+    sources = {"GAN": lambda m: m, "real vs real (floor)": lambda m: m["real_vs_real"],
+               "one-class generator (collapsed)": lambda m: m["collapsed"]}
+    rows = []
+    for row, pick in sources.items():
+        for key, label in FIDELITY_METRICS.items():
+            rows.append({"set": row, "metric": label,
+                         **_summary([pick(m).get(key) for m in runs.values()], confidence)})
+    return pd.DataFrame(rows).set_index(["set", "metric"])
+
+
+def format_interval(table: pd.DataFrame, digits: int = 4) -> pd.Series:
+    """``mean [low, high]`` strings (just the mean where there is no interval) for Markdown/HTML tables."""
+    def fmt(r):
+        mean = f"{r['mean']:.{digits}g}"
+        if np.isnan(r["ci_low"]):
+            return mean
+        return f"{mean} [{r['ci_low']:.{digits}g}, {r['ci_high']:.{digits}g}]"
+    return table.apply(fmt, axis=1)
