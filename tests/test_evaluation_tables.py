@@ -64,3 +64,21 @@ def test_missing_runs_are_reported_by_name(tmp_path):
     _write(tmp_path, "01_cnn_training", _classifier_metrics(0, 0.9, 0.9))
     with pytest.raises(FileNotFoundError, match="04_gan_dynamics"):
         ET.fidelity_table(tmp_path)
+
+
+def test_explanation_table_averages_seeds_and_ranks_by_direction(tmp_path):
+    methods = [{"saliency": {"deletion_auc": {"zero": 0.5}, "insertion_auc": {"zero": 0.4}, "pointing_game": 0.2,
+                             "family": "gradient", "sanity_pass": True},
+                "grad_cam": {"deletion_auc": {"zero": 0.3}, "insertion_auc": {"zero": 0.6}, "pointing_game": 0.8}},
+               {"saliency": {"deletion_auc": {"zero": 0.7}, "insertion_auc": {"zero": 0.4}, "pointing_game": 0.4},
+                "grad_cam": {"deletion_auc": {"zero": 0.3}, "insertion_auc": {"zero": 0.2}, "pointing_game": 0.6}}]
+    for s, m in enumerate(methods):
+        _write(tmp_path / f"seed-{s}", "02_cnn_attribution", {"seed": s, "methods": m})
+    means, ranks = ET.explanation_table(tmp_path)
+    assert means.loc["saliency", "deletion_auc.zero"] == pytest.approx(0.6)
+    assert means.loc["grad_cam", "insertion_auc.zero"] == pytest.approx(0.4)
+    assert "family" not in means and "sanity_pass" not in means and means.loc["saliency", "n_seeds"] == 2
+    # lower deletion AUC is better, higher pointing game is better: grad_cam wins both; insertion ties
+    assert ranks.loc["grad_cam", "deletion_auc.zero"] == 1 and ranks.loc["saliency", "pointing_game"] == 2
+    assert ranks.loc["grad_cam", "insertion_auc.zero"] == ranks.loc["saliency", "insertion_auc.zero"] == 1
+    assert list(ranks.index) == ["grad_cam", "saliency"]

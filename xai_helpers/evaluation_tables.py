@@ -86,6 +86,42 @@ def fidelity_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFra
     return pd.DataFrame(rows).set_index(["set", "metric"])
 
 
+#: Direction of each explanation-quality metric of notebook 02: +1 higher is better, −1 lower is better.
+#: Metrics that describe rather than grade (``gini`` sparsity) and cost (``images_per_second``, which belongs to
+#: the cost table) have no rank, so the mean rank is about quality only.
+EXPLANATION_DIRECTIONS = {
+    "deletion_auc.zero": -1, "deletion_auc.blur": -1, "insertion_auc.zero": +1, "insertion_auc.blur": +1,
+    "infidelity": -1, "max_sensitivity": -1, "pointing_game": +1, "patch_mass": +1, "randomization_spearman": -1,
+    "randomization_ssim": -1,
+}
+
+
+def _flat_numbers(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat_numbers(v, f"{prefix}{k}."))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[f"{prefix}{k}"] = float(v)
+    return out
+
+
+def explanation_table(run_root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Attribution methods (02): ``(means, ranks)``. ``means`` holds every numeric metric of each method
+    (nested ones as ``deletion_auc.zero`` …) averaged over seeds, plus ``n_seeds``; ``ranks`` ranks the methods
+    on each graded metric (1 = best, ties share the lower rank, :data:`EXPLANATION_DIRECTIONS`) and their mean
+    rank. Methods a seed did not run are left out of its mean, not counted as 0."""
+    runs = metrics_over_seeds(run_root, "02_cnn_attribution")
+    frames = [pd.DataFrame({m: _flat_numbers(v) for m, v in r["methods"].items()}).T for r in runs.values()]
+    stacked = pd.concat(frames, keys=list(runs), names=["seed", "method"])
+    means = stacked.groupby(level="method").mean()
+    means["n_seeds"] = stacked.groupby(level="method").size()
+    graded = [c for c in EXPLANATION_DIRECTIONS if c in means]
+    ranks = pd.DataFrame({c: (means[c] * -EXPLANATION_DIRECTIONS[c]).rank(method="min") for c in graded})
+    ranks["mean rank"] = ranks.mean(axis=1)
+    return means, ranks.sort_values("mean rank")
+
+
 def format_interval(table: pd.DataFrame, digits: int = 4) -> pd.Series:
     """``mean [low, high]`` strings (just the mean where there is no interval) for Markdown/HTML tables."""
     def fmt(r):
