@@ -82,3 +82,14 @@ def test_explanation_table_averages_seeds_and_ranks_by_direction(tmp_path):
     assert ranks.loc["grad_cam", "deletion_auc.zero"] == 1 and ranks.loc["saliency", "pointing_game"] == 2
     assert ranks.loc["grad_cam", "insertion_auc.zero"] == ranks.loc["saliency", "insertion_auc.zero"] == 1
     assert list(ranks.index) == ["grad_cam", "saliency"]
+
+
+def test_cost_table_reads_the_runners_wall_times(tmp_path):
+    env = {"device": "cpu", "profile": "smoke", "cpu": "x", "runner_torch_threads": 2, "gpu": None,
+           "wall_seconds": {"01_cnn_training@0": 10.0, "01_cnn_training@1": 12.0, "02_cnn_attribution@0": None}}
+    (tmp_path / "environment.json").write_text(json.dumps(env))
+    table = ET.cost_table(tmp_path)
+    assert table["notebook"].tolist() == ["01_cnn_training", "01_cnn_training", "02_cnn_attribution", "whole study"]
+    assert table.iloc[-1]["seconds"] == 22.0 and set(table["device"]) == {"cpu"}
+    with pytest.raises(FileNotFoundError, match="environment.json"):
+        ET.cost_table(tmp_path / "missing")

@@ -122,6 +122,26 @@ def explanation_table(run_root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]
     return means, ranks.sort_values("mean rank")
 
 
+def cost_table(run_root: str | Path) -> pd.DataFrame:
+    """Wall time of every notebook (per seed and the total) with the run's device, profile, CPU and threads,
+    read from the runner's ``environment.json``."""
+    path = Path(run_root) / "environment.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: cost is read from the runner's environment.json")
+    env = json.loads(path.read_text())
+    rows = []
+    for key, seconds in env.get("wall_seconds", {}).items():
+        notebook, _, seed = key.rpartition("@")
+        rows.append({"notebook": notebook, "seed": seed, "seconds": seconds})
+    table = pd.DataFrame(rows, columns=["notebook", "seed", "seconds"])
+    total = table["seconds"].sum(min_count=1)
+    table = pd.concat([table, pd.DataFrame([{"notebook": "whole study", "seed": "all", "seconds": total}])],
+                      ignore_index=True)
+    for key in ("device", "profile", "cpu", "runner_torch_threads", "gpu"):
+        table[key] = env.get(key)
+    return table
+
+
 def format_interval(table: pd.DataFrame, digits: int = 4) -> pd.Series:
     """``mean [low, high]`` strings (just the mean where there is no interval) for Markdown/HTML tables."""
     def fmt(r):
