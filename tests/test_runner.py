@@ -170,3 +170,16 @@ def test_value_parsing():
     assert runner.convert_value("str", "007") == "007" and runner.convert_value("int", "007") == 7
     assert runner._accepts("Optional[int]", None) and runner._accepts("Optional[int]", 3)
     assert not runner._accepts("int", True) and not runner._accepts("int", "x") and runner._accepts("float", 2)
+
+
+def test_a_study_level_notebook_runs_once_after_every_seed_in_the_run_folder(nbdir, tmp_path):
+    _notebook(nbdir / "06_evaluation.ipynb", PARAMS, '''import json, pathlib
+root = pathlib.Path(run_dir)
+seen = sorted(p.parent.parent.name for p in root.glob("seed-*/metrics/00_ok.json"))
+(root / "metrics" / "06_evaluation.json").write_text(json.dumps({"seen": seen, "seed": seed}))''')
+    rc, out = _run(nbdir, tmp_path, "--seeds", "1,2")
+    assert rc == 0, out
+    run = (tmp_path / "out" / "latest").resolve()
+    assert json.loads((run / "metrics" / "06_evaluation.json").read_text()) == {"seen": ["seed-1", "seed-2"], "seed": 1}
+    assert out.count("▶ 06_evaluation") == 1 and not (run / "seed-1" / "metrics" / "06_evaluation.json").exists()
+    assert "06_evaluation" in (run / "summary.md").read_text()

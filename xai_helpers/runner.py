@@ -31,6 +31,9 @@ from .run_io import REPO_ROOT, RUN_SUBDIRS, write_json_atomic
 #: Runner options that map onto notebook parameters of the same role.
 STANDARD_PARAMETERS = ("profile", "dataset", "data_dir", "device", "seed", "run_dir", "cache_dir")
 DEVICES = ("auto", "cpu", "cuda")
+#: Notebooks about the whole study rather than one seed: they run once, after every seed's notebooks, with the
+#: run folder itself as ``run_dir`` (where they find ``seed-N/`` folders of a multi-seed run) and the first seed.
+STUDY_LEVEL = ("06_evaluation",)
 _TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "None": (type(None),),
           "NoneType": (type(None),), "list": (list,), "dict": (dict,)}
 #: Log lines echoed to the console while a notebook runs (the full log goes to logs/<notebook>.log).
@@ -260,7 +263,7 @@ def write_summary(run_root: Path, records: list[dict], info: dict) -> None:
         if r.get("error"):
             lines += ["", f"**{r['notebook']} (seed {r.get('seed')}) failed** in {r['error']}"]
     for r in records:
-        folder = run_root / (f"seed-{r['seed']}" if info["multi_seed"] else "")
+        folder = run_root / (f"seed-{r['seed']}" if info["multi_seed"] and r["notebook"] not in STUDY_LEVEL else "")
         metrics_file = folder / "metrics" / f"{r['notebook']}.json"
         if r["status"] == "ok" and metrics_file.exists():
             scalars = _flat_scalars(json.loads(metrics_file.read_text()))
@@ -370,6 +373,9 @@ def _main(args, log) -> int:
     for seed in seeds:
         for sub in RUN_SUBDIRS:
             (run_root / (f"seed-{seed}" if multi else "") / sub).mkdir(parents=True, exist_ok=True)
+    if multi and any(nb.stem in STUDY_LEVEL for nb in notebooks):
+        for sub in RUN_SUBDIRS:
+            (run_root / sub).mkdir(parents=True, exist_ok=True)
     (run_root / "INCOMPLETE").write_text("This run has not finished (or was interrupted); see status.json.\n")
 
     from .reproducibility import provenance, resolve_device
@@ -400,37 +406,45 @@ def _main(args, log) -> int:
     failed = False
     try:
         save_status()
-        for seed in seeds:
-            folder = run_root / (f"seed-{seed}" if multi else "")
+        def run_one(nb: Path, seed: int, folder: Path) -> None:
+            nonlocal failed
+            if failed and not args.keep_going:
+                records.append({"notebook": nb.stem, "seed": seed, "status": "skipped", "seconds": None})
+                return
             options = {"profile": profile, "device": args.device, "seed": seed, "run_dir": str(folder),
                        "cache_dir": str(cache_dir)}
             if args.dataset is not None:
                 options["dataset"] = args.dataset
             if args.data_dir is not None:
                 options["data_dir"] = str(Path(args.data_dir).expanduser().resolve())
+            params = notebook_parameters(declared[nb.stem], options, extra)
+            log(f"▶ {nb.stem} (seed {seed}) …")
+            record = {"notebook": nb.stem, "seed": seed, "status": "running", "seconds": None}
+            records.append(record)
+            save_status()
+            run_notebook(nb, folder, params, args.timeout, log, record)
+            save_status()
+            if record["status"] == "ok":
+                log(f"  ✓ {nb.stem} finished in {record['seconds']:.1f} s")
+            else:
+                failed = True
+                log(f"  ✗ {nb.stem} FAILED after {record['seconds']:.1f} s in {record['error']} "
+                    f"(log: {folder / 'logs' / (nb.stem + '.log')})")
+
+        for seed in seeds:
             for nb in notebooks:
-                if failed and not args.keep_going:
-                    records.append({"notebook": nb.stem, "seed": seed, "status": "skipped", "seconds": None})
-                    continue
-                params = notebook_parameters(declared[nb.stem], options, extra)
-                log(f"▶ {nb.stem} (seed {seed}) …")
-                record = {"notebook": nb.stem, "seed": seed, "status": "running", "seconds": None}
-                records.append(record)
-                save_status()
-                run_notebook(nb, folder, params, args.timeout, log, record)
-                save_status()
-                if record["status"] == "ok":
-                    log(f"  ✓ {nb.stem} finished in {record['seconds']:.1f} s")
-                else:
-                    failed = True
-                    log(f"  ✗ {nb.stem} FAILED after {record['seconds']:.1f} s in {record['error']} "
-                        f"(log: {folder / 'logs' / (nb.stem + '.log')})")
+                if nb.stem not in STUDY_LEVEL:
+                    run_one(nb, seed, run_root / (f"seed-{seed}" if multi else ""))
+        for nb in notebooks:
+            if nb.stem in STUDY_LEVEL:
+                run_one(nb, seeds[0], run_root)
         state = "failed" if failed else "complete"
     except KeyboardInterrupt:
         state = "incomplete"
         done = {(r["notebook"], r["seed"]) for r in records}
         records.extend({"notebook": nb.stem, "seed": seed, "status": "not run", "seconds": None}
-                       for seed in seeds for nb in notebooks if (nb.stem, seed) not in done)
+                       for seed in seeds for nb in notebooks
+                       if (nb.stem, seed) not in done and (nb.stem not in STUDY_LEVEL or seed == seeds[0]))
         log(f"\nInterrupted: {run_root} is left marked INCOMPLETE; 'latest' was not moved. Finished cache "
             f"entries are kept and reused by the next run.")
     finally:
