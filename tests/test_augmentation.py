@@ -24,6 +24,7 @@ def test_sets_of_a_regime_share_the_real_test_split_and_hold_what_they_say():
     assert torch.equal(sets["synthetic only"].train_y, sy)
     for ds in sets.values():
         assert ds.test_x is data.test_x and ds.test_y is data.test_y
+    assert A.augmentation_sets(data, sx, sy, 1.0)["real"] is data  # all real data: notebook 01's classifier
     # different training sets are different cache entries
     assert len({ds.fingerprint for ds in sets.values()}) == 3
     with pytest.raises(ValueError, match="fraction"):

@@ -93,3 +93,15 @@ def test_cost_table_reads_the_runners_wall_times(tmp_path):
     assert table.iloc[-1]["seconds"] == 22.0 and set(table["device"]) == {"cpu"}
     with pytest.raises(FileNotFoundError, match="environment.json"):
         ET.cost_table(tmp_path / "missing")
+
+
+def test_study_checks_report_failures_and_missing_notebooks(tmp_path):
+    tcav = {"seed": 0, "planted_significant": {"0": True, "1": True}, "planted_tcav_score": {"0": 0.9, "1": 1.0},
+            "random_controls_significant": 0}
+    _write(tmp_path, "03_tcav", tcav)
+    checks = ET.study_checks(tmp_path)
+    got = dict(zip(checks["check"], checks["passed"]))
+    assert got["planted concept (100 %) significant"] is True
+    assert got["absent concept (0 %) not significant"] is False  # a significant absent concept is a failure
+    missing = checks[checks["check"] == "(not run in this run)"]["notebook"].tolist()
+    assert missing == ["02_cnn_attribution", "04_gan_dynamics", "05_gan_latent"]

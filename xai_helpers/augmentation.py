@@ -59,8 +59,10 @@ def augmentation_sets(data: ImageDataset, synthetic_x: torch.Tensor, synthetic_y
     keep = stratified_subset(data.train_y, max(data.num_classes, round(fraction * len(data.train_y))))
     real_x, real_y = data.train_x[keep], data.train_y[keep]
     tag = f"{fraction:g}"
+    # All of the real data is the data set itself, so its classifier is notebook 01's cache entry.
+    real = data if fraction == 1 else with_training_set(data, real_x, real_y, f"real{tag}")
     return {
-        "real": with_training_set(data, real_x, real_y, f"real{tag}"),
+        "real": real,
         "real + synthetic": with_training_set(data, torch.cat([real_x, synthetic_x]),
                                               torch.cat([real_y, synthetic_y.long()]), f"real{tag}+synthetic"),
         "synthetic only": with_training_set(data, synthetic_x, synthetic_y, "synthetic"),

@@ -64,6 +64,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "info_weight": 1.0,
         "regressor_epochs": 1,
         "disentangle_samples": 600,
+        "augment_synthetic": 200,
+        "rating_images": 4,
     },
     "quick": {
         "epochs": 10,
@@ -115,6 +117,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "info_weight": 1.0,
         "regressor_epochs": 3,
         "disentangle_samples": 3000,
+        "augment_synthetic": 2000,
+        "rating_images": 12,
     },
     "paper": {
         "epochs": 30,
@@ -166,6 +170,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "info_weight": 1.0,
         "regressor_epochs": 10,
         "disentangle_samples": 10000,
+        "augment_synthetic": 20000,
+        "rating_images": 24,
     },
 }
 

@@ -109,11 +109,12 @@ def save_figure(fig, run_dir: str | os.PathLike, name: str, dpi: int = 120) -> P
 
 
 def save_table(table, run_dir: str | os.PathLike, name: str, float_digits: int = 4) -> Path:
-    """Save a DataFrame as ``tables/<name>.csv`` and ``tables/<name>.md``; returns the CSV path."""
+    """Save a DataFrame as ``tables/<name>.csv``, ``.md`` and ``.html`` (for the report); returns the CSV path."""
     folder = resolve_run_dir(run_dir) / "tables"
     _check_name(name)
     table.to_csv(folder / f"{name}.csv")
     (folder / f"{name}.md").write_text(table.to_markdown(floatfmt=f".{float_digits}g") + "\n")
+    (folder / f"{name}.html").write_text(table.to_html(float_format=lambda v: f"{v:.{float_digits}g}", na_rep="—"))
     return folder / f"{name}.csv"
 
 
