@@ -86,3 +86,26 @@ def test_figures_hide_the_method_names():
     for fig in figs:
         text = " ".join([ax.get_title() for ax in fig.axes] + [fig._suptitle.get_text()])
         assert not any(m in text for m in METHODS), text
+
+
+def test_the_form_saves_a_click_and_moves_on(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import numpy as np
+
+    from xai_helpers.rating_widgets import rating_form
+    images = np.random.default_rng(0).random((2, 1, 8, 8))
+    maps = {m: np.random.default_rng(1).random((2, 8, 8)) for m in METHODS}
+    order = HR.rater_order(HR.rating_items(2, METHODS), "ann")
+    form = rating_form(images, maps, order, tmp_path, "ann")
+    buttons = form.children[2].children
+    buttons[4].click()  # "5"
+    buttons[0].click()  # "1"
+    saved = HR.load_ratings(tmp_path)
+    assert saved["item"].tolist() == [order[0]["item"], order[1]["item"]] and saved["rating"].tolist() == [5, 1]
+    again = rating_form(images, maps, order, tmp_path, "ann")  # a returning rater starts at item 3
+    assert "item 3 of 6" in again.children[0].value
+    choices = HR.rater_order(HR.choice_items(2, METHODS), "ann", task="choice")
+    form = rating_form(images, maps, choices, tmp_path, "ann", task="choice")
+    form.children[2].children[1].click()  # "B" = the right-hand map
+    assert HR.load_ratings(tmp_path).query("task == 'choice'")["choice"].tolist() == [choices[0]["right"]]

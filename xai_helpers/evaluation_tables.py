@@ -123,16 +123,20 @@ def explanation_table(run_root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]
 
 
 def cost_table(run_root: str | Path) -> pd.DataFrame:
-    """Wall time of every notebook (per seed and the total) with the run's device, profile, CPU and threads,
-    read from the runner's ``environment.json``."""
-    path = Path(run_root) / "environment.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: cost is read from the runner's environment.json")
-    env = json.loads(path.read_text())
-    rows = []
-    for key, seconds in env.get("wall_seconds", {}).items():
-        notebook, _, seed = key.rpartition("@")
-        rows.append({"notebook": notebook, "seed": seed, "seconds": seconds})
+    """Wall time of every finished notebook (per seed, and the total) with the run's device, profile, CPU and
+    threads. Times come from the runner's ``status.json``, which is current while the run goes on (a study-level
+    notebook reads it before the run ends); the machine from ``environment.json``."""
+    root = Path(run_root)
+    env_path, status_path = root / "environment.json", root / "status.json"
+    if not env_path.exists():
+        raise FileNotFoundError(f"{env_path} does not exist: cost is read from the runner's run folder")
+    env = json.loads(env_path.read_text())
+    if status_path.exists():
+        records = [r for r in json.loads(status_path.read_text())["notebooks"] if r.get("seconds") is not None]
+        rows = [{"notebook": r["notebook"], "seed": str(r.get("seed")), "seconds": r["seconds"]} for r in records]
+    else:
+        rows = [{"notebook": k.rpartition("@")[0], "seed": k.rpartition("@")[2], "seconds": v}
+                for k, v in env.get("wall_seconds", {}).items()]
     table = pd.DataFrame(rows, columns=["notebook", "seed", "seconds"])
     total = table["seconds"].sum(min_count=1)
     table = pd.concat([table, pd.DataFrame([{"notebook": "whole study", "seed": "all", "seconds": total}])],

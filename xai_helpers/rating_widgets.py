@@ -51,7 +51,8 @@ def static_items_grid(images, maps: dict, order: list[dict], n: int = 8, title: 
 
 
 def rating_form(images, maps: dict, order: list[dict], root, rater: str, task: str = "rating", target_names=None):
-    """An ipywidgets form that walks the rater through the unanswered items of ``order`` and saves each answer."""
+    """An ipywidgets form that walks the rater through the unanswered items of ``order`` and saves each answer
+    (buttons 1–5 for ratings, A/B for choices). Returns the form's widget."""
     import ipywidgets as widgets
     from IPython.display import display
 
@@ -73,7 +74,8 @@ def rating_form(images, maps: dict, order: list[dict], root, rater: str, task: s
             item = todo[state["k"]]
             name = target_names[item["image"]] if target_names is not None else ""
             fig = item_figure(images, maps, item, task, name)
-            plt.show(fig)
+            display(fig)
+            plt.close(fig)  # shown once, in the form; not again at the end of the cell
             status.value = f"item {len(order) - len(todo) + state['k'] + 1} of {len(order)}"
         state["shown_at"] = time.perf_counter()
 
@@ -90,5 +92,7 @@ def rating_form(images, maps: dict, order: list[dict], root, rater: str, task: s
 
     for b in buttons:
         b.on_click(answer)
-    display(widgets.VBox([status, out, widgets.HBox(buttons)]))
+    form = widgets.VBox([status, out, widgets.HBox(buttons)])
+    display(form)
     render()
+    return form

@@ -458,6 +458,14 @@ def _main(args, log) -> int:
                                           "device": str(device), "git_sha": env_info["git_sha"],
                                           "multi_seed": multi})
     print_table(records, log)
+    from .report import build_report
+
+    try:
+        report = build_report(run_root)
+    except Exception as err:  # the notebooks' results stand; the report's failure is reported, not hidden
+        log(f"\nReport FAILED: {type(err).__name__}: {err}")
+        return 1
+    log(f"Report: {report}")
     if state == "complete":
         (run_root / "INCOMPLETE").unlink()
         update_latest(out, run_root)
