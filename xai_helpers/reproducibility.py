@@ -32,10 +32,25 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
     if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        _deterministic_algorithms(True)
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
     return torch.Generator().manual_seed(seed)
+
+
+def _deterministic_algorithms(mode: bool) -> None:
+    """``torch.use_deterministic_algorithms(mode, warn_only=True)`` without its import of ``torch._inductor``.
+
+    The public function imports the compiler's configuration only to set inductor's own flag, and that import
+    (``torch._dynamo``) takes 2.3 s on a 2-core CPU, in every notebook. The study never compiles a model, so the
+    flag that matters is ATen's, which is what the public function sets next; where torch lacks the private
+    setter, the public function is used.
+    """
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None:
+        torch.use_deterministic_algorithms(mode, warn_only=True)
+    else:
+        setter(mode, warn_only=True)
 
 
 def with_global_rng_restored(fn, device: torch.device):
