@@ -35,6 +35,26 @@ def test_classification_table_over_three_seeds(tmp_path):
     assert "0.92 [" in ET.format_interval(table).loc[("accuracy", "plain CNN")]
 
 
+def test_intervals_are_clipped_to_the_metrics_range(tmp_path):
+    # Three noisy seeds: the t-interval of accuracy reaches past 1 and that of ECE below 0.
+    for s, acc in enumerate([0.55, 0.70, 0.99]):
+        _write(tmp_path / f"seed-{s}", "01_cnn_training", _classifier_metrics(s, acc, 0.5))
+    table = ET.classification_table(tmp_path)
+    accuracy = table.loc[("accuracy", "plain CNN")]
+    half = stats.t.ppf(0.975, 2) * np.std([0.55, 0.70, 0.99], ddof=1) / math.sqrt(3)
+    assert accuracy["mean"] + half > 1  # the unclipped interval would be impossible …
+    assert accuracy["ci_high"] == 1.0 and accuracy["ci_low"] == pytest.approx(accuracy["mean"] - half)  # … clipped
+    assert table["ci_low"].min() >= -1 and table["ci_high"].max() <= 1
+    for s, kid in enumerate([0.001, -0.002]):
+        row = {"fid": 1.0 + 40 * s, "kid_mean": kid, "inception_score": 1.0 + s, "precision": 0.1, "recall": 0.9 * s,
+               "classes_covered": 1 + 9 * s}
+        _write(tmp_path / f"seed-{s}", "04_gan_dynamics", {**row, "seed": s, "real_vs_real": row, "collapsed": row})
+    fidelity = ET.fidelity_table(tmp_path).loc["GAN"]
+    assert fidelity.loc["FID", "ci_low"] == 0 and fidelity.loc["IS", "ci_low"] == 1
+    assert fidelity.loc["recall", "ci_low"] == 0 and fidelity.loc["recall", "ci_high"] == 1
+    assert fidelity.loc["KID", "ci_low"] < -0.002  # KID's unbiased estimate may be negative: not clipped
+
+
 def test_a_single_seed_run_has_no_interval_and_no_difference_row(tmp_path):
     _write(tmp_path, "01_cnn_training", _classifier_metrics(7, 0.9, 0.91))
     assert ET.seed_folders(tmp_path) == {7: tmp_path}

@@ -8,6 +8,7 @@ how many seeds they rest on.
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -20,6 +21,11 @@ CLASSIFIERS = {"plain": "plain CNN", "attention": "attention CNN"}
 CLASSIFICATION_METRICS = {"test_accuracy": "accuracy", "macro_f1": "macro-F1", "ece": "calibration error (ECE)"}
 FIDELITY_METRICS = {"fid": "FID", "kid_mean": "KID", "inception_score": "IS", "precision": "precision",
                     "recall": "recall", "classes_covered": "classes covered"}
+#: The range each metric can take. A Student-t interval is symmetric and knows nothing of it: over 3 seeds of a
+#: noisy accuracy it can reach past 1, so intervals are clipped to the range (KID's unbiased estimate can be < 0).
+METRIC_RANGES = {"test_accuracy": (0.0, 1.0), "macro_f1": (0.0, 1.0), "ece": (0.0, 1.0), "fid": (0.0, math.inf),
+                 "kid_mean": (-math.inf, math.inf), "inception_score": (1.0, math.inf), "precision": (0.0, 1.0),
+                 "recall": (0.0, 1.0), "classes_covered": (0.0, math.inf)}
 
 
 def seed_folders(run_root: str | Path) -> dict[int, Path]:
@@ -49,32 +55,43 @@ def metrics_over_seeds(run_root: str | Path, notebook: str) -> dict[int, dict]:
     return out
 
 
-def _summary(values, confidence: float) -> dict:
+def _clip(low: float, high: float, bounds: tuple[float, float]) -> tuple[float, float]:
+    """An interval clipped to ``bounds`` (NaN, i.e. no interval, stays NaN)."""
+    return (low if math.isnan(low) else max(low, bounds[0]), high if math.isnan(high) else min(high, bounds[1]))
+
+
+def _summary(values, confidence: float, bounds: tuple[float, float] = (-math.inf, math.inf)) -> dict:
+    """Mean and Student-t interval over seeds, the interval clipped to the metric's range ``bounds``."""
     v = np.asarray([x for x in values if x is not None], float)
     ci = mean_ci(v, confidence)
-    return {"mean": ci["mean"], "ci_low": ci["low"], "ci_high": ci["high"], "n_seeds": ci["n"]}
+    low, high = _clip(ci["low"], ci["high"], bounds)
+    return {"mean": ci["mean"], "ci_low": low, "ci_high": high, "n_seeds": ci["n"]}
 
 
 def classification_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFrame:
     """Plain vs attention CNN (01): mean and t-interval over seeds of accuracy, macro-F1 and ECE, and the
-    paired difference attention − plain with its interval and paired t-test p-value (seeds are the pairs)."""
+    paired difference attention − plain with its interval and paired t-test p-value (seeds are the pairs).
+    Intervals are clipped to the metric's range, [0, 1], and differences to [−1, 1]."""
     runs = metrics_over_seeds(run_root, "01_cnn_training")
     seeds = sorted(runs)
     rows = []
     for key, label in CLASSIFICATION_METRICS.items():
         values = {arch: [runs[s]["models"][arch][key] for s in seeds] for arch in CLASSIFIERS}
         for arch, name in CLASSIFIERS.items():
-            rows.append({"metric": label, "model": name, **_summary(values[arch], confidence)})
+            rows.append({"metric": label, "model": name,
+                         **_summary(values[arch], confidence, METRIC_RANGES[key])})
         if len(seeds) >= 2:
             d = paired_difference(values["attention"], values["plain"], confidence)
-            rows.append({"metric": label, "model": "attention − plain", "mean": d["mean_diff"], "ci_low": d["low"],
-                         "ci_high": d["high"], "n_seeds": d["n"], "p_paired_t": d["p"]})
+            lo, hi = METRIC_RANGES[key]
+            low, high = _clip(d["low"], d["high"], (lo - hi, hi - lo))
+            rows.append({"metric": label, "model": "attention − plain", "mean": d["mean_diff"], "ci_low": low,
+                         "ci_high": high, "n_seeds": d["n"], "p_paired_t": d["p"]})
     return pd.DataFrame(rows).set_index(["metric", "model"])
 
 
 def fidelity_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFrame:
     """Generative fidelity (04) of the GAN beside its calibration rows (real vs real, the one-class generator),
-    each metric as mean and t-interval over seeds."""
+    each metric as mean and t-interval over seeds, clipped to the metric's range (:data:`METRIC_RANGES`)."""
     runs = metrics_over_seeds(run_root, "04_gan_dynamics")
     sources = {"GAN": lambda m: m, "real vs real (floor)": lambda m: m["real_vs_real"],
                "one-class generator (collapsed)": lambda m: m["collapsed"]}
@@ -82,7 +99,7 @@ def fidelity_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFra
     for row, pick in sources.items():
         for key, label in FIDELITY_METRICS.items():
             rows.append({"set": row, "metric": label,
-                         **_summary([pick(m).get(key) for m in runs.values()], confidence)})
+                         **_summary([pick(m).get(key) for m in runs.values()], confidence, METRIC_RANGES[key])})
     return pd.DataFrame(rows).set_index(["set", "metric"])
 
 
