@@ -131,3 +131,37 @@ def test_study_checks_report_failures_and_missing_notebooks(tmp_path):
     assert got["absent concept (0 %) not significant"] is False  # a significant absent concept is a failure
     missing = checks[checks["check"] == "(not run in this run)"]["notebook"].tolist()
     assert missing == ["02_cnn_attribution", "04_gan_dynamics", "05_gan_latent"]
+
+
+def test_tcav_table_counts_shares_and_planted_scores_over_seeds(tmp_path):
+    for s, (n_sig, planted) in enumerate([(9, 0.8), (3, 1.0)]):
+        _write(tmp_path / f"seed-{s}", "03_tcav", {
+            "seed": s, "n_significant": n_sig, "n_tests": 60, "random_controls_significant": s,
+            "n_cavs_flagged": 4, "planted_tcav_score": {"0": 0.5, "1": planted},
+            "planted_significant": {"0": False, "1": s == 0}})
+    table = ET.tcav_table(tmp_path)
+    assert table.loc["share of tests significant (Holm)", "mean"] == pytest.approx(0.1)  # (9 + 3) / 2 / 60
+    assert table.loc["random controls significant", "mean"] == pytest.approx(0.5)
+    assert table.loc["planted pattern at 100%: TCAV score", "mean"] == pytest.approx(0.9)
+    assert table.loc["planted pattern at 100%: significant", "mean"] == pytest.approx(0.5)  # 1 of 2 seeds
+    assert table.loc["planted pattern at 0%: significant", "mean"] == 0
+    assert table["ci_low"].min() >= 0 and table.loc["planted pattern at 100%: TCAV score", "ci_high"] <= 1
+    assert (table["n_seeds"] == 2).all()
+
+
+def test_latent_table_summarises_checks_directions_and_dissection(tmp_path):
+    for s in range(2):
+        _write(tmp_path / f"seed-{s}", "05_gan_latent", {
+            "seed": s, "sensitivity_autograd_vs_fd_rel_err": 1e-10, "latent_ig_completeness_err": 0.002 * (s + 1),
+            "jtj_effective_dimension": 7.0 + s,
+            "direction_families": {"SeFa": {"strength": 0.4, "selectivity": 0.5 + s / 10}},
+            "dissection": {"stroke": {"ablation_effect_top": 0.5, "ablation_effect_random": 0.02}}})
+    table = ET.latent_table(tmp_path)
+    assert table.loc["latent IG completeness error", "mean"] == pytest.approx(0.003)
+    assert table.loc["latent IG completeness error", "ci_low"] == 0  # clipped: an error is never negative
+    assert table.loc["E[JᵀJ] effective dimension", "mean"] == pytest.approx(7.5)
+    assert table.loc["directions SeFa: selectivity", "mean"] == pytest.approx(0.55)
+    assert table.loc["dissection 'stroke': ablation effect, top units", "mean"] == pytest.approx(0.5)
+    _write(tmp_path / "other", "03_tcav", {"seed": 0})
+    with pytest.raises(FileNotFoundError, match="05_gan_latent"):  # a run without 05 names what is missing
+        ET.latent_table(tmp_path / "other")

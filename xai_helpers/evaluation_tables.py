@@ -139,6 +139,59 @@ def explanation_table(run_root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]
     return means, ranks.sort_values("mean rank")
 
 
+def _quantity_table(rows: dict[str, list], confidence: float, bounds: dict[str, tuple]) -> pd.DataFrame:
+    """``{quantity: [value per seed]}`` → mean and t-interval over seeds per quantity (missing values left out),
+    each interval clipped to the quantity's ``bounds`` (unbounded where none is given)."""
+    out = {}
+    for name, values in rows.items():
+        values = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+        if values:
+            out[name] = _summary(values, confidence, bounds.get(name, (-math.inf, math.inf)))
+    return pd.DataFrame(out).T.rename_axis("quantity")
+
+
+def tcav_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFrame:
+    """TCAV (03) in numbers over seeds: the share of significant tests, random controls found significant, CAVs
+    flagged for low held-out accuracy, and the planted pattern's TCAV score and significance at each planting
+    rate (a significance row's mean is the share of seeds where it was significant)."""
+    runs = metrics_over_seeds(run_root, "03_tcav")
+    rows: dict[str, list] = {"share of tests significant (Holm)": [], "random controls significant": [],
+                             "CAVs flagged (held-out accuracy too low)": []}
+    for m in runs.values():
+        rows["share of tests significant (Holm)"].append(m["n_significant"] / m["n_tests"] if m["n_tests"] else None)
+        rows["random controls significant"].append(m["random_controls_significant"])
+        rows["CAVs flagged (held-out accuracy too low)"].append(m.get("n_cavs_flagged"))
+        for rate, score in sorted(m["planted_tcav_score"].items(), key=lambda kv: float(kv[0])):
+            rows.setdefault(f"planted pattern at {float(rate):.0%}: TCAV score", []).append(score)
+            rows.setdefault(f"planted pattern at {float(rate):.0%}: significant", []).append(
+                float(bool(m["planted_significant"].get(rate))))
+    bounds = {name: (0.0, math.inf) if name.startswith(("random controls", "CAVs")) else (0.0, 1.0) for name in rows}
+    return _quantity_table(rows, confidence, bounds)
+
+
+def latent_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFrame:
+    """The latent-space summary of 05 over seeds: the exactness checks (Jacobian against finite differences,
+    latent IG completeness), the effective dimension of E[JᵀJ], strength and selectivity of each direction
+    family, and, per dissected concept, the ablation effect of the top units against random units."""
+    runs = metrics_over_seeds(run_root, "05_gan_latent")
+    rows: dict[str, list] = {"Jacobian vs finite differences, relative error": [],
+                             "latent IG completeness error": [], "E[JᵀJ] effective dimension": []}
+    for m in runs.values():
+        rows["Jacobian vs finite differences, relative error"].append(m.get("sensitivity_autograd_vs_fd_rel_err"))
+        rows["latent IG completeness error"].append(m.get("latent_ig_completeness_err"))
+        rows["E[JᵀJ] effective dimension"].append(m.get("jtj_effective_dimension"))
+        for family, v in m.get("direction_families", {}).items():
+            for key in ("strength", "selectivity"):
+                rows.setdefault(f"directions {family}: {key}", []).append(v.get(key))
+        for concept, v in m.get("dissection", {}).items():
+            rows.setdefault(f"dissection '{concept}': ablation effect, top units", []).append(v.get("ablation_effect_top"))
+            rows.setdefault(f"dissection '{concept}': ablation effect, random units", []).append(
+                v.get("ablation_effect_random"))
+    bounds = {name: (0.0, math.inf) for name in rows if "error" in name or "strength" in name}
+    bounds["E[JᵀJ] effective dimension"] = (1.0, math.inf)  # a participation ratio: between 1 and the latent size
+    return _quantity_table(rows, confidence, bounds)
+
+
 def cost_table(run_root: str | Path) -> pd.DataFrame:
     """Wall time of every finished notebook (per seed, and the total) with the run's device, profile, CPU and
     threads. Times come from the runner's ``status.json``, which is current while the run goes on (a study-level

@@ -28,7 +28,10 @@ TABLES = (("checks", "The study's own checks"),
           ("augmentation", "2 · Synthetic augmentation (real test split, Wilson 95 % interval)"),
           ("fidelity", "3 · Generative fidelity with calibration rows"),
           ("explanation_ranks", "4 · Explanation quality: ranks per metric (1 = best)"),
-          ("disentanglement", "4b · Disentanglement on shapes (notebook 05)"),
+          ("explanation_metrics", "4a · Explanation quality: every metric of notebook 02 (mean over seeds)"),
+          ("tcav", "4b · TCAV (notebook 03): significance, random controls, the planted pattern"),
+          ("latent", "4c · Latent space (notebook 05): exactness checks, directions, dissection"),
+          ("disentanglement", "4d · Disentanglement on shapes (notebook 05)"),
           ("human_per_method", "5 · Human ratings per method"), ("human_choice_ranking", "5b · Bradley–Terry ranking"),
           ("cost", "6 · Cost"))
 
