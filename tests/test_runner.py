@@ -71,6 +71,29 @@ def test_parameter_of_the_wrong_type_is_refused(nbdir, tmp_path, capsys):
     assert rc == 2 and "declares width as int" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("args,message", [
+    (["-p", "width", "-5"], "width = -5 is not allowed: expected an integer ≥ 1"),
+    (["-p", "low_data_fraction", "1.5"], "low_data_fraction = 1.5 is not allowed: expected a number in (0, 1]"),
+    (["-p", "patch_size", "40"], "patch_size = 40 is not allowed: the images are 28×28 pixels"),
+])
+def test_values_out_of_range_are_refused_before_anything_runs(nbdir, tmp_path, capsys, monkeypatch, args, message):
+    """Issue 14: ``-p n_explain -5`` used to run for minutes. The range comes from xai_helpers.parameters."""
+    from xai_helpers import parameters
+
+    monkeypatch.setitem(parameters.ALLOWED, "width", parameters.COUNT)
+    _notebook(nbdir / "01_more.ipynb", PARAMS + '\ndataset: str = "mnist5k"  # data\nimage_size: int = 32  # side'
+              '\nlow_data_fraction: float = 0.1  # share\npatch_size: int = 4  # pixels', WRITE_METRICS)
+    rc, _ = _run(nbdir, tmp_path, *args)
+    assert rc == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists(), "nothing may be written for a refused run"
+
+
+def test_a_profile_knob_is_checked_with_the_profile_it_is_merged_with(nbdir, tmp_path, capsys):
+    _notebook(nbdir / "01_more.ipynb", PARAMS + '\ninfo_codes: "Optional[int]" = None  # codes', WRITE_METRICS)
+    rc, _ = _run(nbdir, tmp_path, "-p", "info_codes", "9")  # smoke's shapes_z_dim is 5
+    assert rc == 2 and "info_codes = 9" in capsys.readouterr().err
+
+
 def test_standard_parameters_must_use_their_options(nbdir, tmp_path, capsys):
     rc, _ = _run(nbdir, tmp_path, "-p", "seed", "3")
     assert rc == 2 and "--seed" in capsys.readouterr().err

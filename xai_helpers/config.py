@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .parameters import check_values
+
 DEFAULT_PROFILE = "quick"
 
 #: smoke: seconds per notebook (tests); quick: minutes on a 2-core laptop CPU; paper: full scale (GPU).
@@ -188,7 +190,8 @@ def profile_name(profile: str | None = "default") -> str:
 def resolve_config(profile: str | None = "default", **overrides: Any) -> dict[str, Any]:
     """The profile's knobs with every non-``None`` override applied; includes ``profile`` itself.
 
-    An override that is no knob of any profile is refused (a typo would otherwise be silently ignored).
+    An override that is no knob of any profile is refused (a typo would otherwise be silently ignored), and so
+    is a value outside its allowed range (:mod:`xai_helpers.parameters`), before anything runs.
     """
     name = profile_name(profile)
     config = dict(PROFILES[name])
@@ -196,5 +199,6 @@ def resolve_config(profile: str | None = "default", **overrides: Any) -> dict[st
     if unknown:
         raise ValueError(f"unknown config key(s) {unknown}; allowed: {', '.join(sorted(config))}")
     config.update({k: v for k, v in overrides.items() if v is not None})
+    check_values(config)
     config["profile"] = name
     return config

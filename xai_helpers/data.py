@@ -291,6 +291,16 @@ LOADERS = {
     "shapes": load_shapes,
 }
 DATASETS = tuple(LOADERS)
+#: Side in pixels of each data set's images; None where the ``image_size`` parameter sets it.
+NATIVE_SIDE = {"mnist5k": 28, "mnist": 28, "fashion-mnist": 28, "cifar10": 32, "imagefolder": None, "shapes": None}
+
+
+def image_side(name: str, image_size: int) -> int:
+    """The side in pixels of data set ``name``'s images when loaded with ``image_size``, known before loading
+    (so that the runner can refuse a planted patch larger than the image before anything runs)."""
+    if name not in NATIVE_SIDE:
+        raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")
+    return NATIVE_SIDE[name] or image_size
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None, *, download: bool = True,

@@ -11,6 +11,7 @@ moves only when a run finishes without failure.
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime as dt
 import difflib
 import json
@@ -24,8 +25,9 @@ from pathlib import Path
 
 import yaml
 
-from .data import DATASETS
-from .config import PROFILES, profile_name
+from .data import DATASETS, image_side
+from .config import PROFILES, profile_name, resolve_config
+from .parameters import ParameterError, check_fits_image, check_values
 from .run_io import REPO_ROOT, RUN_SUBDIRS, write_json_atomic
 
 #: Runner options that map onto notebook parameters of the same role.
@@ -123,6 +125,31 @@ def notebook_parameters(declared: dict, options: dict, extra: dict[str, str]) ->
     params.update({k: convert_value(declared[k].get("inferred_type_name"), raw)
                    for k, raw in extra.items() if k in declared})
     return params
+
+
+def _default(p: dict):
+    """A declared parameter's default value (papermill reports it as source text)."""
+    try:
+        return ast.literal_eval(p.get("default") or "None")
+    except (ValueError, SyntaxError):
+        return p.get("default")
+
+
+def check_ranges(declared: dict[str, dict], options: dict, extra: dict[str, str], profile: str) -> None:
+    """Refuse values outside their allowed range (:mod:`xai_helpers.parameters`) before any notebook runs: every
+    notebook's values as it would get them (its defaults, the runner's options, ``-p``), merged with the profile
+    the way the notebook's ``resolve_config`` merges them, and pixel sizes against the data set's image side."""
+    for nb, params in declared.items():
+        values = {name: _default(p) for name, p in params.items()}
+        values.update(notebook_parameters(params, options, extra))
+        knobs = {k: v for k, v in values.items() if k in PROFILES[profile]}
+        try:
+            resolve_config(profile, **knobs)
+            check_values({k: v for k, v in values.items() if k not in knobs})
+            if values.get("dataset") in DATASETS and isinstance(values.get("image_size"), int):
+                check_fits_image(values, image_side(values["dataset"], values["image_size"]))
+        except ParameterError as err:
+            raise UsageError(f"{nb}: {err}") from None
 
 
 def make_run_id(profile: str, seeds: list[int], out: Path) -> str:
@@ -364,6 +391,10 @@ def _main(args, log) -> int:
     for option, name in (("--dataset", "dataset"), ("--data-dir", "data_dir")):
         if getattr(args, name) is not None and not any(name in params for params in declared.values()):
             raise UsageError(f"{option}: none of the selected notebooks ({', '.join(declared)}) takes a {name}")
+
+    standard = {"profile": profile, "device": args.device, "seed": seeds[0]}
+    standard.update({name: getattr(args, name) for name in ("dataset", "data_dir") if getattr(args, name) is not None})
+    check_ranges(declared, standard, extra, profile)
 
     out = Path(args.out).expanduser().resolve()
     cache_dir = Path(args.cache_dir).expanduser().resolve() if args.cache_dir else REPO_ROOT / "results" / "cache"
