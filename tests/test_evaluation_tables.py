@@ -165,3 +165,100 @@ def test_latent_table_summarises_checks_directions_and_dissection(tmp_path):
     _write(tmp_path / "other", "03_tcav", {"seed": 0})
     with pytest.raises(FileNotFoundError, match="05_gan_latent"):  # a run without 05 names what is missing
         ET.latent_table(tmp_path / "other")
+
+
+def test_sanity_ranks_use_absolute_spearman_and_put_degenerate_maps_last(tmp_path):
+    def method(rho, ssim, degenerate=0):
+        return {"randomization_spearman": rho, "randomization_ssim": ssim, "randomization_degenerate_maps": degenerate}
+    seeds = [{"anti": method(-0.9, 0.1), "weak": method(0.1, 0.3), "flips": method(0.8, 0.4),
+              "blank": method(0.0, 0.0, degenerate=3), "strong": method(0.5, 0.2)},
+             {"anti": method(-0.9, 0.1), "weak": method(-0.1, 0.3), "flips": method(-0.8, 0.4),
+              "blank": method(0.0, 0.0), "strong": method(0.5, 0.2)}]
+    for s, m in enumerate(seeds):
+        _write(tmp_path / f"seed-{s}", "02_cnn_attribution", {"seed": s, "methods": m})
+    means, ranks = ET.explanation_table(tmp_path)
+    # |rho| averaged over seeds: 0.1 < 0.5 < 0.8 < 0.9; the signed mean of "flips" (0) is no evidence
+    assert ranks["randomization_spearman"].to_dict() == {"weak": 1, "strong": 2, "flips": 3, "anti": 4, "blank": 5}
+    assert means.loc["flips", "randomization_spearman"] == pytest.approx(0.0)  # the table keeps signed values
+    # constant maps in one seed: last on SSIM too, although their SSIM of 0 looks best
+    assert ranks.loc["blank", "randomization_ssim"] == 5 and ranks.loc["anti", "randomization_ssim"] == 1
+    assert ranks.index[-1] == "blank"
+
+
+def _attribution_metrics(games: dict, **extra):
+    """02's metrics with ``{method: (pointing game on the shortcut model, on the clean model)}``."""
+    methods = {k: {"pointing_game": s, "pointing_game_clean_model": c, "sanity_pass": True}
+               for k, (s, c) in games.items()}
+    return {"seed": 0, "methods": methods, "pointing_game_chance": 0.045, **extra}
+
+
+def _patch_check(folder, metrics):
+    _write(folder, "02_cnn_attribution", metrics)
+    checks = ET.study_checks(folder)
+    row = checks[checks["check"].str.startswith("planted patch found")]
+    assert len(row) == 1
+    return row.iloc[0]["passed"], row.iloc[0]["measured"]
+
+
+def test_patch_check_needs_the_shortcut_model_to_beat_the_clean_control(tmp_path):
+    # A clean model pointing at the patch 80 % of the time: the method finds bright texture, not the shortcut.
+    passed, measured = _patch_check(tmp_path / "a", _attribution_metrics(
+        {"saliency": (1.0, 0.8), "lime": (0.5, 0.2)}, shortcut_rate=0.98))
+    assert passed is False
+    assert "saliency" in measured and "1.000" in measured and "0.800" in measured
+    passed, measured = _patch_check(tmp_path / "b", _attribution_metrics(
+        {"saliency": (1.0, 0.8), "grad_cam": (0.95, 0.1), "lime": (0.2, 0.15)}, shortcut_rate=0.98))
+    assert passed is True
+    assert measured.startswith("grad_cam: shortcut model 0.950, clean model 0.100") and "1 of 3" in measured
+    assert _patch_check(tmp_path / "c", _attribution_metrics(  # the thresholds themselves pass
+        {"saliency": (ET.POINTING_SHORTCUT_MIN, ET.POINTING_CLEAN_MAX)}, shortcut_rate=0.9))[0] is True
+    assert _patch_check(tmp_path / "d", _attribution_metrics({"saliency": (0.89, 0.0)}, shortcut_rate=0.99))[0] is False
+
+
+def test_patch_check_fails_when_the_shortcut_was_not_learned(tmp_path):
+    passed, measured = _patch_check(tmp_path / "a", _attribution_metrics({"grad_cam": (1.0, 0.0)}, shortcut_rate=0.5))
+    assert passed is False and measured == "ground truth not learned: shortcut rate 0.500 < 0.9"
+    # runs made before 02 recorded the shortcut rate: the pointing games decide alone
+    passed, measured = _patch_check(tmp_path / "b", _attribution_metrics({"grad_cam": (1.0, 0.0)}))
+    assert passed is True and "shortcut rate" not in measured
+    # without the clean-model control the check cannot be made: not run, with the reason
+    old = _attribution_metrics({"grad_cam": (1.0, 0.0)})
+    for v in old["methods"].values():
+        del v["pointing_game_clean_model"]
+    passed, measured = _patch_check(tmp_path / "c", old)
+    assert passed is None and "pointing_game_clean_model" in measured
+
+
+def _tcav_checks(folder, scores: dict, significant: dict, **extra):
+    _write(folder, "03_tcav", {"seed": 0, "planted_tcav_score": scores, "planted_significant": significant,
+                               "random_controls_significant": 0, **extra})
+    checks = ET.study_checks(folder)
+    checks = checks[checks["notebook"] == "03_tcav"].set_index("check")
+    return checks["passed"].to_dict(), checks["measured"].to_dict()
+
+
+def test_tcav_checks_of_rates_not_run_are_not_run(tmp_path):
+    passed, measured = _tcav_checks(tmp_path / "a", {"0": 0.5, "0.5": 0.9}, {"0": False, "0.5": True})
+    assert passed["planted concept (100 %) significant"] is None
+    assert "not run" in measured["planted concept (100 %) significant"] and "0, 0.5" in measured[
+        "planted concept (100 %) significant"]
+    assert passed["absent concept (0 %) not significant"] is True
+    passed, measured = _tcav_checks(tmp_path / "b", {"0.5": 0.9, "1.0": 1.0}, {"0.5": True, "1.0": True})
+    assert passed["planted concept (100 %) significant"] is True  # "1.0" is rate 1 as much as "1"
+    assert passed["absent concept (0 %) not significant"] is None and "not run" in measured[
+        "absent concept (0 %) not significant"]
+
+
+def test_tcav_check_fails_when_the_planted_pattern_was_not_learned(tmp_path):
+    scores, significant = {"0": 0.5, "1": 0.95}, {"0": False, "1": True}
+    passed, measured = _tcav_checks(tmp_path / "a", scores, significant, planted_pattern_learned=False,
+                                    planted_pattern_effect=0.02)
+    assert passed["planted concept (100 %) significant"] is False
+    assert measured["planted concept (100 %) significant"].startswith("ground truth not learned")
+    assert "0.020" in measured["planted concept (100 %) significant"]
+    passed, measured = _tcav_checks(tmp_path / "b", scores, significant, planted_pattern_learned=True,
+                                    planted_pattern_effect=0.97)
+    assert passed["planted concept (100 %) significant"] is True
+    assert measured["planted concept (100 %) significant"] == "TCAV 0.950; pattern effect 0.970"
+    passed, _ = _tcav_checks(tmp_path / "c", scores, {"0": False, "1": False}, planted_pattern_learned=True)
+    assert passed["planted concept (100 %) significant"] is False  # learned, yet TCAV missed it

@@ -99,8 +99,10 @@ def sanity_records(model, x, targets, methods, options: dict, seed: int = 0) -> 
 
 
 def ground_truth_table(heats: dict, boxes: torch.Tensor) -> pd.DataFrame:
-    """Pointing game hit rate and heat mass inside the planted patch, per method."""
+    """Pointing game, its chance level for the method's own maps (their granularity, their constant maps), and
+    heat mass inside the planted patch, per method."""
     return pd.DataFrame({name: {"pointing_game": float(em.pointing_game(h, boxes).mean()),
+                                "pointing_chance": em.pointing_chance_for_maps(h, boxes),
                                 "patch_mass": float(em.mass_inside(h, boxes).mean())}
                          for name, h in heats.items()}).T
 

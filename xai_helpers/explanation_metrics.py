@@ -199,25 +199,62 @@ def cascading_randomization(model: nn.Module, x: torch.Tensor, targets: torch.Te
 
 # ------------------------------------------------------------------------------------------- ground truth
 def pointing_game(heat: torch.Tensor, boxes: torch.Tensor, tolerance: int = 1) -> np.ndarray:
-    """Zhang et al. 2018: 1 where the map's maximum lies inside the known box (± ``tolerance`` pixels).
+    """Zhang et al. 2018: per image, the share of the map's tied maxima that lie inside the known box
+    (± ``tolerance`` pixels), i.e. the expected hit when ties are broken uniformly at random; deterministic.
+
+    1 for a single peak inside the box, 0 for one outside, 0.5 for a block-shaped maximum (LIME, KernelSHAP
+    superpixels) half inside. Counting a hit when *any* tied maximum touches the box would let a coarse map beat
+    :func:`pointing_chance` without pointing anywhere (4×4 blocks: about twice the chance level). A constant map
+    (maximum = minimum, e.g. all zeros) points nowhere and scores 0.
 
     ``boxes`` is (N, 4) as (top, left, height, width)."""
-    n, h, w = heat.shape
+    h, w = heat.shape[1:]
     flat = heat.flatten(1)
-    is_max = flat == flat.max(1, keepdim=True).values  # every tied maximum counts (block-shaped maps)
-    grown = boxes.clone()
-    grown[:, :2] -= tolerance
-    grown[:, 2:] += 2 * tolerance
-    inside = box_mask(grown, h, w).flatten(1)
-    return (is_max & inside).any(1).float().numpy()
+    top = flat.max(1, keepdim=True).values
+    is_max = flat == top
+    constant = (top[:, 0] == flat.min(1).values)
+    inside = box_mask(_grown(boxes, tolerance), h, w).flatten(1)
+    share = (is_max & inside).sum(1).double() / is_max.sum(1).clamp_min(1).double()
+    return torch.where(constant, torch.zeros_like(share), share).numpy()
 
 
 def pointing_chance(boxes: torch.Tensor, h: int, w: int, tolerance: int = 1) -> float:
-    """The pointing game's chance level: the mean share of the image that counts as a hit."""
+    """The pointing game's chance level: the mean share of the image that counts as a hit.
+
+    For the tie-sharing score of :func:`pointing_game` this is the chance of maps of *any* granularity (a
+    single pixel or a block of ties at a uniformly random position), provided no map is constant; see
+    :func:`pointing_chance_for_maps` for the chance of a given method's own maps."""
+    return float(_hit_share(boxes, h, w, tolerance).mean())
+
+
+def pointing_chance_for_maps(heat: torch.Tensor, boxes: torch.Tensor, tolerance: int = 1) -> float:
+    """The chance level of a method's own maps: the mean :func:`pointing_game` score of each map under every
+    one of the H·W circular shifts of the map, against the same box. A shift keeps the map's granularity (its
+    block of tied maxima moves as a whole) and puts its maximum at a uniformly random position.
+
+    Closed form (exact, deterministic, no sampling): over the H·W shifts each of the map's tied maxima M visits
+    every pixel once, so the mean of |shift(M) ∩ B| is |M|·|B| / (H·W) and the mean share inside B is |B| / (H·W):
+
+        chance = mean_i [map_i is not constant] · |B_i ∩ image| / (H·W)
+
+    with B_i the tolerance-grown box. The block size drops out: a 4×4 LIME map and a single-pixel saliency map
+    have the same chance, which is :func:`pointing_chance` less the constant maps (which score 0 anywhere)."""
+    h, w = heat.shape[1:]
+    flat = heat.flatten(1)
+    pointing = (flat.max(1).values > flat.min(1).values).double()
+    return float((pointing * _hit_share(boxes, h, w, tolerance)).mean())
+
+
+def _grown(boxes: torch.Tensor, tolerance: int) -> torch.Tensor:
     grown = boxes.clone()
     grown[:, :2] -= tolerance
     grown[:, 2:] += 2 * tolerance
-    return float(box_mask(grown, h, w).flatten(1).float().mean(1).mean())
+    return grown
+
+
+def _hit_share(boxes: torch.Tensor, h: int, w: int, tolerance: int) -> torch.Tensor:
+    """Per box, the share of the h×w image inside the tolerance-grown box (clipped to the image)."""
+    return box_mask(_grown(boxes, tolerance), h, w).flatten(1).double().mean(1)
 
 
 def box_mask(boxes: torch.Tensor, h: int, w: int) -> torch.Tensor:
