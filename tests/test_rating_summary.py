@@ -6,14 +6,16 @@ import pytest
 from xai_helpers import human_ratings as HR
 from xai_helpers.rating_summary import NO_RATINGS, human_summary, method_ratings, rater_agreement
 
+from test_human_ratings import items
+
 METHODS = ("saliency", "integrated_gradients", "grad_cam")
 
 
 def _answers(tmp_path, raters, rating_of):
     for rater in raters:
-        for item in HR.rater_order(HR.rating_items(4, METHODS), rater):
+        for item in HR.rater_order(items(4), rater):
             HR.save_answer(tmp_path, rater, item, "rating", rating=rating_of(rater, item))
-        for item in HR.rater_order(HR.choice_items(4, METHODS), rater, task="choice"):
+        for item in HR.rater_order(items(4, "choice"), rater, task="choice"):
             # everyone prefers grad_cam > integrated_gradients > saliency
             pref = min((item["method"], item["other_method"]), key=METHODS[::-1].index)
             HR.save_answer(tmp_path, rater, item, "choice", choice=pref)

@@ -5,10 +5,17 @@ Two tasks, both with the method names hidden:
 * **rating**: one image with one explanation map; the rater answers 1–5 to :data:`RATING_QUESTION`;
 * **choice**: one image with two maps side by side (random sides); the rater picks the more helpful one.
 
-Each rater gets their own random order (seeded by the rater id and the study seed, so a rater who comes back
-sees the same order and resumes where they stopped). Every answer is appended to
-``<root>/<rater>.csv`` in one write and flushed to disk at once, so a dead kernel loses at most the answer being
-given. Ratings are data from people: the folder is git-ignored and nothing here invents or simulates one.
+The images are drawn by :func:`select_rating_images`: class-balanced, with correctly and wrongly classified
+ones, from a seed (taking the first test images gave a sorted test split's first class only). Each rater gets
+their own random order (seeded by the rater id and the study seed, so a rater who comes back sees the same order
+and resumes where they stopped). Every answer is appended to ``<root>/<rater>.csv`` in one write and flushed to
+disk at once, so a dead kernel loses at most the answer being given.
+
+An answer records what the rater saw: the data set's fingerprint, the classifier's cache id, the test image's
+index and a hash of each map as displayed (:func:`map_hash`). The ratings folder is shared by every run, so
+:func:`current_answers` keeps only the answers given to the items of the run at hand and says how many it left
+out and why; pooling answers about other data, another classifier or other maps would mix unrelated judgements.
+Ratings are data from people: the folder is git-ignored and nothing here invents or simulates one.
 """
 from __future__ import annotations
 
@@ -25,7 +32,11 @@ import pandas as pd
 
 RATING_QUESTION = "This explanation helps me see why the model decided."
 CHOICE_QUESTION = "Which explanation helps you more to see why the model decided?"
-COLUMNS = ("rater", "task", "item", "image", "method", "other_method", "rating", "choice", "seconds", "timestamp")
+COLUMNS = ("rater", "task", "item", "data_fingerprint", "classifier", "test_index", "method", "map_hash",
+           "other_method", "other_map_hash", "rating", "choice", "seconds", "timestamp")
+#: The header of files written before answers recorded what the rater saw; read, then left out as unmatched.
+UNKEYED_COLUMNS = ("rater", "task", "item", "image", "method", "other_method", "rating", "choice", "seconds",
+                   "timestamp")
 TASKS = ("rating", "choice")
 _RATER = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
@@ -42,21 +53,86 @@ def _rater_rng(rater: str, seed: int, task: str) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
-def rating_items(n_images: int, methods) -> list[dict]:
-    """Every (image, method) pair once: ``{"item", "image", "method"}``."""
-    methods = list(methods)
-    if n_images < 1 or not methods:
-        raise ValueError(f"need at least one image and one method, got {n_images} images and {methods}")
-    return [{"item": f"img{i:03d}-{m}", "image": i, "method": m} for i in range(n_images) for m in methods]
+def select_rating_images(labels, predictions, n: int, seed: int = 0, misclassified_share: float = 0.25):
+    """Indices of ``n`` test images for rating: class-balanced (round robin over the true classes in a seeded
+    order) and with about ``misclassified_share`` of them wrongly classified (at least one when any exists and
+    ``n`` ≥ 2), so that raters also judge explanations of mistakes. Where a class runs out of one kind, the
+    other kind of the same class is taken; ``n`` is capped at the number of images."""
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    if labels.shape != predictions.shape or labels.ndim != 1:
+        raise ValueError(f"labels and predictions must be two 1-D arrays of one length, got {labels.shape} "
+                         f"and {predictions.shape}")
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n = {n!r} is not allowed: expected an integer ≥ 1")
+    if not 0 <= misclassified_share <= 1:
+        raise ValueError(f"misclassified_share = {misclassified_share!r} is not allowed: expected a share in [0, 1]")
+    rng = np.random.default_rng(seed)
+    classes = rng.permutation(np.unique(labels))
+    correct = predictions == labels
+    pools = {(c, ok): list(rng.permutation(np.flatnonzero((labels == c) & (correct == ok))))
+             for c in classes for ok in (True, False)}
+    n = min(int(n), len(labels))
+    at_least_one = int(n >= 2 and misclassified_share > 0)
+    wrong_left = min(int((~correct).sum()), max(int(round(n * misclassified_share)), at_least_one))
+    chosen: list[int] = []
+    while len(chosen) < n:
+        before = len(chosen)
+        for c in classes:
+            if len(chosen) == n:
+                break
+            kind = False if wrong_left > 0 and pools[(c, False)] else True
+            pool = pools[(c, kind)] or pools[(c, not kind)]
+            if pool:
+                index = pool.pop(0)
+                wrong_left -= int(not correct[index])
+                chosen.append(int(index))
+        if len(chosen) == before:
+            break
+    return np.array(chosen, dtype=int)
 
 
-def choice_items(n_images: int, methods) -> list[dict]:
-    """Every image with every unordered pair of methods: ``{"item", "image", "method", "other_method"}``."""
-    methods = list(methods)
-    if len(methods) < 2:
-        raise ValueError(f"a forced choice needs at least two methods, got {methods}")
-    return [{"item": f"img{i:03d}-{a}-vs-{b}", "image": i, "method": a, "other_method": b}
-            for i in range(n_images) for k, a in enumerate(methods) for b in methods[k + 1:]]
+def map_hash(heat) -> str:
+    """12 hex digits identifying a map as a rater sees it: min–max scaled and quantised to 256 levels (as the
+    colour map shows it), so float noise in the last digits does not count as another map."""
+    h = np.asarray(heat, dtype=np.float64)
+    span = h.max() - h.min()
+    levels = np.zeros(h.shape, np.uint8) if span <= 0 else np.round((h - h.min()) / span * 255).astype(np.uint8)
+    return hashlib.sha256(str(h.shape).encode() + levels.tobytes()).hexdigest()[:12]
+
+
+def _check_maps(test_indices, maps: dict, context: dict):
+    indices = [int(i) for i in test_indices]
+    missing = {"data_fingerprint", "classifier"} - set(context)
+    if missing:
+        raise ValueError(f"context must name {sorted(missing)} (what the rater saw), got {sorted(context)}")
+    if not indices or not maps:
+        raise ValueError(f"need at least one image and one method, got {len(indices)} images and {list(maps)}")
+    for method, m in maps.items():
+        if len(m) != len(indices):
+            raise ValueError(f"{len(m)} maps of {method} for {len(indices)} images")
+    return indices, {method: [map_hash(h) for h in m] for method, m in maps.items()}
+
+
+def rating_items(test_indices, maps: dict, context: dict) -> list[dict]:
+    """Every (image, method) pair once. ``maps`` holds one map per image and method (the order of
+    ``test_indices``); ``context`` names the ``data_fingerprint`` and ``classifier`` they come from. Each item:
+    ``item`` (its key: test index, method, map hash), ``image`` (position in ``test_indices``), ``test_index``,
+    ``method``, ``map_hash`` and the context."""
+    indices, hashes = _check_maps(test_indices, maps, context)
+    return [{"item": f"img{t}-{m}-{hashes[m][i]}", "image": i, "test_index": t, "method": m,
+             "map_hash": hashes[m][i], **context} for i, t in enumerate(indices) for m in maps]
+
+
+def choice_items(test_indices, maps: dict, context: dict) -> list[dict]:
+    """Every image with every unordered pair of methods: the fields of :func:`rating_items` plus
+    ``other_method`` and ``other_map_hash``."""
+    if len(maps) < 2:
+        raise ValueError(f"a forced choice needs at least two methods, got {list(maps)}")
+    indices, hashes = _check_maps(test_indices, maps, context)
+    methods = list(maps)
+    return [{"item": f"img{t}-{a}-{hashes[a][i]}-vs-{b}-{hashes[b][i]}", "image": i, "test_index": t, "method": a,
+             "map_hash": hashes[a][i], "other_method": b, "other_map_hash": hashes[b][i], **context}
+            for i, t in enumerate(indices) for k, a in enumerate(methods) for b in methods[k + 1:]]
 
 
 def rater_order(items: list[dict], rater: str, seed: int = 0, task: str = "rating") -> list[dict]:
@@ -88,8 +164,10 @@ def save_answer(root: str | Path, rater: str, item: dict, task: str, *, rating: 
     path = ratings_file(root, rater)
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists() or path.stat().st_size == 0
-    row = {"rater": rater, "task": task, "item": item["item"], "image": item["image"], "method": item["method"],
-           "other_method": item.get("other_method", ""), "rating": "" if rating is None else rating,
+    row = {"rater": rater, "task": task, "item": item["item"], "data_fingerprint": item["data_fingerprint"],
+           "classifier": item["classifier"], "test_index": item["test_index"], "method": item["method"],
+           "map_hash": item["map_hash"], "other_method": item.get("other_method", ""),
+           "other_map_hash": item.get("other_map_hash", ""), "rating": "" if rating is None else rating,
            "choice": choice or "", "seconds": "" if seconds is None else round(seconds, 3),
            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     from io import StringIO
@@ -109,31 +187,65 @@ def load_ratings(root: str | Path) -> pd.DataFrame:
     """Every answer of every rater file under ``root`` (empty frame with :data:`COLUMNS` if there is none).
 
     A last line cut off by a crash (fewer fields than the header) is left out with a warning; the rater then
-    answers that item again."""
+    answers that item again. Files in the older format without what the rater saw are read with those columns
+    empty (:func:`current_answers` leaves them out, counted)."""
     frames = []
     for path in sorted(Path(root).glob("*.csv")) if Path(root).is_dir() else []:
         with open(path, encoding="utf-8", newline="") as f:
             rows = list(csv.reader(f))
         if not rows:
             continue
-        if tuple(rows[0]) != COLUMNS:
+        header = tuple(rows[0])
+        if header not in (COLUMNS, UNKEYED_COLUMNS):
             raise ValueError(f"{path} is not a ratings file: header {rows[0]}, expected {list(COLUMNS)}")
-        good = [r for r in rows[1:] if len(r) == len(COLUMNS)]
+        good = [r for r in rows[1:] if len(r) == len(header)]
         if len(good) < len(rows) - 1:
             warnings.warn(f"{path}: {len(rows) - 1 - len(good)} incomplete line(s) left out", RuntimeWarning)
-        frames.append(pd.DataFrame(good, columns=COLUMNS))
+        frames.append(pd.DataFrame(good, columns=header).reindex(columns=COLUMNS, fill_value=""))
     if not frames:
         return pd.DataFrame(columns=COLUMNS)
     out = pd.concat(frames, ignore_index=True)
-    out["image"] = out["image"].astype(int)
+    out["test_index"] = pd.to_numeric(out["test_index"], errors="coerce")
     out["rating"] = pd.to_numeric(out["rating"], errors="coerce")
     out["seconds"] = pd.to_numeric(out["seconds"], errors="coerce")
     # a rater who answered an item twice (e.g. after a crash between answer and display) counts once: the last
-    return out.drop_duplicates(["rater", "task", "item"], keep="last").reset_index(drop=True)
+    # (the same image and map shown for another classifier or data set is another item)
+    key = ["rater", "task", "item", "data_fingerprint", "classifier"]
+    return out.drop_duplicates(key, keep="last").reset_index(drop=True)
 
 
 def remaining(order: list[dict], root: str | Path, rater: str, task: str) -> list[dict]:
     """The rater's items not answered yet, in their order: where a returning rater resumes."""
     done = load_ratings(root)
-    done = set(done.loc[(done["rater"] == rater) & (done["task"] == task), "item"])
-    return [it for it in order if it["item"] not in done]
+    done = done[(done["rater"] == rater) & (done["task"] == task)]
+    done = set(zip(done["item"], done["data_fingerprint"], done["classifier"]))
+    return [it for it in order if (it["item"], it["data_fingerprint"], it["classifier"]) not in done]
+
+
+def current_answers(ratings: pd.DataFrame, items: list[dict]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The answers given to ``items`` (this run's rating and choice items), and how many others were left out
+    per reason. An answer matches when its item key (test image, method(s), map hash(es)) and its data
+    fingerprint and classifier are those of an item."""
+    if ratings.empty:
+        return ratings, {}
+    wanted = {it["item"]: it for it in items}
+    contexts = {(it["data_fingerprint"], it["classifier"]) for it in items}
+    fingerprints = {f for f, _ in contexts}
+    shown = {(it["test_index"], it["method"], it.get("other_method", "")) for it in items}
+
+    def reason(row) -> str | None:  # (row["item"], not row.item: that is Series.item())
+        if not row["data_fingerprint"]:
+            return "older ratings file that does not record what the rater saw"
+        if row["data_fingerprint"] not in fingerprints:
+            return "another data set or data subset"
+        if (row["data_fingerprint"], row["classifier"]) not in contexts:
+            return "another classifier"
+        if row["item"] in wanted:
+            return None
+        if (row["test_index"], row["method"], row["other_method"]) in shown:
+            return "the same image and method, but another map (other settings or code)"
+        return "an image or method not among this run's items"
+
+    reasons = ratings.apply(reason, axis=1)
+    left_out = reasons.dropna().value_counts().to_dict()
+    return ratings[reasons.isna()].reset_index(drop=True), {k: int(v) for k, v in left_out.items()}
