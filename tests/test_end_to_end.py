@@ -1,21 +1,25 @@
-"""The runner on the real notebooks at smoke scale, twice: metrics written, cache reused, metrics identical;
-the study-level notebook 06 and the report built from that smoke run."""
+"""The runner on the real notebooks at smoke scale: the whole study once with a classifier setting changed
+(``-p epochs 3``), then 01 again: metrics written, one classifier for the whole study, cache reused, metrics
+identical; the study-level notebook 06 and the report built from that smoke run."""
 import json
 import math
 
 from xai_helpers import runner
 
 
+NOTEBOOKS = ("01", "02", "03", "04", "05", "06")
+
+
 def _study(tmp_path, *only):
     lines = []
     rc = runner.main(["--profile", "smoke", "--only", *(only or ("01",)), "--out", str(tmp_path / "out"),
-                      "--cache-dir", str(tmp_path / "cache")], log=lines.append)
+                      "--cache-dir", str(tmp_path / "cache"), "-p", "epochs", "3"], log=lines.append)
     run = (tmp_path / "out" / "latest").resolve()
     return rc, "\n".join(lines), run
 
 
 def test_smoke_study_twice(tmp_path):
-    rc, out, run = _study(tmp_path, "01", "06")
+    rc, out, run = _study(tmp_path, *NOTEBOOKS)
     assert rc == 0, out
     metrics = json.loads((run / "metrics" / "01_cnn_training.json").read_text())
     for key in ("dataset", "n_train", "n_test", "test_accuracy", "attention_test_accuracy", "per_class_accuracy",
@@ -26,8 +30,21 @@ def test_smoke_study_twice(tmp_path):
     assert set(metrics["per_class_accuracy"]) == {str(i) for i in range(10)}
     assert math.isclose(sum(metrics["per_class_accuracy"].values()) / 10, metrics["test_accuracy"], abs_tol=1e-6)
     assert set(metrics["checkpoint"]) == {"plain", "attention"}
+    meta = json.loads((tmp_path / "cache" / metrics["checkpoint"]["plain"] / "meta.json").read_text())
+    assert meta["config"]["epochs"] == 3 and len(meta["history"]) == 3  # -p epochs 3, not smoke's 2
     for key in metrics["checkpoint"].values():
         assert (tmp_path / "cache" / key / "model.pt").exists()
+
+    # One classifier per study (issue 14): every notebook explains, probes and measures with 01's model.
+    checkpoints = {path.stem: json.loads(path.read_text()).get("classifier_checkpoint")
+                   for path in sorted((run / "metrics").glob("0*.json"))}
+    assert len(checkpoints) == len(NOTEBOOKS)
+    assert set(checkpoints.values()) == {metrics["checkpoint"]["plain"]}, checkpoints
+    assert json.loads((run / "metrics" / "02_cnn_attribution.json").read_text())["attention_checkpoint"] \
+        == metrics["checkpoint"]["attention"]
+    gans = {nb: json.loads((run / "metrics" / f"{nb}.json").read_text())["gan_checkpoint"]
+            for nb in ("04_gan_dynamics", "05_gan_latent", "06_evaluation")}
+    assert len(set(gans.values())) == 1 and (tmp_path / "cache" / gans["04_gan_dynamics"]).is_dir(), gans
     assert "[train plain] epoch" in (run / "logs" / "01_cnn_training.log").read_text()
     assert len(list((run / "figures").glob("01_cnn_training_*.png"))) >= 7
     assert (run / "html" / "01_cnn_training.html").exists()
@@ -38,11 +55,11 @@ def test_smoke_study_twice(tmp_path):
     assert "[train" not in log and log.count("[cache] loaded") == 2
     assert json.loads((run2 / "metrics" / "01_cnn_training.json").read_text()) == metrics
 
-    # The first run also ran 06 and built the report from what the run holds (only 01 among the seed notebooks).
+    # The first run also ran 06 and built the report from what the run holds.
     evaluation = json.loads((run / "metrics" / "06_evaluation.json").read_text())
     for key in ("classification", "augmentation", "fidelity", "explanations", "human", "cost", "checks"):
         assert key in evaluation, key
-    assert evaluation["fidelity"] is None and evaluation["human"]["n_answers"] == 0  # 04 did not run; no raters
+    assert evaluation["fidelity"] and evaluation["human"]["n_answers"] == 0  # from 04's metrics; no raters
     page = (run / "report.html").read_text()
     assert "plain CNN" in page and "attention CNN" in page  # the classification table from 01's metrics
     assert f"{metrics['test_accuracy']:.4g}" in page

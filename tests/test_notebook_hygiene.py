@@ -5,6 +5,9 @@ import nbformat
 import papermill
 import pytest
 
+from xai_helpers.parameters import ALLOWED, PIXEL_SIZES
+from xai_helpers.train import CLASSIFIER_PARAMETERS
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 STANDARD = ("profile", "dataset", "device", "seed", "run_dir", "cache_dir")
 
@@ -52,8 +55,9 @@ def test_markdown_explains_with_formulas(path):
 def test_only_shared_settings_are_declared_by_several_notebooks():
     """``-p NAME VALUE`` reaches every notebook that declares NAME, so one name must mean one thing: apart from
     the run-wide settings, a name belongs to one notebook (04's GAN learning rate is ``gan_lr``, not 01's ``lr``).
-    The exception is the digit GAN's settings, which 05 declares so that it explains the very GAN 04 trained."""
-    shared = set(STANDARD) | {"data_dir", "image_size", "channels"}
+    The exceptions are the classifier's settings, which every notebook that uses 01's classifier declares, and the
+    digit GAN's settings, which 05 and 06 declare so that they use the very GAN 04 trained."""
+    shared = set(STANDARD) | {"data_dir", "image_size", "channels"} | set(CLASSIFIER_PARAMETERS)
     shared |= {"conditional", "gan_iterations", "gan_batch_size", "gan_lr", "gan_width", "gan_z_dim", "gan_snapshot_every"}
     owners = {}
     for path in NOTEBOOKS:
@@ -73,3 +77,29 @@ def test_shared_settings_have_one_type_and_default_everywhere():
         if name in ("dataset",):  # each notebook picks its own default data set
             continue
         assert len(set(by_notebook.values())) == 1, f"{name} differs between notebooks: {by_notebook}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_notebook_that_uses_the_classifier_declares_all_its_settings(path):
+    """Otherwise ``-p epochs 3`` would reach 01 and not this notebook, which would then explain, probe or measure
+    with another model than the one 01 reports (issue 14: 02-06 used to build theirs from the profile)."""
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    if "train_classifier(" not in code:
+        pytest.skip("trains no classifier")
+    params = papermill.inspect_notebook(str(path))
+    missing = [name for name in CLASSIFIER_PARAMETERS if name not in params]
+    assert not missing, f"{path.stem} uses the classifier but does not declare {missing}"
+    assert "classifier_settings(config" in code, "classifier built from something other than the resolved settings"
+    assert '"classifier_checkpoint"' in code, "its metrics must record the classifier's cache id"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_numeric_parameter_has_an_allowed_range(path):
+    """The runner refuses out-of-range values before anything runs only for parameters that have an entry."""
+    for name, p in papermill.inspect_notebook(str(path)).items():
+        kind = p["inferred_type_name"]
+        if any(t in kind for t in ("int", "float", "list")):
+            assert name in ALLOWED, f"{path.stem}: numeric parameter {name} has no entry in parameters.ALLOWED"
+            assert ALLOWED[name].admits(eval(p["default"])), f"{path.stem}: default of {name} is not allowed"
+    assert set(PIXEL_SIZES) <= set(ALLOWED)

@@ -23,6 +23,10 @@ from .reproducibility import resolve_device, seed_everything, with_global_rng_re
 
 #: Version tag of the training recipe; the source hash below catches code edits, this documents intent.
 RECIPE = "adamw-onecycle-affine-v1"
+#: The parameters that determine notebook 01's classifier and the data subset it is trained and tested on.
+#: Every notebook that uses the classifier declares all of them with the same defaults, so ``-p epochs 5`` reaches
+#: each one, and each explains, probes and measures with the very model 01 reports (one cache entry).
+CLASSIFIER_PARAMETERS = ("epochs", "batch_size", "lr", "weight_decay", "augment", "train_limit", "test_limit")
 
 
 @dataclass
@@ -148,6 +152,15 @@ def classifier_config(arch: str, data: ImageDataset, *, epochs: int, batch_size:
         # The whole training and model modules: any edit there may change the weights.
         "code": _cache.source_fingerprint(sys.modules[__name__], _models),
     }
+
+
+def classifier_settings(config: dict, *, seed: int, device, cache_dir) -> dict:
+    """The keyword arguments of :func:`train_classifier` for the study's classifiers under ``config`` (a resolved
+    profile): notebook 01's training recipe, used for its two CNNs and for every model another notebook trains
+    beside them (the shortcut and planted-concept models, the augmentation classifiers)."""
+    return dict(epochs=config["epochs"], batch_size=config["batch_size"], lr=config["lr"],
+                weight_decay=config["weight_decay"], augment=config["augment"], seed=seed, device=str(device),
+                cache_dir=str(cache_dir))
 
 
 def train_classifier(arch: str, data: ImageDataset, *, epochs: int, batch_size: int, lr: float,
