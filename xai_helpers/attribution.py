@@ -7,6 +7,11 @@ upsampled to the input size and repeated over channels. Each registry entry is a
 
 ``heatmap(attributions, method)`` turns attributions into one non-negative (N, H, W) map per image: the
 absolute value summed over channels (Grad-CAM maps are already ReLU'd and non-negative).
+
+Randomness: SmoothGrad, GradientSHAP, LIME and KernelSHAP sample. captum draws from torch's global generator
+and, for GradientSHAP's path coefficients, from numpy's *global* generator (``np.random.uniform``), so seeding
+torch alone does not make GradientSHAP repeatable. :func:`explain` therefore seeds both global generators from
+its ``seed`` around every batch and restores their previous states afterwards.
 """
 from __future__ import annotations
 
@@ -15,11 +20,14 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 from captum.attr import (LRP, DeepLift, Deconvolution, GradientShap, GuidedBackprop, GuidedGradCam,
                          InputXGradient, IntegratedGradients, KernelShap, LayerAttribution, LayerGradCam, Lime,
                          NoiseTunnel, Occlusion, Saliency)
 from torch import nn
+
+from .reproducibility import with_global_rng_restored
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,9 @@ def grid_feature_mask(shape, cell: int = 4) -> torch.Tensor:
     return mask.expand(1, c, h, w).contiguous()
 
 
-def _upsample(layer_attr: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    cam = LayerAttribution.interpolate(layer_attr, tuple(x.shape[-2:]), "bilinear").clamp_min(0)
+def _upsample(cam: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A coarse (already ReLU'd) map bilinearly upsampled to ``x``'s size and repeated over its channels."""
+    cam = LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), "bilinear")
     return cam.expand(-1, x.shape[1], -1, -1).contiguous()
 
 
@@ -126,14 +135,18 @@ def _deconvolution(model, x, target):
 
 @register("grad_cam", "Grad-CAM", "Selvaraju et al. 2017", "layer")
 def _grad_cam(model, x, target, layer: nn.Module | None = None):
+    # Selvaraju et al. apply the ReLU to the coarse map and then upsample; the other order lets negative cells
+    # pull their positive neighbours' interpolated values to zero.
     layer = layer or last_conv_activation(model)
-    return _upsample(LayerGradCam(model, layer).attribute(x, target=target), x)
+    return _upsample(LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True), x)
 
 
 @register("guided_grad_cam", "Guided Grad-CAM", "Selvaraju et al. 2017", "layer")
 def _guided_grad_cam(model, x, target, layer: nn.Module | None = None):
+    """captum's GuidedGradCam upsamples the Grad-CAM map with nearest-neighbour interpolation by default;
+    Selvaraju et al. (Sec. 3.2) and our Grad-CAM upsample bilinearly, so we ask for bilinear."""
     layer = layer or last_conv_activation(model)
-    return GuidedGradCam(model, layer).attribute(x, target=target)
+    return GuidedGradCam(model, layer).attribute(x, target=target, interpolate_mode="bilinear")
 
 
 @register("occlusion", "Occlusion", "Zeiler & Fergus 2014", "perturbation")
@@ -174,33 +187,65 @@ def method_names() -> list[str]:
     return list(METHODS)
 
 
-def explain(model: nn.Module, images: torch.Tensor, targets, method: str, batch_size: int = 64,
+def batch_seed(seed: int, batch_index: int) -> int:
+    """The seed of batch ``batch_index`` of an :func:`explain` call with ``seed``: a fixed function of both (a
+    different stream per batch, so equal images in different batches do not share their noise)."""
+    return int(np.random.SeedSequence([seed, batch_index]).generate_state(1)[0])
+
+
+def _seeded(fn, seed: int, device: torch.device):
+    """``fn()`` with numpy's and torch's global generators seeded from ``seed``, and restored afterwards."""
+    def call():
+        np.random.seed(seed)
+        torch.random.default_generator.manual_seed(seed)
+        if device.type == "cuda":
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(seed)
+        return fn()
+    return with_global_rng_restored(call, device)
+
+
+def explain(model: nn.Module, images: torch.Tensor, targets, method: str, batch_size: int = 64, seed: int = 0,
             **options) -> torch.Tensor:
     """Attributions of ``model``'s logits for ``targets`` on ``images`` by ``method``: a tensor shaped like ``images``.
 
     ``targets`` is an int or one int per image; options go to the method (e.g. ``n_steps`` for Integrated
-    Gradients). Runs in eval mode, in batches of ``batch_size``; returns a detached CPU tensor.
+    Gradients). Runs in eval mode, in batches of ``batch_size``; returns a detached CPU tensor. Every module's
+    train/eval mode is restored afterwards.
+
+    Sampling methods draw from numpy's and torch's global generators seeded with :func:`batch_seed` of ``seed``
+    and the batch index, so equal calls give equal attributions whatever the caller drew before; both
+    generators are restored afterwards, so the caller's own streams are not disturbed either.
     """
     if method not in METHODS:
         raise ValueError(f"unknown attribution method {method!r}; registered: {', '.join(METHODS)}")
     if images.ndim != 4:
         raise ValueError(f"images must be (N, C, H, W), got shape {tuple(images.shape)}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     targets = torch.as_tensor(targets)
     if targets.ndim == 0:
         targets = targets.expand(len(images))
     if len(targets) != len(images):
         raise ValueError(f"{len(targets)} targets for {len(images)} images")
+    # Per module: a caller may hold some modules in eval mode (frozen batch norm) inside a model in training.
+    modes = {module: module.training for module in model.modules()}
     model.eval()
     device = next(model.parameters()).device
     fn = METHODS[method].fn
     out = []
-    with warnings.catch_warnings():
-        # captum warns on every call that it sets hooks or that inputs did not require gradients.
-        warnings.filterwarnings("ignore", category=UserWarning, module="captum")
-        for i in range(0, len(images), batch_size):
-            x = images[i:i + batch_size].to(device)
-            t = targets[i:i + batch_size].to(device)
-            out.append(fn(model, x, t, **options).detach().float().cpu())
+    try:
+        with warnings.catch_warnings():
+            # captum warns on every call that it sets hooks or that inputs did not require gradients.
+            warnings.filterwarnings("ignore", category=UserWarning, module="captum")
+            for b, i in enumerate(range(0, len(images), batch_size)):
+                x = images[i:i + batch_size].to(device)
+                t = targets[i:i + batch_size].to(device)
+                attr = _seeded(lambda: fn(model, x, t, **options), batch_seed(int(seed), b), device)
+                out.append(attr.detach().float().cpu())
+    finally:
+        for module, training in modes.items():
+            module.training = training
     return torch.cat(out)
 
 

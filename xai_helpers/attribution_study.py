@@ -24,12 +24,13 @@ def method_options(config: dict) -> dict[str, dict]:
     }
 
 
-def run_attributions(model, x, targets, methods, options: dict[str, dict], progress=print):
-    """Attributions of every method on the same images; returns (attributions, heat maps, images/s) dicts."""
+def run_attributions(model, x, targets, methods, options: dict[str, dict], progress=print, seed: int = 0):
+    """Attributions of every method on the same images (sampling methods seeded with ``seed``); returns
+    (attributions, heat maps, images/s) dicts."""
     attributions, heats, speed = {}, {}, {}
     for name in methods:
         t0 = time.perf_counter()
-        attributions[name] = explain(model, x, targets, name, **options.get(name, {}))
+        attributions[name] = explain(model, x, targets, name, seed=seed, **options.get(name, {}))
         speed[name] = len(x) / (time.perf_counter() - t0)
         heats[name] = heatmap(attributions[name])
         if progress:

@@ -104,14 +104,13 @@ def max_sensitivity(model, x, targets, method: str, radius: float = 0.02, n_pert
     """captum ``sensitivity_max`` (Yeh et al. 2019): the largest change of the explanation under uniform
     input perturbations of L∞ radius ``radius``, relative to its norm; lower is better.
 
-    Stochastic methods (SmoothGrad, GradientSHAP, LIME, KernelSHAP) draw their own noise from a generator
-    reset to ``seed`` on every call, so the score measures the explanation's instability under input changes,
-    not the method's own sampling noise."""
+    Stochastic methods (SmoothGrad, GradientSHAP, LIME, KernelSHAP) draw their own noise, from torch's and
+    numpy's global generators, seeded with ``seed`` on every call by :func:`explain` (which restores both, so
+    captum's perturbation stream is untouched): the score measures the explanation's instability under input
+    changes, not the method's own sampling noise."""
     def explanation(inputs, target):
         single = inputs[0] if isinstance(inputs, tuple) else inputs  # captum passes a tuple of inputs
-        with torch.random.fork_rng(devices=[]):  # leave the perturbation stream of captum untouched
-            torch.manual_seed(seed)
-            attr = explain(model, single, target, method, **options).to(single.device)
+        attr = explain(model, single, target, method, seed=seed, **options).to(single.device)
         return (attr,) if isinstance(inputs, tuple) else attr
 
     device = next(model.parameters()).device
@@ -176,9 +175,7 @@ def cascading_randomization(model: nn.Module, x: torch.Tensor, targets: torch.Te
     foreground = x.amax(1) > foreground_threshold
 
     def explained(net):  # stochastic methods draw the same noise at every step
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return heatmap(explain(net, x, targets, method, **options))
+        return heatmap(explain(net, x, targets, method, seed=seed, **options))
 
     def record(layer, heat):
         rho = foreground_spearman(reference, heat, foreground)
