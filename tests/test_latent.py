@@ -103,6 +103,48 @@ def test_sefa_returns_a_planted_dominant_direction_first():
     np.testing.assert_allclose(np.linalg.norm(dirs, axis=1), 1.0)
 
 
+def _generator_with_uneven_batch_norm(num_classes=0):
+    torch.manual_seed(0)
+    g = DCGANGenerator(6, 1, 28, 4, num_classes=num_classes).eval()
+    bn = g.project[1]
+    with torch.no_grad():  # gains of a trained G: large and uneven (5.6–12.7)
+        bn.weight.copy_(torch.empty_like(bn.weight).uniform_(2.0, 6.0))
+        bn.running_var.copy_(torch.empty_like(bn.running_var).uniform_(0.1, 0.5))
+        bn.running_mean.copy_(torch.randn_like(bn.running_mean))
+        bn.bias.copy_(torch.randn_like(bn.bias))
+    return g
+
+
+def test_sefa_eigenvalues_are_the_squared_change_of_the_batch_norm_output_per_unit_step():
+    g = _generator_with_uneven_batch_norm()
+    values, dirs = LD.sefa(LD.first_layer_weight(g))
+    lin, bn = g.project[0].double(), g.project[1].double()
+    z = torch.randn(5, 6, dtype=torch.float64)
+
+    def change(v):  # ‖BN(W(z + v)) − BN(W z)‖², the same for every z: BN is affine in eval mode
+        with torch.no_grad():
+            return ((bn(lin(z + torch.as_tensor(v))) - bn(lin(z))) ** 2).sum(1)
+
+    for j in (0, 3):
+        torch.testing.assert_close(change(dirs[j]), torch.full((5,), values[j], dtype=torch.float64), rtol=1e-5,
+                                   atol=0)
+    # The top direction moves the batch norm's output most of all unit directions.
+    others = LD.random_directions(6, 200, seed=1)
+    assert max(change(v)[0].item() for v in others) <= values[0] * (1 + 1e-9)
+    # Uneven gains turn the directions, not only the eigenvalues: the raw weight's top direction differs.
+    _, raw_dirs = LD.sefa(LD.first_layer_weight(g, fold_batch_norm=False), k=1)
+    assert abs(raw_dirs[0] @ dirs[0]) < 0.99
+
+
+def test_sefa_folds_the_batch_norm_of_a_conditional_generator_on_z_only():
+    g = _generator_with_uneven_batch_norm(num_classes=3)
+    folded = LD.first_layer_weight(g)
+    assert folded.shape == (g.project[0].out_features, 6)
+    bn = g.project[1]
+    gain = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+    torch.testing.assert_close(folded, gain[:, None] * g.project[0].weight.detach()[:, :6])
+
+
 def test_ganspace_finds_the_direction_that_drives_the_first_layer():
     torch.manual_seed(0)
     g = DCGANGenerator(6, 1, 28, 4).eval()

@@ -4,6 +4,7 @@ Each finder returns unit directions in z-space as the rows of a (k, D) array:
 
 * **SeFa** (Shen & Zhou 2021), closed form: the first layer maps z by a matrix A, so a unit step along v moves
   its output by ‖Av‖; the directions moving it most are the top eigenvectors of AᵀA. No sampling, no training.
+  The eval-mode batch norm after that layer is folded into A (see :func:`first_layer_weight`).
 * **GANSpace** (Härkönen et al. 2020): PCA of the first layer's activations over many samples, carried back to
   z by least squares (z ≈ U·pca_coordinates), as the paper does for BigGAN.
 * **E[JᵀJ]**: the top eigenvectors of the expected Jacobian metric (:mod:`.latent_sensitivity`), i.e. the
@@ -37,19 +38,45 @@ def _unit_rows(m: np.ndarray) -> np.ndarray:
     return m / np.linalg.norm(m, axis=1, keepdims=True).clip(1e-12)
 
 
-def first_layer_weight(generator: nn.Module) -> torch.Tensor:
-    """The matrix A (out, z_dim) of G's first layer, restricted to z (a conditional G's label inputs dropped)."""
+def first_layer_weight(generator: nn.Module, fold_batch_norm: bool = True) -> torch.Tensor:
+    """The matrix A (out, z_dim) of G's first layer, restricted to z (a conditional G's label inputs dropped).
+
+    Shen & Zhou take the first layer's weight as it is. Our DCGAN follows it with a batch norm whose gains
+    γ / sqrt(var + eps) are large and uneven (5.6–12.7 in a trained G), and what the next layer sees is the
+    batch norm's output; so with ``fold_batch_norm`` (the default) the eval-mode batch norm is folded in:
+    row j of A is scaled by its feature's gain, and ‖A v‖ is the change of the batch norm's output per unit
+    step along v. The shift (mean, β) does not depend on z and drops out. Uneven gains change the
+    eigenvectors, not only the eigenvalues."""
     layer = generator.project[0]
     if not isinstance(layer, nn.Linear):
         raise ValueError(f"SeFa needs a linear first layer, got {type(layer).__name__}")
-    return layer.weight.detach()[:, :generator.z_dim].cpu()
+    weight = layer.weight.detach()[:, :generator.z_dim].cpu()
+    norm = generator.project[1] if len(generator.project) > 1 else None
+    if fold_batch_norm and isinstance(norm, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        weight = _batch_norm_gain(norm, weight.shape[0])[:, None] * weight
+    return weight
+
+
+def _batch_norm_gain(norm: nn.Module, out_features: int) -> torch.Tensor:
+    """Eval-mode gain γ / sqrt(running_var + eps) of each of a layer's ``out_features`` outputs (a 2-d batch
+    norm after a reshape to channels has one gain per channel, shared by the channel's consecutive units)."""
+    if norm.running_var is None:
+        raise ValueError("the batch norm after the first layer keeps no running statistics: its eval-mode "
+                         "gain depends on the batch and cannot be folded into the weight")
+    gain = torch.rsqrt(norm.running_var.detach().double() + norm.eps)
+    if norm.weight is not None:
+        gain = gain * norm.weight.detach().double()
+    if out_features % len(gain):
+        raise ValueError(f"a batch norm over {len(gain)} features cannot follow {out_features} outputs")
+    return gain.repeat_interleave(out_features // len(gain)).float().cpu()
 
 
 def sefa(weight: torch.Tensor, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """SeFa on a first-layer matrix A (out, D): (eigenvalues of AᵀA descending, top-k unit directions (k, D)).
 
     Shen & Zhou normalise each column of A first; we keep A as it is, so the eigenvalues are the squared
-    output change per unit step and directions stay comparable with E[JᵀJ]."""
+    output change per unit step (of the batch norm's output when A comes from :func:`first_layer_weight`)
+    and directions stay comparable with E[JᵀJ]."""
     a = torch.as_tensor(weight, dtype=torch.float64)
     if a.ndim != 2:
         raise ValueError(f"weight must be a matrix (out, D), got shape {tuple(a.shape)}")
