@@ -9,6 +9,8 @@ from xai_helpers import disentanglement as dis
 N = 2000
 HEADLINE = ["mig", "sap", "dci_disentanglement", "dci_completeness", "dci_informativeness", "factorvae",
             "betavae"]
+#: dislib's DCI with dislib's 100 estimators costs ~20 s per call at N = 2000; these tests do not score it.
+FAST = {"dislib_estimators": 5}
 
 
 def _factors(n=N, seed=0):
@@ -38,29 +40,31 @@ def factors():
 
 @pytest.fixture(scope="module")
 def perfect(factors):
-    return dis.disentanglement_scores(_perfect_codes(factors), factors)
+    return dis.disentanglement_scores(_perfect_codes(factors), factors, **FAST)
 
 
 @pytest.fixture(scope="module")
 def entangled(factors):
-    return dis.disentanglement_scores(_entangled_codes(factors), factors)
+    return dis.disentanglement_scores(_entangled_codes(factors), factors, **FAST)
 
 
 def test_perfect_codes_score_high(perfect):
     assert all(perfect[name] >= 0.9 for name in HEADLINE), perfect
     assert all(isinstance(value, float) for value in perfect.values())
-    assert set(perfect) == set(HEADLINE) | {"factorvae_raw", "betavae_raw"}
+    assert set(perfect) == (set(HEADLINE) | set(dis.DCI_DISLIB) | {"factorvae_raw", "betavae_raw",
+                                                                    "factorvae_num_factors", "betavae_num_factors"})
+    assert perfect["factorvae_num_factors"] == perfect["betavae_num_factors"] == 5
 
 
 def test_scores_do_not_depend_on_the_order_of_codes(factors, perfect):
-    permuted = dis.disentanglement_scores(_perfect_codes(factors)[:, [3, 0, 4, 1, 2]], factors)
+    permuted = dis.disentanglement_scores(_perfect_codes(factors)[:, [3, 0, 4, 1, 2]], factors, **FAST)
     assert all(permuted[name] >= 0.9 for name in HEADLINE), permuted
     assert permuted["mig"] == pytest.approx(perfect["mig"])  # MIG involves no randomness at all
 
 
 def test_random_codes_score_near_zero(factors):
     codes = np.random.default_rng(7).normal(size=(N, 10))
-    scores = dis.disentanglement_scores(codes, factors)
+    scores = dis.disentanglement_scores(codes, factors, **FAST)
     assert all(scores[name] <= 0.1 for name in HEADLINE), scores
     # Raw FactorVAE / BetaVAE accuracies sit near chance, 1/K = 0.2, which is why the headline is rescaled.
     assert scores["factorvae_raw"] == pytest.approx(0.2, abs=0.08)
@@ -76,10 +80,55 @@ def test_entangled_codes_score_lower(perfect, entangled):
 def test_same_seed_same_results_different_seed_different_draws():
     factors = _factors(400, seed=3)
     codes = _perfect_codes(factors) + np.random.default_rng(4).normal(scale=0.3, size=factors.shape)
-    for metric in (dis.sap, dis.dci, dis.factorvae_score, dis.betavae_score):
+    for metric in (dis.sap, dis.dci, dis.factorvae_score, dis.betavae_score):  # (dci_dislib: its own test)
         assert metric(codes, factors, seed=5) == metric(codes, factors, seed=5), metric.__name__
-    assert dis.disentanglement_scores(codes, factors, seed=5) == dis.disentanglement_scores(codes, factors, seed=5)
+    assert (dis.disentanglement_scores(codes, factors, seed=5, **FAST)
+            == dis.disentanglement_scores(codes, factors, seed=5, **FAST))
     assert dis.factorvae_score(codes, factors, seed=5) != dis.factorvae_score(codes, factors, seed=6)
+
+
+def test_mean_over_seeds_corrects_the_mean_raw_accuracy_so_random_codes_average_to_zero():
+    factors = _factors(1000)
+    per_seed = []
+    for seed in range(8):
+        codes = np.random.default_rng(100 + seed).normal(size=(1000, 10))
+        fv, bv = dis.factorvae_score(codes, factors, seed=seed), dis.betavae_score(codes, factors, seed=seed)
+        per_seed.append({"mig": float(seed), "factorvae": fv["factorvae"], "factorvae_raw": fv["factorvae_raw"],
+                         "factorvae_num_factors": float(len(fv["factors_used"])), "betavae": bv["betavae"],
+                         "betavae_raw": bv["betavae_raw"], "betavae_num_factors": float(len(bv["factors_used"]))})
+    mean = dis.mean_over_seeds(per_seed)
+    for score in ("factorvae", "betavae"):
+        clipped_mean = np.mean([s[score] for s in per_seed])  # what averaging the per-seed headlines gives
+        raw_mean = np.mean([s[f"{score}_raw"] for s in per_seed])
+        assert mean[score] == pytest.approx(dis.chance_corrected(raw_mean, 5))
+        assert clipped_mean > 0.004 and abs(mean[score]) <= 0.01 and mean[score] < clipped_mean, (score, mean)
+        assert mean[f"{score}_raw"] == pytest.approx(raw_mean)
+    assert mean["mig"] == pytest.approx(3.5) and mean["num_seeds"] == 8  # other metrics: plain means
+    assert dis.chance_corrected(0.1, 5) == pytest.approx(-0.125)  # not clipped
+    with pytest.raises(ValueError, match="factorvae_num_factors"):
+        dis.mean_over_seeds([{"factorvae": 0.0, "factorvae_raw": 0.2}])
+    with pytest.raises(ValueError, match="seed 1 has keys"):
+        dis.mean_over_seeds([per_seed[0], {"mig": 0.0}])
+
+
+def test_dislib_dci_scores_factor_codes_high_random_codes_low_and_differs_from_ours_on_mixed_codes():
+    factors = _factors(600)
+    options = {"n_estimators": 10}  # dislib's 100 move these numbers by <= 0.04 here and take 10 times as long
+    perfect = dis.dci_dislib(factors.copy(), factors, **options)
+    assert perfect["dci_dislib_disentanglement"] >= 0.9 and perfect["dci_dislib_completeness"] >= 0.9, perfect
+    assert perfect["dci_dislib_informativeness"] >= 0.9
+    random = dis.dci_dislib(np.random.default_rng(7).normal(size=(600, 10)), factors, **options)
+    assert random["dci_dislib_disentanglement"] <= 0.15 and random["dci_dislib_completeness"] <= 0.15, random
+    # Informativeness is raw accuracy: chance is not 0 (the class factor's majority share is ~1/3).
+    assert 0.05 < random["dci_dislib_informativeness"] < 0.2
+    # Mixed codes: the classifier on discretised factors credits them differently from the regressor.
+    mixed = _entangled_codes(factors)
+    ours, dislib = dis.dci(mixed, factors), dis.dci_dislib(mixed, factors, **options)
+    assert ours["dci_disentanglement"] - dislib["dci_dislib_disentanglement"] > 0.05, (ours, dislib)
+    assert ours["dci_informativeness"] - dislib["dci_dislib_informativeness"] > 0.1
+    assert dislib == dis.dci_dislib(mixed, factors, **options)  # seeded, although dislib's own is not
+    scores = dis.disentanglement_scores(mixed, factors, dislib_estimators=10)
+    assert all(scores[key] == dislib[key] for key in dis.DCI_DISLIB)
 
 
 def test_discretize_keeps_categories_and_bins_continuous_columns():

@@ -35,6 +35,12 @@ The metrics (all in [0, 1], higher is more disentangled; "discretised" means :fu
   mean, i.e. chance; negative R² is clipped to 0). The completeness weights ρ_j are dislib's; since every
   column of feature importances sums to 1, they are equal weights in practice. Codes or factors whose
   importances are all zero get weight 0.
+
+  The two predictors credit codes differently (codes that mix two factors score 0.83 with regression trees and
+  0.67 with dislib's classifiers in our tests), so published tables are only comparable with dislib's recipe, which
+  :func:`dci_dislib` reports as well (``dci_dislib_*``): a default ``GradientBoostingClassifier`` per
+  discretised factor (:func:`discretize`, as for MIG), its importances, and its mean test *accuracy* as
+  informativeness (raw, as dislib reports it: chance is the majority share, not 0).
 * **FactorVAE score** (Kim & Mnih 2018). Codes are divided by their std over the pool; dims with std < 0.05
   are pruned (dislib's ``prune_dims.threshold = 0.05`` on the std: collapsed dims have near-zero variance
   and would always win the argmin). One vote: pick a factor k uniformly, pick a value of discretised v_k (a
@@ -54,6 +60,11 @@ The metrics (all in [0, 1], higher is more disentangled; "discretised" means :fu
   classifier would learn the quirks of those groups and meet them again at evaluation (random codes then
   score above chance: about 0.04 on average for FactorVAE at N = 2000 with one shared pool).
 
+  Over seeds: the clipped per-seed ``factorvae`` / ``betavae`` are kept for one-seed tables, but their mean is
+  biased upwards (random codes land above 0, since the negative draws were clipped). Average the raw
+  accuracies and correct afterwards without clipping: :func:`mean_over_seeds` does, with
+  :func:`chance_corrected` and the number of factors each score used (``*_num_factors``).
+
 A factor that is constant over the pool carries no information and has no entropy to normalise by: every
 metric skips it (NaN in per-factor outputs; K counts the usable factors) and at least two non-constant
 factors are needed. All randomness comes from the ``seed`` argument, so results are deterministic.
@@ -68,7 +79,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-from sklearn.ensemble import GradientBoostingRegressor
+from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, mutual_info_score, r2_score
 from sklearn.svm import LinearSVC
@@ -135,10 +146,19 @@ def _scatter(values, usable: np.ndarray, num_factors: int) -> list[float]:
     return [float(v) for v in out]
 
 
-def _chance_corrected(accuracy: float, num_classes: int) -> float:
-    """(acc − 1/C) / (1 − 1/C) clipped to [0, 1]: 0 is guessing, 1 is perfect."""
+def chance_corrected(accuracy: float, num_classes: int) -> float:
+    """(acc − 1/C) / (1 − 1/C), not clipped: 0 is guessing, 1 is perfect, below 0 worse than guessing.
+
+    Unclipped so that it can follow an average of raw accuracies (see :func:`mean_over_seeds`)."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
     chance = 1.0 / num_classes
-    return float(np.clip((accuracy - chance) / (1.0 - chance), 0.0, 1.0))
+    return float((accuracy - chance) / (1.0 - chance))
+
+
+def _chance_corrected(accuracy: float, num_classes: int) -> float:
+    """:func:`chance_corrected` clipped to [0, 1], for one seed's headline number."""
+    return float(np.clip(chance_corrected(accuracy, num_classes), 0.0, 1.0))
 
 
 def _train_test_split(num_samples: int, train_fraction: float, rng: np.random.Generator):
@@ -307,6 +327,38 @@ def dci(codes: np.ndarray, factors: np.ndarray, *, seed: int = 0, train_fraction
             "informativeness_per_factor": _scatter(informativeness, usable, factors.shape[1])}
 
 
+DCI_DISLIB = ("dci_dislib_disentanglement", "dci_dislib_completeness", "dci_dislib_informativeness")
+
+
+def dci_dislib(codes: np.ndarray, factors: np.ndarray, *, seed: int = 0, train_fraction: float = 0.8,
+               num_bins: int = 20, n_estimators: int = 100) -> dict:
+    """DCI as disentanglement_lib computes it: a default ``GradientBoostingClassifier`` per discretised factor,
+    its importances, and its mean test accuracy as informativeness. ``random_state=seed`` (dislib leaves it
+    unset) makes it deterministic; the train/test split is the one :func:`dci` draws for the same seed.
+
+    ``n_estimators=100`` is dislib's (scikit-learn's default). It is slow: a 20-bin factor costs 20 trees per
+    stage, and five factors take 10–50 s at N = 2000 on two CPU cores; fewer estimators are for tests and smoke
+    runs, and their numbers are not dislib's."""
+    codes, factors = _check_pool(codes, factors)
+    usable = _usable_factors(factors)
+    factors_d = discretize(factors[:, usable], _check_num_bins(num_bins))
+    train, test = _train_test_split(len(codes), train_fraction, np.random.default_rng(seed))
+    importance = np.zeros((codes.shape[1], factors.shape[1]))
+    accuracy = []
+    for column, j in zip(factors_d.T, usable):
+        if len(np.unique(column[train])) < 2:  # one class in the training split: nothing to learn, no importance
+            accuracy.append(float(np.mean(column[test] == column[train][0])))
+            continue
+        model = GradientBoostingClassifier(n_estimators=_check_count(n_estimators, "n_estimators", 1),
+                                           random_state=seed).fit(codes[train], column[train])
+        importance[:, j] = np.abs(model.feature_importances_)
+        accuracy.append(float(np.mean(model.predict(codes[test]) == column[test])))
+    disentanglement, completeness = dci_from_importance(importance[:, usable])
+    return {"dci_dislib_disentanglement": disentanglement, "dci_dislib_completeness": completeness,
+            "dci_dislib_informativeness": float(np.mean(accuracy)), "importance_matrix": importance.tolist(),
+            "informativeness_per_factor": _scatter(accuracy, usable, factors.shape[1])}
+
+
 # --- sampling "factor k fixed" from the pool ----------------------------------------------------------------
 
 class _Groups(NamedTuple):
@@ -445,10 +497,15 @@ def betavae_score(codes: np.ndarray, factors: np.ndarray, *, num_bins: int = 20,
 # --- all of them ------------------------------------------------------------------------------------------
 
 def disentanglement_scores(codes: np.ndarray, factors: np.ndarray, *, seed: int = 0, num_bins: int = 20,
-                           categorical: Sequence[bool] | None = None) -> dict:
-    """Every metric above as one flat dict of Python floats (the headline numbers, not the matrices)."""
+                           categorical: Sequence[bool] | None = None, dislib_estimators: int = 100) -> dict:
+    """Every metric above as one flat dict of Python floats (the headline numbers, not the matrices).
+    ``dislib_estimators`` is :func:`dci_dislib`'s ``n_estimators`` (keep dislib's 100 for reported numbers).
+
+    ``factorvae`` and ``betavae`` are clipped at 0 per seed; to average seeds, use :func:`mean_over_seeds`,
+    which needs ``factorvae_raw`` / ``betavae_raw`` and the number of factors behind each (``*_num_factors``)."""
     codes, factors = _check_pool(codes, factors)
     dci_scores = dci(codes, factors, seed=seed)
+    dislib = dci_dislib(codes, factors, seed=seed, num_bins=num_bins, n_estimators=dislib_estimators)
     factorvae = factorvae_score(codes, factors, num_bins=num_bins, seed=seed)
     betavae = betavae_score(codes, factors, num_bins=num_bins, seed=seed)
     return {
@@ -457,8 +514,45 @@ def disentanglement_scores(codes: np.ndarray, factors: np.ndarray, *, seed: int 
         "dci_disentanglement": dci_scores["dci_disentanglement"],
         "dci_completeness": dci_scores["dci_completeness"],
         "dci_informativeness": dci_scores["dci_informativeness"],
+        **{key: dislib[key] for key in DCI_DISLIB},
         "factorvae": factorvae["factorvae"],
         "factorvae_raw": factorvae["factorvae_raw"],
+        "factorvae_num_factors": float(len(factorvae["factors_used"])),
         "betavae": betavae["betavae"],
         "betavae_raw": betavae["betavae_raw"],
+        "betavae_num_factors": float(len(betavae["factors_used"])),
     }
+
+
+#: Chance-corrected score → (its raw accuracy, the number of factors that sets its chance level).
+CHANCE_CORRECTED = {"factorvae": ("factorvae_raw", "factorvae_num_factors"),
+                    "betavae": ("betavae_raw", "betavae_num_factors")}
+
+
+def mean_over_seeds(per_seed: Sequence[dict]) -> dict:
+    """The mean of several seeds' :func:`disentanglement_scores`: plain means, except that ``factorvae`` and
+    ``betavae`` are the mean of each seed's *unclipped* :func:`chance_corrected` raw accuracy (with a constant
+    number of factors K, ``chance_corrected(mean raw accuracy, K)``), so that random codes average to ≈ 0.
+
+    A missing value (``None``, as JSON stores NaN) stays NaN in the mean. ``num_seeds`` is added."""
+    per_seed = list(per_seed)
+    if not per_seed:
+        raise ValueError("need the scores of at least one seed")
+    keys = list(per_seed[0])
+    for s, scores in enumerate(per_seed):
+        if set(scores) != set(keys):
+            raise ValueError(f"seed {s} has keys {sorted(scores)}, seed 0 has {sorted(keys)}")
+
+    def column(key):
+        return np.array([np.nan if scores[key] is None else scores[key] for scores in per_seed], dtype=np.float64)
+
+    out = {key: float(column(key).mean()) for key in keys}
+    for score, (raw, num_factors) in CHANCE_CORRECTED.items():
+        if score not in out:
+            continue
+        if num_factors not in out:
+            raise ValueError(f"{score!r} needs {num_factors!r} (the chance level) in every seed's scores: rerun "
+                             "disentanglement_scores, which records it")
+        out[score] = float(np.mean([chance_corrected(a, int(k)) for a, k in zip(column(raw), column(num_factors))]))
+    out["num_seeds"] = len(per_seed)
+    return out
