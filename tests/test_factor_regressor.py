@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch import nn
 
 from xai_helpers import factor_regressor as FR
 from xai_helpers.data import load_dataset, render_shapes
@@ -55,6 +56,22 @@ def test_factor_regressor_learns_position_and_shape_and_is_cached(tmp_path):
     with pytest.raises(ValueError, match="shapes data set"):
         FR.train_factor_regressor(load_dataset("mnist5k", train_limit=100, test_limit=50), epochs=1,
                                   cache_dir=str(tmp_path))
+
+
+def _conv_block_leaky(c_in, c_out):
+    """Another network with the same parameters: stale cached weights would load into it without an error."""
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)]
+
+
+def test_the_cache_key_covers_the_model_code_the_regressor_is_built_from(tmp_path, monkeypatch):
+    data = load_dataset("shapes", train_limit=128, test_limit=32)
+    options = dict(epochs=1, width=2, device="cpu", cache_dir=str(tmp_path), progress="none")
+    _, before = FR.train_factor_regressor(data, **options)
+    # conv_block lives in models.py, outside this module; a changed block is a different network.
+    monkeypatch.setattr(FR, "conv_block", _conv_block_leaky)
+    model, after = FR.train_factor_regressor(data, **options)
+    assert isinstance(model.features[2], nn.LeakyReLU)  # the regressor was built from the changed block ...
+    assert after["key"] != before["key"] and not after["from_cache"]  # ... so it is not the cached one
 
 
 def test_readout_scale_and_median_split():

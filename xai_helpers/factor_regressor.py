@@ -152,7 +152,8 @@ def train_factor_regressor(data: ImageDataset, *, epochs: int = 6, batch_size: i
               "epochs": epochs, "batch_size": batch_size, "lr": lr, "width": width, "seed": seed,
               "device_type": dev.type, "torch": torch.__version__.split("+")[0],
               "cpu_threads": torch.get_num_threads() if dev.type == "cpu" else None,
-              "code": _cache.source_fingerprint(sys.modules[__name__])}
+              # This module and the model code it builds on (conv_block): an edit to either may change the weights.
+              "code": _cache.source_fingerprint(sys.modules[__name__], conv_block)}
 
     def _build():
         seed_everything(seed)
