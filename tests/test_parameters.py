@@ -13,7 +13,7 @@ from xai_helpers.parameters import (ALLOWED, Allowed, ParameterError, check_fits
     ("alpha", 1.0, "a number in (0, 1)"), ("sanity_threshold", 1.5, "[0, 1]"), ("low_data_fraction", 0.0, "(0, 1]"),
     ("planting_rates", [0.0, 1.5], "each in [0, 1]"), ("planting_rates", [], "non-empty"),
     ("channels", 2, "one of 1, 3"), ("n_random_sets", 2, "≥ 3"), ("augment", 1, "true or false"),
-    ("seed", -1, "≥ 0"), ("patch_size", None, "an integer ≥ 1"), ("epochs", True, "an integer"),
+    ("seed", -1, "≥ 0"), ("sanity_threshold", None, "[0, 1]"), ("epochs", True, "an integer"),
 ])
 def test_values_outside_the_range_are_refused_naming_value_and_range(name, value, allowed):
     with pytest.raises(ParameterError) as err:

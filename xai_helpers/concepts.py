@@ -198,6 +198,7 @@ def _loop_draws(x: torch.Tensor, order: np.ndarray, n_random: int, set_size: int
     return pool[:per_concept]
 
 
-def planting_pattern(size: int = 4) -> torch.Tensor:
-    """The planted concept's pattern: the checkerboard of :mod:`xai_helpers.shortcut` (digits never hold one)."""
-    return checkerboard(size)
+def planting_pattern(size: int = 4, channels: int = 1) -> torch.Tensor:
+    """The planted concept's pattern: the checkerboard of :mod:`xai_helpers.shortcut` (black and white on grayscale
+    images, which digits never hold; magenta and green on colour images, which no background holds)."""
+    return checkerboard(size, channels)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .rating_stats import mean_ci, paired_difference
+from .shortcut import SHORTCUT_RATE_MIN  # the share of patched test images 02's shortcut model must call its class
 
 CLASSIFIERS = {"plain": "plain CNN", "attention": "attention CNN"}
 CLASSIFICATION_METRICS = {"test_accuracy": "accuracy", "macro_f1": "macro-F1", "ece": "calibration error (ECE)"}
@@ -243,9 +244,6 @@ POINTING_SHORTCUT_MIN = 0.9
 #: … and at most this on the clean model, given the same patched images: a model that never learned the patch
 #: already scores 0.12–0.23 with most methods, so beating pixel chance proves nothing.
 POINTING_CLEAN_MAX = 0.3
-#: The share of patched other-class test images the shortcut model must call the shortcut class (02's
-#: ``shortcut_rate``) for the patch to be ground truth at all.
-SHORTCUT_RATE_MIN = 0.9
 
 
 def _patch_check(m: dict) -> tuple[str, bool | None, str]:

@@ -95,14 +95,14 @@ ALLOWED: dict[str, Allowed] = {
     # 02: attribution
     "n_explain": COUNT, "n_sensitivity": COUNT, "n_sanity": COUNT, "ig_steps": COUNT, "smoothgrad_samples": COUNT,
     "lime_samples": COUNT, "deletion_steps": Allowed("int", 2), "am_steps": COUNT,
-    "shortcut_class": Allowed("int", 0), "patch_size": Allowed("int", 1, none=False), "sanity_threshold": SHARE,
+    "shortcut_class": Allowed("int", 0), "patch_size": Allowed("int", 1), "sanity_threshold": SHARE,
     # 03: TCAV (a CAV is trained on a held-out split, and the paired test needs 3 kept draws)
     "set_size": Allowed("int", 4), "tcav_set_size": Allowed("int", 4),
     "n_random_sets": Allowed("int", 3), "tcav_random_sets": Allowed("int", 3),
     "n_controls": Allowed("int", 0), "tcav_controls": Allowed("int", 0),
     "n_class_images": COUNT, "tcav_class_images": COUNT,
     "min_cav_accuracy": SHARE, "alpha": Allowed("float", 0, 1, open_low=True, open_high=True, none=False),
-    "target_class": Allowed("int", 0), "pattern_size": Allowed("int", 1, none=False),
+    "target_class": Allowed("int", 0), "pattern_size": Allowed("int", 1),
     "planting_rates": Allowed("list", 0, 1, none=False),
     # 04: GAN training and fidelity
     "gan_iterations": COUNT, "gan_batch_size": Allowed("int", 2), "gan_lr": POSITIVE, "gan_width": COUNT,
