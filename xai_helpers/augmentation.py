@@ -8,11 +8,17 @@ regime (a stratified ``fraction`` of the real training split: e.g. 10 % for the 
 * ``real + synthetic``: the same plus the GAN samples;
 * ``synthetic only``: the GAN samples alone.
 
+No regime sees more real data than its own: the GAN whose samples a regime adds, and the classifier that labels
+them, are trained on the regime's real images only (``synthesize(regime)`` is called once per regime). A GAN or
+labeller trained on all of the data would make "real + GAN" at 10 % partly a distillation of the other 90 %.
+
 GAN samples need labels. A class-conditional generator gives its own (the label it was asked to draw); an
-unconditional one's samples are labelled by a classifier trained on real data (pseudo-labels). The label
-source is recorded with every result, since the two answer different questions.
+unconditional one's samples are labelled by a classifier trained on the regime's real data (pseudo-labels). The
+label source is recorded with every result, since the two answer different questions.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import pandas as pd
 import torch
@@ -50,43 +56,45 @@ def with_training_set(data: ImageDataset, train_x: torch.Tensor, train_y: torch.
                         data.classes, info=dict(data.info, training_set=name))
 
 
-def augmentation_sets(data: ImageDataset, synthetic_x: torch.Tensor, synthetic_y: torch.Tensor,
-                      fraction: float) -> dict[str, ImageDataset]:
-    """The three training sets of one regime (see the module docstring), sharing the real test split."""
+def regime_data(data: ImageDataset, fraction: float) -> ImageDataset:
+    """The real training images of one regime: a stratified ``fraction`` of the training split (at least one image
+    per class), the test split untouched. All of it is ``data`` itself, so its models are the study's own."""
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
-    with_training_set(data, synthetic_x, synthetic_y, "synthetic")  # check the samples before combining them
+    if fraction == 1:
+        return data
     keep = stratified_subset(data.train_y, max(data.num_classes, round(fraction * len(data.train_y))))
-    real_x, real_y = data.train_x[keep], data.train_y[keep]
-    tag = f"{fraction:g}"
-    # All of the real data is the data set itself, so its classifier is notebook 01's cache entry.
-    real = data if fraction == 1 else with_training_set(data, real_x, real_y, f"real{tag}")
+    return with_training_set(data, data.train_x[keep], data.train_y[keep], f"real{fraction:g}")
+
+
+def augmentation_sets(regime: ImageDataset, synthetic_x: torch.Tensor,
+                      synthetic_y: torch.Tensor) -> dict[str, ImageDataset]:
+    """The three training sets of one regime (see the module docstring), sharing the real test split."""
+    with_training_set(regime, synthetic_x, synthetic_y, "synthetic")  # check the samples before combining them
     return {
-        "real": real,
-        "real + synthetic": with_training_set(data, torch.cat([real_x, synthetic_x]),
-                                              torch.cat([real_y, synthetic_y.long()]), f"real{tag}+synthetic"),
-        "synthetic only": with_training_set(data, synthetic_x, synthetic_y, "synthetic"),
+        "real": regime,
+        "real + synthetic": with_training_set(regime, torch.cat([regime.train_x, synthetic_x]),
+                                              torch.cat([regime.train_y, synthetic_y.long()]), "synthetic"),
+        "synthetic only": with_training_set(regime, synthetic_x, synthetic_y, "synthetic-only"),
     }
 
 
-def augmentation_study(data: ImageDataset, synthetic_x: torch.Tensor, synthetic_y: torch.Tensor, label_source: str,
-                       *, fractions=(0.1, 1.0), arch: str = "plain", epochs: int, batch_size: int, lr: float,
-                       weight_decay: float = 0.0, augment: bool = True, seed: int = 0, device: str = "auto",
-                       cache_dir: str = "results/cache", progress: str = "auto") -> pd.DataFrame:
-    """Test accuracy on the real test split for every regime × training set (the synthetic-only set is trained
-    once, it does not depend on the regime). Each classifier is cached like any other."""
-    rows, synthetic_only = [], None
+def augmentation_study(data: ImageDataset, synthesize: Callable[[ImageDataset], tuple], *, fractions=(0.1, 1.0),
+                       arch: str = "plain", epochs: int, batch_size: int, lr: float, weight_decay: float = 0.0,
+                       augment: bool = True, seed: int = 0, device: str = "auto", cache_dir: str = "results/cache",
+                       progress: str = "auto") -> pd.DataFrame:
+    """Test accuracy on the real test split for every regime × training set. ``synthesize(regime)`` returns
+    ``(images, labels, label_source, gan_checkpoint)``: samples of a GAN trained on ``regime``'s real images
+    only, labelled without any other real data. Each classifier is cached like any other."""
+    rows = []
     for fraction in fractions:
-        for name, ds in augmentation_sets(data, synthetic_x, synthetic_y, fraction).items():
-            if name == "synthetic only" and synthetic_only is not None:
-                rows.append({**synthetic_only, "real_fraction": fraction})
-                continue
+        regime = regime_data(data, fraction)
+        synthetic_x, synthetic_y, label_source, gan_key = synthesize(regime)
+        for name, ds in augmentation_sets(regime, synthetic_x, synthetic_y).items():
             trained = train_classifier(arch, ds, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                                        augment=augment, seed=seed, device=device, cache_dir=cache_dir, progress=progress)
-            row = {"real_fraction": fraction, "training_set": name, "n_train": len(ds.train_x),
-                   "n_synthetic": len(synthetic_x) if name != "real" else 0, "label_source": label_source,
-                   "test_accuracy": accuracy(trained.model, ds.test_x, ds.test_y), "checkpoint": trained.key}
-            if name == "synthetic only":
-                synthetic_only = row
-            rows.append(row)
+            rows.append({"real_fraction": fraction, "training_set": name, "n_train": len(ds.train_x),
+                         "n_real": len(regime.train_x), "n_synthetic": len(synthetic_x) if name != "real" else 0,
+                         "label_source": label_source, "gan_checkpoint": gan_key,
+                         "test_accuracy": accuracy(trained.model, ds.test_x, ds.test_y), "checkpoint": trained.key})
     return pd.DataFrame(rows)
