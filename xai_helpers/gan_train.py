@@ -28,7 +28,9 @@ from torch import nn
 
 from . import cache as _cache
 from . import gan_models as _gan_models
+from . import infogan_cr as _infogan_cr
 from .data import ImageDataset
+from .infogan_cr import contrastive_loss
 from .reproducibility import resolve_device, seed_everything, with_global_rng_restored
 from .train import progress_mode
 
@@ -208,13 +210,15 @@ def snapshot_iterations(iterations: int, snapshot_every: int) -> list[int]:
 
 
 def _fit(g, d, data: ImageDataset, *, iterations, batch_size, lr_g, lr_d, beta1, conditional, log_every,
-         snapshot_every, seed, device, progress, info_weight=0.0):
+         snapshot_every, seed, device, progress, info_weight=0.0, h=None, cr_weight=0.0):
     """The DCGAN loop: one D step on a real and a generated batch (BatchNorm sees them apart, as in
-    Radford et al.), then one G step on the non-saturating loss −log D(G(z)) (+ the InfoGAN code term)."""
+    Radford et al.), then one G step on the non-saturating loss −log D(G(z)) (+ the InfoGAN code term, + with a
+    pair classifier ``h`` InfoGAN-CR's contrastive term, which ``h`` minimises too)."""
     gen = torch.Generator().manual_seed(seed)
     x_all = to_gan_range(data.train_x)
     y_all = data.train_y
     opt_g = torch.optim.Adam(g.parameters(), lr=lr_g, betas=(beta1, 0.999))
+    opt_h = torch.optim.Adam(h.parameters(), lr=lr_g, betas=(beta1, 0.999)) if h is not None else None
     opt_d = torch.optim.Adam(d.parameters(), lr=lr_d, betas=(beta1, 0.999))
     keep = set(snapshot_iterations(iterations, snapshot_every))
 
@@ -273,10 +277,18 @@ def _fit(g, d, data: ImageDataset, *, iterations, batch_size, lr_g, lr_d, beta1,
         else:
             logit_gen, info_g = d(fake, y_fake), None
             g_loss = F.binary_cross_entropy_with_logits(logit_gen, ones)
+        cr_extra = {}
+        if h is not None:  # InfoGAN-CR: G and H both minimise H's error on pairs sharing one code
+            cr_loss, cr_accuracy = contrastive_loss(g, h, batch_size, gen, device)
+            g_loss = g_loss + cr_weight * cr_loss
+            cr_extra = {"cr_loss": cr_loss.item(), "cr_accuracy": cr_accuracy}
+            opt_h.zero_grad(set_to_none=True)
         g_val, g_grads, divergence = _backward("generator", g, opt_g, g_loss, it)
         if divergence:
             break
         opt_g.step()
+        if h is not None:
+            opt_h.step()
 
         window.add(d_loss=d_val, g_loss=g_val,
                    d_real=torch.sigmoid(logit_real).mean().item(),
@@ -284,7 +296,7 @@ def _fit(g, d, data: ImageDataset, *, iterations, batch_size, lr_g, lr_d, beta1,
                    d_fake_after_d_step=torch.sigmoid(logit_gen).mean().item(),
                    grad_norm_d=_total(d_grads), grad_norm_g=_total(g_grads),
                    grad_norm_d_layers=d_grads, grad_norm_g_layers=g_grads,
-                   **({"info_loss": info_g.item()} if info_g is not None else {}))
+                   **({"info_loss": info_g.item()} if info_g is not None else {}), **cr_extra)
         if it % log_every == 0 or it == iterations:
             w_d, w_g = _layer_norms(d, grads=False), _layer_norms(g, grads=False)
             record = {"iteration": it, "epoch": epoch + pos / len(x_all), **window.means(),
@@ -318,17 +330,18 @@ def _fit(g, d, data: ImageDataset, *, iterations, batch_size, lr_g, lr_d, beta1,
 
 def gan_config(data: ImageDataset, *, iterations: int, batch_size: int, z_dim: int, width: int, lr_g: float,
                lr_d: float, beta1: float, conditional: bool, log_every: int, snapshot_every: int, seed: int,
-               device: torch.device, info_codes: int = 0, info_weight: float = 1.0) -> dict:
+               device: torch.device, info_codes: int = 0, info_weight: float = 1.0, cr_weight: float = 0.0) -> dict:
     """Everything that determines the GAN's weights and its stored log: the cache key is the hash of this."""
     return {
         "arch": "dcgan", "dataset": data.name, "data_fingerprint": data.fingerprint,
         "image_shape": list(data.image_shape), "num_classes": data.num_classes, "iterations": iterations,
         "batch_size": batch_size, "z_dim": z_dim, "width": width, "lr_g": lr_g, "lr_d": lr_d, "beta1": beta1,
         "conditional": conditional, "info_codes": info_codes, "info_weight": info_weight if info_codes else None,
+        "cr_weight": cr_weight if cr_weight else None,
         "log_every": log_every, "snapshot_every": snapshot_every, "seed": seed,
         "device_type": device.type, "torch": torch.__version__.split("+")[0], "recipe": RECIPE,
         "cpu_threads": torch.get_num_threads() if device.type == "cpu" else None,
-        "code": _cache.source_fingerprint(sys.modules[__name__], _gan_models),
+        "code": _cache.source_fingerprint(sys.modules[__name__], _gan_models, _infogan_cr),
     }
 
 
@@ -341,8 +354,9 @@ def train_gan(data: ImageDataset, *, iterations: int, batch_size: int = 64, z_di
               lr_g: float = 2e-4, lr_d: float = 2e-4, beta1: float = 0.5, conditional: bool = False,
               log_every: int = 10, snapshot_every: int = 100, seed: int = 0, device: str = "auto",
               cache_dir: str = "results/cache", progress: str = "auto", info_codes: int = 0,
-              info_weight: float = 1.0) -> TrainedGAN:
-    """Train (or load from the cache) a DCGAN on ``data``'s training split; ``info_codes > 0`` makes it InfoGAN."""
+              info_weight: float = 1.0, cr_weight: float = 0.0) -> TrainedGAN:
+    """Train (or load from the cache) a DCGAN on ``data``'s training split; ``info_codes > 0`` makes it InfoGAN,
+    and ``cr_weight > 0`` with it InfoGAN-CR (:mod:`xai_helpers.infogan_cr`)."""
     for name, value in (("iterations", iterations), ("batch_size", batch_size), ("z_dim", z_dim),
                         ("width", width), ("log_every", log_every), ("snapshot_every", snapshot_every)):
         _positive_int(name, value)
@@ -353,24 +367,28 @@ def train_gan(data: ImageDataset, *, iterations: int, batch_size: int = 64, z_di
         raise ValueError(f"info_codes must be an int in [0, z_dim={z_dim}], got {info_codes!r}")
     if info_codes and not info_weight > 0:
         raise ValueError(f"info_weight must be positive for an InfoGAN, got {info_weight!r}")
+    if not cr_weight >= 0 or (cr_weight and (info_codes < 2 or conditional)):
+        raise ValueError(f"cr_weight = {cr_weight!r} is not allowed here: InfoGAN-CR's contrastive term needs an "
+                         f"unconditional InfoGAN with at least 2 codes (info_codes = {info_codes}, conditional = "
+                         f"{conditional}); use cr_weight 0 otherwise")
     if not 0 <= beta1 < 1:
         raise ValueError(f"beta1 must be in [0, 1), got {beta1!r}")
     if batch_size > len(data.train_x):
         raise ValueError(f"batch_size {batch_size} exceeds the {len(data.train_x)} training images")
-    c, h, _ = data.image_shape
-    if (h, data.image_shape[2]) not in ((28, 28), (32, 32)):
+    c, h_size, _ = data.image_shape
+    if (h_size, data.image_shape[2]) not in ((28, 28), (32, 32)):
         raise ValueError(f"the DCGAN handles 28×28 and 32×32 images; {data.name} has "
-                         f"{h}×{data.image_shape[2]} (load shapes or imagefolder data with image_size=32)")
+                         f"{h_size}×{data.image_shape[2]} (load shapes or imagefolder data with image_size=32)")
     dev = resolve_device(device)
     config = gan_config(data, iterations=iterations, batch_size=batch_size, z_dim=z_dim, width=width, lr_g=lr_g,
                         lr_d=lr_d, beta1=beta1, conditional=conditional, log_every=log_every,
                         snapshot_every=snapshot_every, seed=seed, device=dev, info_codes=info_codes,
-                        info_weight=info_weight)
+                        info_weight=info_weight, cr_weight=cr_weight)
     n_cond = data.num_classes if conditional else 0
 
     def new_networks():
-        return (_gan_models.DCGANGenerator(z_dim, c, h, width, n_cond, info_codes),
-                _gan_models.DCGANDiscriminator(c, h, width, n_cond, info_codes))
+        return (_gan_models.DCGANGenerator(z_dim, c, h_size, width, n_cond, info_codes),
+                _gan_models.DCGANDiscriminator(c, h_size, width, n_cond, info_codes))
 
     def _build():
         seed_everything(seed)
@@ -379,11 +397,12 @@ def train_gan(data: ImageDataset, *, iterations: int, batch_size: int = 64, z_di
         d.apply(_gan_models.dcgan_init)
         g.to(dev).train()
         d.to(dev).train()
+        h = _infogan_cr.PairClassifier(c, h_size, info_codes, width).to(dev).train() if cr_weight else None
         t0 = time.perf_counter()
         history, snapshots, divergence, done = _fit(
             g, d, data, iterations=iterations, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, beta1=beta1,
             conditional=conditional, log_every=log_every, snapshot_every=snapshot_every, seed=seed, device=dev,
-            progress=progress, info_weight=info_weight)
+            progress=progress, info_weight=info_weight, h=h, cr_weight=cr_weight)
         meta = {"history": history, "train_seconds": time.perf_counter() - t0, "diverged": divergence is not None,
                 "divergence": divergence, "iterations_done": done, "n_train": len(data.train_x),
                 "snapshot_iterations": [s["iteration"] for s in snapshots]}

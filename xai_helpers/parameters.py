@@ -114,6 +114,7 @@ ALLOWED: dict[str, Allowed] = {
     "dissection_samples": COUNT, "dissection_top_k": COUNT, "dissection_random": COUNT,
     "shapes_gan_iterations": COUNT, "shapes_gan_batch_size": Allowed("int", 2), "shapes_gan_width": COUNT,
     "shapes_gan_lr": POSITIVE, "shapes_z_dim": COUNT, "info_codes": Allowed("int", 0), "info_weight": NON_NEGATIVE,
+    "cr_weight": NON_NEGATIVE,
     "regressor_epochs": COUNT, "disentangle_samples": Allowed("int", 10), "dislib_estimators": COUNT,
     # 06: evaluation
     "augment_synthetic": COUNT, "rating_images": COUNT,
