@@ -37,7 +37,7 @@ class _Painter(nn.Module):
 
 def _accuracy_after_training(g, steps=150):
     torch.manual_seed(0)
-    h = CR.PairClassifier(1, 12, g.code_dim, width=8)
+    h = CR.PairClassifier(1, g.code_dim, width=8)
     opt = torch.optim.Adam(h.parameters(), lr=3e-3)
     gen = torch.Generator().manual_seed(0)
     for _ in range(steps):

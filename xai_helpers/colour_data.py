@@ -1,8 +1,8 @@
 """Colour, textured versions of grayscale images: the objects tinted and laid over textured colour backgrounds.
 
 The study is built on grayscale digits; it must also hold on colour images whose backgrounds carry texture
-and edges of every colour (issue 14: on a 32 px RGB clothing set a black-and-white planted patch blended in and
-was never learned). This module makes such data from any grayscale set with a known foreground (the ink of a
+and edges of every colour (issue 14: on a 32 px RGB clothing set a black-and-white planted patch was reported
+never learned). This module makes such data from any grayscale set with a known foreground (the ink of a
 digit, the garment of Fashion-MNIST): the tests use it on mnist5k, and ``tools/make_colour_imagefolder.py``
 writes a 10-class colour clothing imagefolder from Fashion-MNIST for whole-study runs.
 

@@ -397,7 +397,7 @@ def train_gan(data: ImageDataset, *, iterations: int, batch_size: int = 64, z_di
         d.apply(_gan_models.dcgan_init)
         g.to(dev).train()
         d.to(dev).train()
-        h = _infogan_cr.PairClassifier(c, h_size, info_codes, width).to(dev).train() if cr_weight else None
+        h = _infogan_cr.PairClassifier(c, info_codes, width).to(dev).train() if cr_weight else None
         t0 = time.perf_counter()
         history, snapshots, divergence, done = _fit(
             g, d, data, iterations=iterations, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, beta1=beta1,

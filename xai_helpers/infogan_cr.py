@@ -22,7 +22,7 @@ from .gan_models import sample_latent
 class PairClassifier(nn.Module):
     """Two images (N, C, S, S) each, stacked along channels → logits over which of ``code_dim`` codes they share."""
 
-    def __init__(self, in_channels: int, image_size: int, code_dim: int, width: int = 32):
+    def __init__(self, in_channels: int, code_dim: int, width: int = 32):
         super().__init__()
         if code_dim < 2:
             raise ValueError(f"code_dim = {code_dim!r} is not allowed: telling which code is shared needs ≥ 2 codes")
@@ -31,7 +31,7 @@ class PairClassifier(nn.Module):
             nn.Conv2d(2 * in_channels, w, 4, 2, 1), nn.LeakyReLU(0.2),
             nn.Conv2d(w, 2 * w, 4, 2, 1), nn.LeakyReLU(0.2),
             nn.Conv2d(2 * w, 2 * w, 3, 2, 1), nn.LeakyReLU(0.2),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * w, code_dim),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * w, code_dim),  # any image size
         )
 
     def forward(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
@@ -50,9 +50,10 @@ def shared_code_pairs(z_dim: int, code_dim: int, n: int, generator: torch.Genera
 
 
 def contrastive_loss(g: nn.Module, h: PairClassifier, n: int, generator: torch.Generator,
-                     device: torch.device, labels=None) -> tuple[torch.Tensor, float]:
-    """H's cross-entropy on ``n`` fresh pairs (differentiable in G and H) and its accuracy."""
+                     device: torch.device) -> tuple[torch.Tensor, float]:
+    """H's cross-entropy on ``n`` fresh pairs from an unconditional ``g`` (differentiable in G and H) and its
+    accuracy."""
     z, other, k = shared_code_pairs(g.z_dim, g.code_dim, n, generator)
     k = k.to(device)
-    logits = h(g(z.to(device), labels), g(other.to(device), labels))
+    logits = h(g(z.to(device)), g(other.to(device)))
     return F.cross_entropy(logits, k), (logits.argmax(1) == k).float().mean().item()

@@ -9,7 +9,8 @@ says so when it has not; :func:`shortcut_rate` is the measurement.
 The patch must stand out from any background: on grayscale images a black-and-white checkerboard (digits never
 hold one), on colour images a checkerboard of two complementary saturated colours, magenta and green, which
 alternates every channel between 0 and 1 from pixel to pixel: no photograph, texture or gradient has that
-(a black-and-white patch on a 32 px colour clothing set blended into the textures and was never learned). Its
+(a review reported a black-and-white patch never learned on a 32 px colour clothing set; on colour images
+that hold black-and-white checks it blends in, see tests/test_shortcut.py). Its
 side is a share of the image side (:func:`relative_size`), so it means the same on 28 px and 64 px images.
 """
 from __future__ import annotations
