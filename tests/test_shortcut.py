@@ -51,6 +51,78 @@ def test_the_shortcut_is_planted_in_colour_on_colour_data():
     assert len(untouched) + changed.sum() == len(data.train_y)
 
 
+def _holds_board(images, board):
+    """Per image: does some window equal ``board`` exactly?"""
+    p = board.shape[-1]
+    windows = images.unfold(2, p, 1).unfold(3, p, 1)  # (N, C, H', W', p, p)
+    return (windows == board[:, None, None]).all(1).flatten(-2).all(-1).flatten(1).any(1)
+
+
+def test_training_augments_planted_images_but_shows_the_pattern_crisp_at_its_box():
+    """Affine augmentation of a planted image resamples the checkerboard (it blurs and tilts it); the model must
+    see the exact pattern it is tested with. Every image of a fully planted set reaches the model with the exact
+    board; before the fix, augmentation blurred nearly all of them."""
+    from xai_helpers.train import _fit
+
+    data = _tiny(n=64)
+    planted = S.shortcut_dataset(data, 1, patch=3, fraction=1.0)  # every training image planted
+
+    class Recorder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear, self.seen = torch.nn.Linear(3 * 12 * 12, 4), []
+
+        def forward(self, x):
+            if self.training:
+                self.seen.append(x.detach().clone())
+            return self.linear(x.flatten(1))
+
+    model = Recorder()
+    _fit(model, planted, epochs=1, batch_size=16, lr=1e-3, weight_decay=0.0, augment=True, seed=0,
+         device=torch.device("cpu"), progress="none", label="recorder")
+    seen = torch.cat(model.seen)
+    assert len(seen) == len(data.train_x) and _holds_board(seen, S.checkerboard(3, 3)).all()
+    # ... and the images were augmented: none reached the model as stored
+    assert not (seen[:, None] == planted.train_x[None]).flatten(2).all(2).any()
+
+
+def test_augmenting_with_stamps_is_the_plain_augmentation_of_the_image_before_planting():
+    from xai_helpers.train import augment_batch, augment_keeping_stamps
+
+    data = _tiny(n=64)
+    planted = S.shortcut_dataset(data, 1, patch=3, fraction=0.25)
+    stamps = planted.train_stamps
+    assert torch.equal(planted.train_x[stamps.index], S.plant(data.train_x[stamps.index], stamps.boxes,
+                                                                S.checkerboard(3, 3)))
+    for row, i in enumerate(stamps.index.tolist()):  # ``under`` is what the pattern covers
+        top, left = stamps.boxes[row, :2].tolist()
+        assert torch.equal(stamps.under[row], data.train_x[i, :, top:top + 3, left:left + 3])
+    index = torch.arange(len(data.train_x))
+    ours = augment_keeping_stamps(planted.train_x, index, stamps, torch.Generator().manual_seed(7))
+    plain = augment_batch(data.train_x, torch.Generator().manual_seed(7))  # same draws, images before planting
+    inside = torch.zeros_like(plain, dtype=torch.bool)
+    for row, i in enumerate(stamps.index.tolist()):
+        top, left = stamps.boxes[row, :2].tolist()
+        inside[i, :, top:top + 3, left:left + 3] = True
+        assert torch.equal(ours[i, :, top:top + 3, left:left + 3], S.checkerboard(3, 3))
+    assert torch.equal(ours[~inside], plain[~inside])
+
+
+def test_stamps_are_part_of_the_fingerprint_and_a_stamped_set_is_not_subsampled():
+    from xai_helpers.data import TrainStamps, _limited
+
+    data = _tiny(n=64)
+    planted = S.shortcut_dataset(data, 1, patch=3, fraction=0.25)
+    bare = ImageDataset(planted.name, planted.train_x, planted.train_y, planted.test_x, planted.test_y,
+                        planted.classes)
+    assert bare.fingerprint != planted.fingerprint  # same pixels, but training treats them differently
+    with pytest.raises(ValueError, match="subsample the data before planting"):
+        _limited(planted, 10, None)
+    st = planted.train_stamps
+    with pytest.raises(ValueError, match="sorted"):
+        TrainStamps(st.index.flip(0), st.boxes, st.pattern, st.under)
+
+
 def test_the_shortcut_model_trains_longer_until_it_has_learned_and_decides_on_training_images_only(monkeypatch):
     """A fake trainer whose model uses the patch from 4 epochs on: the budget doubles the epochs until then, and
     the check images are patched *training* images of other classes that kept their label, never test images."""

@@ -46,6 +46,29 @@ SHAPES_FACTORS = ("shape", "scale", "orientation", "pos_x", "pos_y")
 
 
 @dataclass(frozen=True)
+class TrainStamps:
+    """A pattern pasted onto some training images at known boxes: a planted ground truth (see ``shortcut.py``).
+
+    ``train_x`` holds the images with the pattern pasted; ``under`` keeps the pixels it covers, so that training
+    can augment each image as it was before planting and paste the pattern back afterwards, crisp, at its box
+    (:func:`xai_helpers.train.augment_keeping_stamps`): the model then learns exactly the pixels it is tested
+    with, not a resampled copy of them.
+    """
+
+    index: torch.Tensor  # (M,) long, sorted: the stamped training images
+    boxes: torch.Tensor  # (M, 4) long: top, left, height, width
+    pattern: torch.Tensor  # (C, p, p)
+    under: torch.Tensor  # (M, C, p, p): what the pattern covers in each image
+
+    def __post_init__(self):
+        if len(self.index) and not bool((self.index[1:] > self.index[:-1]).all()):
+            raise ValueError("TrainStamps.index must be sorted and free of repeats")
+
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        return self.index, self.boxes, self.pattern, self.under
+
+
+@dataclass(frozen=True)
 class ImageDataset:
     """A data set split into train and test tensors, with what is known about it."""
 
@@ -60,6 +83,8 @@ class ImageDataset:
     test_factors: torch.Tensor | None = None
     factor_names: tuple[str, ...] = ()
     info: dict = field(default_factory=dict)
+    #: A planted pattern that training pastes back after augmentation (None: nothing planted).
+    train_stamps: TrainStamps | None = None
 
     @property
     def num_classes(self) -> int:
@@ -73,7 +98,9 @@ class ImageDataset:
     def fingerprint(self) -> str:
         """SHA-256 (16 hex digits) of every tensor: the data set's version for cache keys."""
         h = hashlib.sha256(self.name.encode())
-        for t in (self.train_x, self.train_y, self.test_x, self.test_y, self.train_factors, self.test_factors):
+        stamps = self.train_stamps.tensors() if self.train_stamps is not None else ()
+        for t in (self.train_x, self.train_y, self.test_x, self.test_y, self.train_factors, self.test_factors,
+                  *stamps):
             if t is not None:
                 h.update(str(tuple(t.shape)).encode())
                 h.update(t.contiguous().numpy().tobytes())
@@ -111,6 +138,8 @@ def stratified_split(labels: np.ndarray, test_fraction: float, seed: int = SPLIT
 
 
 def _limited(ds: ImageDataset, train_limit, test_limit) -> ImageDataset:
+    if ds.train_stamps is not None:  # its indices would point at other images after subsampling
+        raise ValueError(f"{ds.name} carries planted stamps: subsample the data before planting")
     tr = stratified_subset(ds.train_y, train_limit)
     te = stratified_subset(ds.test_y, test_limit)
     pick = lambda t, i: None if t is None else t[i].contiguous()  # noqa: E731

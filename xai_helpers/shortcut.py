@@ -12,13 +12,18 @@ alternates every channel between 0 and 1 from pixel to pixel: no photograph, tex
 (a review reported a black-and-white patch never learned on a 32 px colour clothing set; on colour images
 that hold black-and-white checks it blends in, see tests/test_shortcut.py). Its
 side is a share of the image side (:func:`relative_size`), so it means the same on 28 px and 64 px images.
+
+The model must learn the very pixels it is tested with: the planted data sets carry their stamps
+(:func:`stamp`), and training augments each planted image as it was before planting and pastes the pattern back,
+crisp, afterwards (``train.augment_keeping_stamps``: augmenting the planted image would blur and tilt the
+checkerboard, and the model would learn a pattern that textured backgrounds partly match).
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .data import ImageDataset
+from .data import ImageDataset, TrainStamps
 from .train import TrainedClassifier, predict_logits, train_classifier
 
 #: Seed of the patch positions (fixed, like the data splits).
@@ -73,6 +78,17 @@ def plant(images: torch.Tensor, boxes: torch.Tensor, pattern: torch.Tensor) -> t
     return out
 
 
+def stamp(images: torch.Tensor, index: torch.Tensor, boxes: torch.Tensor,
+          pattern: torch.Tensor) -> tuple[torch.Tensor, TrainStamps]:
+    """A copy of training images ``images`` with ``pattern`` planted in rows ``index`` (sorted) at ``boxes``, and
+    the :class:`TrainStamps` that let training augment them without blurring the pattern."""
+    p = pattern.shape[-1]
+    under = torch.stack([images[i, :, t:t + p, l:l + p] for i, (t, l) in zip(index.tolist(), boxes[:, :2].tolist())])
+    out = images.clone()
+    out[index] = plant(images[index], boxes, pattern)
+    return out, TrainStamps(index, boxes, pattern, under.contiguous())
+
+
 def shortcut_dataset(data: ImageDataset, target_class: int, patch: int = 4, fraction: float = 0.1) -> ImageDataset:
     """``data`` whose training split carries a planted shortcut for ``target_class``.
 
@@ -91,15 +107,16 @@ def shortcut_dataset(data: ImageDataset, target_class: int, patch: int = 4, frac
     other = other[torch.randperm(len(other), generator=gen)[: int(round(fraction * len(other)))]]
     idx = torch.cat([own, other]).sort().values
     boxes = random_boxes(len(idx), data.image_shape[-1], patch, gen)
-    train_x, train_y = data.train_x.clone(), data.train_y.clone()
-    train_x[idx] = plant(data.train_x[idx], boxes, checkerboard(patch, data.image_shape[0]))
+    train_x, stamps = stamp(data.train_x, idx, boxes, checkerboard(patch, data.image_shape[0]))
+    train_y = data.train_y.clone()
     train_y[idx] = target_class
     untouched = torch.nonzero((data.train_y != target_class) & (train_y == data.train_y)).flatten()
     return ImageDataset(f"{data.name}+patch{patch}-class{target_class}-frac{fraction:g}", train_x, train_y,
                         data.test_x, data.test_y, data.classes,
                         info=dict(data.info, shortcut={"class": target_class, "patch": patch, "fraction": fraction,
                                                        "planted": len(idx), "relabelled": len(other),
-                                                       "untouched_others": untouched.tolist()}))
+                                                       "untouched_others": untouched.tolist()}),
+                        train_stamps=stamps)
 
 
 def shortcut_rate(model: nn.Module, images: torch.Tensor, target_class: int) -> float:
@@ -158,10 +175,10 @@ def planted_concept_dataset(data: ImageDataset, target_class: int, rate: float, 
     gen = torch.Generator().manual_seed(PATCH_SEED + 2)
     own = torch.nonzero(data.train_y == target_class).flatten()
     idx = own[torch.randperm(len(own), generator=gen)[: int(round(rate * len(own)))]].sort().values
-    train_x = data.train_x.clone()
-    train_x[idx] = plant(data.train_x[idx], random_boxes(len(idx), data.image_shape[-1], patch, gen),
-                         checkerboard(patch, data.image_shape[0]))
+    train_x, stamps = stamp(data.train_x, idx, random_boxes(len(idx), data.image_shape[-1], patch, gen),
+                            checkerboard(patch, data.image_shape[0]))
     return ImageDataset(f"{data.name}+concept{patch}-class{target_class}-rate{rate:g}", train_x, data.train_y,
                         data.test_x, data.test_y, data.classes,
                         info=dict(data.info, planted={"class": target_class, "patch": patch, "rate": rate,
-                                                      "planted": len(idx)}))
+                                                      "planted": len(idx)}),
+                        train_stamps=stamps)

@@ -18,7 +18,7 @@ from torch import nn
 
 from . import cache as _cache
 from . import models as _models
-from .data import ImageDataset
+from .data import ImageDataset, TrainStamps
 from .reproducibility import resolve_device, seed_everything, with_global_rng_restored
 
 #: Version tag of the training recipe; the source hash below catches code edits, this documents intent.
@@ -58,6 +58,35 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, max_rotation: flo
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+def augment_keeping_stamps(x: torch.Tensor, index: torch.Tensor, stamps: TrainStamps,
+                           generator: torch.Generator) -> torch.Tensor:
+    """:func:`augment_batch` of training images ``x`` (rows ``index`` of the training split) that keeps a planted
+    pattern exactly as it is tested: each stamped image is augmented as it was before planting, and the pattern is
+    pasted back afterwards, crisp, at its box.
+
+    Why: augmenting the planted image would resample a one-pixel checkerboard bilinearly at sub-pixel shifts and
+    small rotations, which averages its two colours; the model then learns a blurred, tilted pattern that
+    striped or textured backgrounds partly match, so gradients point at the background as much as at the patch.
+    On the colour clothing imagefolder at the quick profile, Saliency's pointing game on 02's shortcut model was
+    0.45 when the planted images were augmented, 0.95 without augmentation, 1.00 this way. The image content is
+    augmented exactly as for any other model (the same random draws), so a shortcut model still differs from the
+    clean one only in the pattern.
+    """
+    rows = torch.searchsorted(stamps.index, index).clamp(max=len(stamps.index) - 1)  # stamps.index is sorted
+    found = stamps.index[rows] == index
+    hits = list(zip(torch.nonzero(found).flatten().tolist(), rows[found].tolist()))
+    p = stamps.pattern.shape[-1]
+    x = x.clone()
+    for b, r in hits:
+        top, left = stamps.boxes[r, :2].tolist()
+        x[b, :, top:top + p, left:left + p] = stamps.under[r]
+    x = augment_batch(x, generator)
+    for b, r in hits:
+        top, left = stamps.boxes[r, :2].tolist()
+        x[b, :, top:top + p, left:left + p] = stamps.pattern
+    return x
+
+
 @torch.no_grad()
 def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 512,
                    device: str | torch.device | None = None) -> torch.Tensor:
@@ -86,7 +115,8 @@ def progress_mode(progress: str) -> str:
 
 def _fit(model, data: ImageDataset, *, epochs, batch_size, lr, weight_decay, augment, seed, device, progress,
          label):
-    """The training loop: AdamW with a one-cycle schedule, optional affine augmentation."""
+    """The training loop: AdamW with a one-cycle schedule, optional affine augmentation (which keeps a planted
+    pattern crisp, see :func:`augment_keeping_stamps`)."""
     gen = torch.Generator().manual_seed(seed)
     x, y = data.train_x, data.train_y
     steps = math.ceil(len(x) / batch_size)
@@ -107,7 +137,9 @@ def _fit(model, data: ImageDataset, *, epochs, batch_size, lr, weight_decay, aug
         for i in range(steps):
             idx = order[i * batch_size:(i + 1) * batch_size]
             xb, yb = x[idx], y[idx]
-            if augment:
+            if augment and data.train_stamps is not None:
+                xb = augment_keeping_stamps(xb, idx, data.train_stamps, gen)
+            elif augment:
                 xb = augment_batch(xb, gen)
             xb, yb = xb.to(device), yb.to(device)
             logits = model(xb)
