@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The study's two commands (see README.md):
-#   ./run_all.sh [options]        set up .venv if missing or stale, then run every notebook (python -m xai_helpers.runner)
+#   ./run_all.sh [options]        set up .venv if missing or stale, then run every notebook (python -m xai_helpers.study.runner)
 #   ./run_all.sh --test [args]    same set-up, then the whole test suite (pytest: unit tests + nbval + end-to-end)
 # ./run_all.sh --help lists the runner's options.
 set -euo pipefail
@@ -52,4 +52,4 @@ if [ "${1:-}" = "--test" ]; then
     shift
     exec .venv/bin/python -m pytest "$@"
 fi
-exec .venv/bin/python -m xai_helpers.runner "$@"
+exec .venv/bin/python -m xai_helpers.study.runner "$@"

@@ -4,7 +4,7 @@ identical; the study-level notebook 06 and the report built from that smoke run.
 import json
 import math
 
-from xai_helpers import runner
+from xai_helpers.study import runner
 
 
 NOTEBOOKS = ("01", "02", "03", "04", "05", "06")

@@ -5,7 +5,7 @@
 
 Fashion-MNIST's IDX files are read from ``--source`` (default: Debian's ``dataset-fashion-mnist`` package,
 ``apt-get install dataset-fashion-mnist``, which puts them in /usr/share/datasets/fashion-mnist). Each garment is
-resized to ``--size`` pixels, tinted and laid over a textured colour background (:mod:`xai_helpers.colour_data`),
+resized to ``--size`` pixels, tinted and laid over a textured colour background (:mod:`xai_helpers.data.colour`),
 the first ``--per-class`` training images of each class, all from ``--seed``. Nothing is downloaded.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from xai_helpers.colour_data import colourise, write_imagefolder  # noqa: E402
+from xai_helpers.data.colour import colourise, write_imagefolder  # noqa: E402
 
 CLASSES = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot")
 DEBIAN = Path("/usr/share/datasets/fashion-mnist")

@@ -1,0 +1,282 @@
+"""Evaluation tables from hand-made metrics files: known means, intervals and paired differences."""
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from xai_helpers.evaluation import tables as ET
+
+
+def _write(folder, notebook, metrics):
+    (folder / "metrics").mkdir(parents=True, exist_ok=True)
+    (folder / "metrics" / f"{notebook}.json").write_text(json.dumps(metrics))
+
+
+def _classifier_metrics(seed, plain_acc, attention_acc):
+    model = lambda acc: {"test_accuracy": acc, "macro_f1": acc - 0.01, "ece": 0.02}  # noqa: E731
+    return {"seed": seed, "models": {"plain": model(plain_acc), "attention": model(attention_acc)}}
+
+
+def test_classification_table_over_three_seeds(tmp_path):
+    plain, attention = [0.90, 0.92, 0.94], [0.93, 0.94, 0.97]
+    for s, (p, a) in enumerate(zip(plain, attention)):
+        _write(tmp_path / f"seed-{s}", "01_cnn_training", _classifier_metrics(s, p, a))
+    table = ET.classification_table(tmp_path)
+    row = table.loc[("accuracy", "plain CNN")]
+    half = stats.t.ppf(0.975, 2) * np.std(plain, ddof=1) / math.sqrt(3)
+    assert row["mean"] == pytest.approx(0.92) and row["n_seeds"] == 3
+    assert row["ci_low"] == pytest.approx(0.92 - half) and row["ci_high"] == pytest.approx(0.92 + half)
+    diff = table.loc[("accuracy", "attention − plain")]
+    assert diff["mean"] == pytest.approx(np.mean(np.subtract(attention, plain)))
+    assert diff["p_paired_t"] == pytest.approx(stats.ttest_rel(attention, plain).pvalue)
+    assert table.loc[("calibration error (ECE)", "plain CNN")]["mean"] == pytest.approx(0.02)
+    assert "0.92 [" in ET.format_interval(table).loc[("accuracy", "plain CNN")]
+
+
+def test_intervals_are_clipped_to_the_metrics_range(tmp_path):
+    # Three noisy seeds: the t-interval of accuracy reaches past 1 and that of ECE below 0.
+    for s, acc in enumerate([0.55, 0.70, 0.99]):
+        _write(tmp_path / f"seed-{s}", "01_cnn_training", _classifier_metrics(s, acc, 0.5))
+    table = ET.classification_table(tmp_path)
+    accuracy = table.loc[("accuracy", "plain CNN")]
+    half = stats.t.ppf(0.975, 2) * np.std([0.55, 0.70, 0.99], ddof=1) / math.sqrt(3)
+    assert accuracy["mean"] + half > 1  # the unclipped interval would be impossible …
+    assert accuracy["ci_high"] == 1.0 and accuracy["ci_low"] == pytest.approx(accuracy["mean"] - half)  # … clipped
+    assert table["ci_low"].min() >= -1 and table["ci_high"].max() <= 1
+    for s, kid in enumerate([0.001, -0.002]):
+        row = {"fid": 1.0 + 40 * s, "kid_mean": kid, "inception_score": 1.0 + s, "precision": 0.1, "recall": 0.9 * s,
+               "classes_covered": 1 + 9 * s}
+        _write(tmp_path / f"seed-{s}", "04_gan_dynamics", {**row, "seed": s, "real_vs_real": row, "collapsed": row})
+    fidelity = ET.fidelity_table(tmp_path).loc["GAN"]
+    assert fidelity.loc["FID", "ci_low"] == 0 and fidelity.loc["IS", "ci_low"] == 1
+    assert fidelity.loc["recall", "ci_low"] == 0 and fidelity.loc["recall", "ci_high"] == 1
+    assert fidelity.loc["KID", "ci_low"] < -0.002  # KID's unbiased estimate may be negative: not clipped
+
+
+def test_a_single_seed_run_has_no_interval_and_no_difference_row(tmp_path):
+    _write(tmp_path, "01_cnn_training", _classifier_metrics(7, 0.9, 0.91))
+    assert ET.seed_folders(tmp_path) == {7: tmp_path}
+    table = ET.classification_table(tmp_path)
+    assert np.isnan(table.loc[("accuracy", "plain CNN")]["ci_low"])
+    assert ("accuracy", "attention − plain") not in table.index
+    assert ET.format_interval(table).loc[("accuracy", "plain CNN")] == "0.9"
+
+
+def test_fidelity_table_keeps_the_calibration_rows(tmp_path):
+    for s, fid in enumerate([5.0, 7.0]):
+        row = {"fid": fid, "kid_mean": 0.1, "inception_score": 6.0, "precision": 0.5, "recall": 0.8,
+               "classes_covered": 10}
+        _write(tmp_path / f"seed-{s}", "04_gan_dynamics", {**row, "seed": s, "real_vs_real": {**row, "fid": 0.3},
+                                                          "collapsed": {**row, "fid": 130.0, "classes_covered": 1}})
+    table = ET.fidelity_table(tmp_path)
+    assert table.loc[("GAN", "FID")]["mean"] == pytest.approx(6.0)
+    assert table.loc[("real vs real (floor)", "FID")]["mean"] == pytest.approx(0.3)
+    assert table.loc[("one-class generator (collapsed)", "classes covered")]["mean"] == 1
+
+
+def test_missing_runs_are_reported_by_name(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ET.seed_folders(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="no metrics"):
+        ET.seed_folders(tmp_path)
+    _write(tmp_path, "01_cnn_training", _classifier_metrics(0, 0.9, 0.9))
+    with pytest.raises(FileNotFoundError, match="04_gan_dynamics"):
+        ET.fidelity_table(tmp_path)
+
+
+def test_explanation_table_averages_seeds_and_ranks_by_direction(tmp_path):
+    methods = [{"saliency": {"deletion_auc": {"zero": 0.5}, "insertion_auc": {"zero": 0.4}, "pointing_game": 0.2,
+                             "family": "gradient", "sanity_pass": True},
+                "grad_cam": {"deletion_auc": {"zero": 0.3}, "insertion_auc": {"zero": 0.6}, "pointing_game": 0.8}},
+               {"saliency": {"deletion_auc": {"zero": 0.7}, "insertion_auc": {"zero": 0.4}, "pointing_game": 0.4},
+                "grad_cam": {"deletion_auc": {"zero": 0.3}, "insertion_auc": {"zero": 0.2}, "pointing_game": 0.6}}]
+    for s, m in enumerate(methods):
+        _write(tmp_path / f"seed-{s}", "02_cnn_attribution", {"seed": s, "methods": m})
+    means, ranks = ET.explanation_table(tmp_path)
+    assert means.loc["saliency", "deletion_auc.zero"] == pytest.approx(0.6)
+    assert means.loc["grad_cam", "insertion_auc.zero"] == pytest.approx(0.4)
+    assert "family" not in means and "sanity_pass" not in means and means.loc["saliency", "n_seeds"] == 2
+    # lower deletion AUC is better, higher pointing game is better: grad_cam wins both; insertion ties
+    assert ranks.loc["grad_cam", "deletion_auc.zero"] == 1 and ranks.loc["saliency", "pointing_game"] == 2
+    assert ranks.loc["grad_cam", "insertion_auc.zero"] == ranks.loc["saliency", "insertion_auc.zero"] == 1
+    assert list(ranks.index) == ["grad_cam", "saliency"]
+
+
+def test_cost_table_reads_the_runners_wall_times(tmp_path):
+    env = {"device": "cpu", "profile": "smoke", "cpu": "x", "runner_torch_threads": 2, "gpu": None,
+           "wall_seconds": {"01_cnn_training@0": 10.0, "01_cnn_training@1": 12.0, "02_cnn_attribution@0": None}}
+    (tmp_path / "environment.json").write_text(json.dumps(env))
+    table = ET.cost_table(tmp_path)
+    assert table["notebook"].tolist() == ["01_cnn_training", "01_cnn_training", "02_cnn_attribution", "whole study"]
+    assert table.iloc[-1]["seconds"] == 22.0 and set(table["device"]) == {"cpu"}
+    # during a run, status.json is current: the notebook still running has no time yet
+    status = {"notebooks": [{"notebook": "01_cnn_training", "seed": 0, "seconds": 9.0},
+                            {"notebook": "06_evaluation", "seed": 0, "seconds": None}]}
+    (tmp_path / "status.json").write_text(json.dumps(status))
+    table = ET.cost_table(tmp_path)
+    assert table["notebook"].tolist() == ["01_cnn_training", "whole study"] and table.iloc[-1]["seconds"] == 9.0
+    with pytest.raises(FileNotFoundError, match="environment.json"):
+        ET.cost_table(tmp_path / "missing")
+
+
+def test_study_checks_report_failures_and_missing_notebooks(tmp_path):
+    tcav = {"seed": 0, "planted_significant": {"0": True, "1": True}, "planted_tcav_score": {"0": 0.9, "1": 1.0},
+            "random_controls_significant": 0}
+    _write(tmp_path, "03_tcav", tcav)
+    checks = ET.study_checks(tmp_path)
+    got = dict(zip(checks["check"], checks["passed"]))
+    assert got["planted concept (100 %) significant"] is True
+    assert got["absent concept (0 %) not significant"] is False  # a significant absent concept is a failure
+    missing = checks[checks["check"] == "(not run in this run)"]["notebook"].tolist()
+    assert missing == ["02_cnn_attribution", "04_gan_dynamics", "05_gan_latent"]
+
+
+def test_tcav_table_counts_shares_and_planted_scores_over_seeds(tmp_path):
+    for s, (n_sig, planted) in enumerate([(9, 0.8), (3, 1.0)]):
+        _write(tmp_path / f"seed-{s}", "03_tcav", {
+            "seed": s, "n_significant": n_sig, "n_tests": 60, "random_controls_significant": s,
+            "n_cavs_flagged": 4, "planted_tcav_score": {"0": 0.5, "1": planted},
+            "planted_significant": {"0": False, "1": s == 0}})
+    table = ET.tcav_table(tmp_path)
+    assert table.loc["share of tests significant (Holm)", "mean"] == pytest.approx(0.1)  # (9 + 3) / 2 / 60
+    assert table.loc["random controls significant", "mean"] == pytest.approx(0.5)
+    assert table.loc["planted pattern at 100%: TCAV score", "mean"] == pytest.approx(0.9)
+    assert table.loc["planted pattern at 100%: significant", "mean"] == pytest.approx(0.5)  # 1 of 2 seeds
+    assert table.loc["planted pattern at 0%: significant", "mean"] == 0
+    assert table["ci_low"].min() >= 0 and table.loc["planted pattern at 100%: TCAV score", "ci_high"] <= 1
+    assert (table["n_seeds"] == 2).all()
+
+
+def test_latent_table_summarises_checks_directions_and_dissection(tmp_path):
+    for s in range(2):
+        _write(tmp_path / f"seed-{s}", "05_gan_latent", {
+            "seed": s, "sensitivity_autograd_vs_fd_rel_err": 1e-10, "latent_ig_completeness_err": 0.002 * (s + 1),
+            "jtj_effective_dimension": 7.0 + s,
+            "direction_families": {"SeFa": {"strength": 0.4, "selectivity": 0.5 + s / 10}},
+            "dissection": {"stroke": {"ablation_effect_top": 0.5, "ablation_effect_random": 0.02}}})
+    table = ET.latent_table(tmp_path)
+    assert table.loc["latent IG completeness error", "mean"] == pytest.approx(0.003)
+    assert table.loc["latent IG completeness error", "ci_low"] == 0  # clipped: an error is never negative
+    assert table.loc["E[JᵀJ] effective dimension", "mean"] == pytest.approx(7.5)
+    assert table.loc["directions SeFa: selectivity", "mean"] == pytest.approx(0.55)
+    assert table.loc["dissection 'stroke': ablation effect, top units", "mean"] == pytest.approx(0.5)
+    _write(tmp_path / "other", "03_tcav", {"seed": 0})
+    with pytest.raises(FileNotFoundError, match="05_gan_latent"):  # a run without 05 names what is missing
+        ET.latent_table(tmp_path / "other")
+
+
+def test_sanity_ranks_use_absolute_spearman_and_put_degenerate_maps_last(tmp_path):
+    def method(rho, ssim, degenerate=0):
+        return {"randomization_spearman": rho, "randomization_ssim": ssim, "randomization_degenerate_maps": degenerate}
+    seeds = [{"anti": method(-0.9, 0.1), "weak": method(0.1, 0.3), "flips": method(0.8, 0.4),
+              "blank": method(0.0, 0.0, degenerate=3), "strong": method(0.5, 0.2)},
+             {"anti": method(-0.9, 0.1), "weak": method(-0.1, 0.3), "flips": method(-0.8, 0.4),
+              "blank": method(0.0, 0.0), "strong": method(0.5, 0.2)}]
+    for s, m in enumerate(seeds):
+        _write(tmp_path / f"seed-{s}", "02_cnn_attribution", {"seed": s, "methods": m})
+    means, ranks = ET.explanation_table(tmp_path)
+    # |rho| averaged over seeds: 0.1 < 0.5 < 0.8 < 0.9; the signed mean of "flips" (0) is no evidence
+    assert ranks["randomization_spearman"].to_dict() == {"weak": 1, "strong": 2, "flips": 3, "anti": 4, "blank": 5}
+    assert means.loc["flips", "randomization_spearman"] == pytest.approx(0.0)  # the table keeps signed values
+    # constant maps in one seed: last on SSIM too, although their SSIM of 0 looks best
+    assert ranks.loc["blank", "randomization_ssim"] == 5 and ranks.loc["anti", "randomization_ssim"] == 1
+    assert ranks.index[-1] == "blank"
+
+
+def _attribution_metrics(games: dict, **extra):
+    """02's metrics with ``{method: (pointing game on the shortcut model, on the clean model)}``."""
+    methods = {k: {"pointing_game": s, "pointing_game_clean_model": c, "sanity_pass": True}
+               for k, (s, c) in games.items()}
+    return {"seed": 0, "methods": methods, "pointing_game_chance": 0.045, **extra}
+
+
+def _patch_check(folder, metrics):
+    _write(folder, "02_cnn_attribution", metrics)
+    checks = ET.study_checks(folder)
+    row = checks[checks["check"].str.startswith("planted patch found")]
+    assert len(row) == 1
+    return row.iloc[0]["passed"], row.iloc[0]["measured"]
+
+
+def test_patch_check_needs_the_shortcut_model_to_beat_the_clean_control(tmp_path):
+    # A clean model pointing at the patch 80 % of the time: the method finds bright texture, not the shortcut.
+    passed, measured = _patch_check(tmp_path / "a", _attribution_metrics(
+        {"saliency": (1.0, 0.8), "lime": (0.5, 0.2)}, shortcut_rate=0.98))
+    assert passed is False
+    assert "saliency" in measured and "1.000" in measured and "0.800" in measured
+    passed, measured = _patch_check(tmp_path / "b", _attribution_metrics(
+        {"saliency": (1.0, 0.8), "grad_cam": (0.95, 0.1), "lime": (0.2, 0.15)}, shortcut_rate=0.98))
+    assert passed is True
+    assert measured.startswith("grad_cam: shortcut model 0.950, clean model 0.100") and "1 of 3" in measured
+    assert _patch_check(tmp_path / "c", _attribution_metrics(  # the thresholds themselves pass
+        {"saliency": (ET.POINTING_SHORTCUT_MIN, ET.POINTING_CLEAN_MAX)}, shortcut_rate=0.9))[0] is True
+    assert _patch_check(tmp_path / "d", _attribution_metrics({"saliency": (0.89, 0.0)}, shortcut_rate=0.99))[0] is False
+
+
+def test_patch_check_fails_when_the_shortcut_was_not_learned(tmp_path):
+    passed, measured = _patch_check(tmp_path / "a", _attribution_metrics({"grad_cam": (1.0, 0.0)}, shortcut_rate=0.5))
+    assert passed is False and measured == "ground truth not learned: shortcut rate 0.500 < 0.9"
+    # runs made before 02 recorded the shortcut rate: the pointing games decide alone
+    passed, measured = _patch_check(tmp_path / "b", _attribution_metrics({"grad_cam": (1.0, 0.0)}))
+    assert passed is True and "shortcut rate" not in measured
+    # without the clean-model control the check cannot be made: not run, with the reason
+    old = _attribution_metrics({"grad_cam": (1.0, 0.0)})
+    for v in old["methods"].values():
+        del v["pointing_game_clean_model"]
+    passed, measured = _patch_check(tmp_path / "c", old)
+    assert passed is None and "pointing_game_clean_model" in measured
+
+
+def _tcav_checks(folder, scores: dict, significant: dict, **extra):
+    _write(folder, "03_tcav", {"seed": 0, "planted_tcav_score": scores, "planted_significant": significant,
+                               "random_controls_significant": 0, **extra})
+    checks = ET.study_checks(folder)
+    checks = checks[checks["notebook"] == "03_tcav"].set_index("check")
+    return checks["passed"].to_dict(), checks["measured"].to_dict()
+
+
+def test_tcav_checks_of_rates_not_run_are_not_run(tmp_path):
+    passed, measured = _tcav_checks(tmp_path / "a", {"0": 0.5, "0.5": 0.9}, {"0": False, "0.5": True})
+    assert passed["planted concept (100 %) significant"] is None
+    assert "not run" in measured["planted concept (100 %) significant"] and "0, 0.5" in measured[
+        "planted concept (100 %) significant"]
+    assert passed["absent concept (0 %) not significant"] is True
+    passed, measured = _tcav_checks(tmp_path / "b", {"0.5": 0.9, "1.0": 1.0}, {"0.5": True, "1.0": True})
+    assert passed["planted concept (100 %) significant"] is True  # "1.0" is rate 1 as much as "1"
+    assert passed["absent concept (0 %) not significant"] is None and "not run" in measured[
+        "absent concept (0 %) not significant"]
+
+
+def test_tcav_check_fails_when_the_planted_pattern_was_not_learned(tmp_path):
+    scores, significant = {"0": 0.5, "1": 0.95}, {"0": False, "1": True}
+    passed, measured = _tcav_checks(tmp_path / "a", scores, significant, planted_pattern_learned=False,
+                                    planted_pattern_effect=0.02)
+    assert passed["planted concept (100 %) significant"] is False
+    assert measured["planted concept (100 %) significant"].startswith("ground truth not learned")
+    assert "0.020" in measured["planted concept (100 %) significant"]
+    passed, measured = _tcav_checks(tmp_path / "b", scores, significant, planted_pattern_learned=True,
+                                    planted_pattern_effect=0.97)
+    assert passed["planted concept (100 %) significant"] is True
+    assert measured["planted concept (100 %) significant"] == "TCAV 0.950; pattern effect 0.970"
+    passed, _ = _tcav_checks(tmp_path / "c", scores, {"0": False, "1": False}, planted_pattern_learned=True)
+    assert passed["planted concept (100 %) significant"] is False  # learned, yet TCAV missed it
+
+
+def test_disentanglement_table_averages_raw_accuracies_before_the_chance_correction(tmp_path):
+    """Two seeds of random codes: FactorVAE raw accuracy 0.30 and 0.20 with 4 factors (chance 0.25). Clipped per
+    seed and then averaged they would give (0.067 + 0) / 2 = 0.033; the table corrects the mean, 0.25 → 0."""
+    def scores(raw, mig):
+        return {"mig": mig, "factorvae": max(0.0, (raw - 0.25) / 0.75), "factorvae_raw": raw,
+                "factorvae_num_factors": 4.0, "betavae": 0.0, "betavae_raw": 0.25, "betavae_num_factors": 4.0}
+
+    for s, (raw, mig) in enumerate([(0.30, 0.1), (0.20, 0.3)]):
+        _write(tmp_path / f"seed-{s}", "05_gan_latent",
+               {"seed": s, "disentanglement": {"random": scores(raw, mig), "dcgan": scores(0.85, mig + 0.2)}})
+    table = ET.disentanglement_table(tmp_path)
+    assert list(table.index) == ["random", "dcgan"]
+    assert table.loc["random", "factorvae"] == pytest.approx(0.0, abs=1e-12)
+    assert table.loc["random", "mig"] == pytest.approx(0.2)
+    assert table.loc["dcgan", "factorvae"] == pytest.approx(0.8)
+    assert table.loc["dcgan", "num_seeds"] == 2

@@ -1,0 +1,219 @@
+"""The runner on tiny notebooks written by the tests: validation, failures, interruption, the run folder."""
+import json
+import os
+import signal
+import threading
+
+import nbformat
+import pytest
+
+from xai_helpers.study import notebook_parameters as NP
+from xai_helpers.study import runner
+
+
+def _notebook(path, params_src, *cells):
+    nb = nbformat.v4.new_notebook()
+    first = nbformat.v4.new_code_cell(params_src)
+    first.metadata["tags"] = ["parameters"]
+    nb.cells = [first] + [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+PARAMS = '''seed: int = 0  # seed
+run_dir: str = ""  # run folder
+profile: str = "default"  # profile
+width: int = 3  # a knob'''
+
+WRITE_METRICS = '''import json, pathlib
+pathlib.Path(run_dir, "metrics", "00_ok.json").write_text(json.dumps({"width": width, "seed": seed, "profile": profile}))
+print("[progress] wrote metrics")'''
+
+
+@pytest.fixture
+def nbdir(tmp_path):
+    d = tmp_path / "notebooks"
+    d.mkdir()
+    _notebook(d / "00_ok.ipynb", PARAMS, WRITE_METRICS)
+    return d
+
+
+def _run(nbdir, tmp_path, *args):
+    lines = []
+    rc = runner.main(["--notebooks-dir", str(nbdir), "--out", str(tmp_path / "out"),
+                      "--cache-dir", str(tmp_path / "cache"), "--profile", "smoke", *args], log=lines.append)
+    return rc, "\n".join(lines)
+
+
+def test_a_successful_run_writes_the_run_folder_and_moves_latest(nbdir, tmp_path):
+    rc, out = _run(nbdir, tmp_path, "-p", "width", "7", "--seed", "4")
+    assert rc == 0, out
+    run = (tmp_path / "out" / "latest").resolve()
+    assert run.parent == tmp_path / "out" / "runs" and run.name.endswith("-smoke")
+    for sub in ("executed/00_ok.ipynb", "html/00_ok.html", "logs/00_ok.log", "environment.json", "summary.md"):
+        assert (run / sub).exists(), sub
+    assert json.loads((run / "metrics" / "00_ok.json").read_text()) == {"width": 7, "seed": 4, "profile": "smoke"}
+    assert not (run / "INCOMPLETE").exists()
+    env = json.loads((run / "environment.json").read_text())
+    assert env["seeds"] == [4] and env["state"] == "complete" and env["end_utc"]
+    assert "00_ok" in out and "ok" in out and "[progress] wrote metrics" in out
+    assert "| 00_ok | 4 | ok |" in (run / "summary.md").read_text()
+
+
+def test_unknown_parameter_is_refused_with_close_matches_before_anything_runs(nbdir, tmp_path, capsys):
+    rc, _ = _run(nbdir, tmp_path, "-p", "widht", "7")
+    err = capsys.readouterr().err
+    assert rc == 2 and "'widht'" in err and "did you mean width" in err
+    assert not (tmp_path / "out").exists(), "nothing may be written for a refused run"
+
+
+def test_parameter_of_the_wrong_type_is_refused(nbdir, tmp_path, capsys):
+    rc, _ = _run(nbdir, tmp_path, "-p", "width", "wide")
+    assert rc == 2 and "declares width as int" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-p", "width", "-5"], "width = -5 is not allowed: expected an integer ≥ 1"),
+    (["-p", "low_data_fraction", "1.5"], "low_data_fraction = 1.5 is not allowed: expected a number in (0, 1]"),
+    (["-p", "patch_size", "40"], "patch_size = 40 is not allowed: the images are 28×28 pixels"),
+])
+def test_values_out_of_range_are_refused_before_anything_runs(nbdir, tmp_path, capsys, monkeypatch, args, message):
+    """Issue 14: ``-p n_explain -5`` used to run for minutes. The range comes from xai_helpers.study.parameters."""
+    from xai_helpers.study import parameters
+
+    monkeypatch.setitem(parameters.ALLOWED, "width", parameters.COUNT)
+    _notebook(nbdir / "01_more.ipynb", PARAMS + '\ndataset: str = "mnist5k"  # data\nimage_size: int = 32  # side'
+              '\nlow_data_fraction: float = 0.1  # share\npatch_size: int = 4  # pixels', WRITE_METRICS)
+    rc, _ = _run(nbdir, tmp_path, *args)
+    assert rc == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists(), "nothing may be written for a refused run"
+
+
+def test_a_profile_knob_is_checked_with_the_profile_it_is_merged_with(nbdir, tmp_path, capsys):
+    _notebook(nbdir / "01_more.ipynb", PARAMS + '\ninfo_codes: "Optional[int]" = None  # codes', WRITE_METRICS)
+    rc, _ = _run(nbdir, tmp_path, "-p", "info_codes", "9")  # smoke's shapes_z_dim is 5
+    assert rc == 2 and "info_codes = 9" in capsys.readouterr().err
+
+
+def test_standard_parameters_must_use_their_options(nbdir, tmp_path, capsys):
+    rc, _ = _run(nbdir, tmp_path, "-p", "seed", "3")
+    assert rc == 2 and "--seed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,allowed", [(["--profile", "fast"], "smoke"), (["--dataset", "mnist6k"], "mnist5k"),
+                                          (["--device", "gpu"], "cuda")])
+def test_bad_choices_list_the_allowed_values(nbdir, tmp_path, capsys, args, allowed):
+    with pytest.raises(SystemExit) as exit_:
+        runner.main(["--notebooks-dir", str(nbdir), "--out", str(tmp_path / "out"), *args])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "invalid choice" in err and allowed in err
+
+
+def test_unknown_notebook_and_bad_seeds_are_refused(nbdir, tmp_path, capsys):
+    assert _run(nbdir, tmp_path, "--only", "01_ok")[0] == 2
+    assert "available: 00_ok" in capsys.readouterr().err
+    assert _run(nbdir, tmp_path, "--seeds", "1,x")[0] == 2
+    assert "--seeds" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_gpu_is_refused(nbdir, tmp_path, capsys):
+    assert _run(nbdir, tmp_path, "--device", "cuda")[0] == 2
+    assert "no CUDA GPU" in capsys.readouterr().err
+
+
+def test_a_failing_cell_fails_the_run_naming_notebook_and_cell(nbdir, tmp_path):
+    _notebook(nbdir / "01_bad.ipynb", PARAMS, "x = 1", "raise ValueError('planted failure')")
+    _notebook(nbdir / "02_after.ipynb", PARAMS, "print('should not run')")
+    rc, out = _run(nbdir, tmp_path)
+    assert rc == 1
+    assert "01_bad FAILED" in out and "code cell 3" in out and "ValueError: planted failure" in out
+    assert not (tmp_path / "out" / "latest").exists()
+    run = next((tmp_path / "out" / "runs").iterdir())
+    status = json.loads((run / "status.json").read_text())
+    assert status["state"] == "failed"
+    assert [r["status"] for r in status["notebooks"]] == ["ok", "failed", "skipped"]
+    assert (run / "INCOMPLETE").exists()
+
+
+def test_keep_going_runs_the_rest_after_a_failure(nbdir, tmp_path):
+    _notebook(nbdir / "01_bad.ipynb", PARAMS, "raise ValueError('planted failure')")
+    _notebook(nbdir / "02_after.ipynb", PARAMS, "print('ran')")
+    rc, out = _run(nbdir, tmp_path, "--keep-going", "--only", "01", "02")
+    assert rc == 1
+    run = next((tmp_path / "out" / "runs").iterdir())
+    status = json.loads((run / "status.json").read_text())
+    assert [(r["notebook"], r["status"]) for r in status["notebooks"]] == [("01_bad", "failed"), ("02_after", "ok")]
+
+
+def _children(pid):
+    try:
+        return [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+    except OSError:
+        return []
+
+
+def test_an_interrupted_run_is_marked_incomplete_and_latest_stays(nbdir, tmp_path):
+    assert _run(nbdir, tmp_path, "--only", "00")[0] == 0
+    latest_before = (tmp_path / "out" / "latest").resolve()
+    _notebook(nbdir / "01_slow.ipynb", PARAMS, "print('[progress] sleeping', flush=True)\nimport time\ntime.sleep(120)")
+    _notebook(nbdir / "02_never.ipynb", PARAMS, "print('never')")
+    lines = []
+
+    def log(line):  # Ctrl-C as soon as the slow cell is running
+        lines.append(line)
+        if "[progress] sleeping" in line:
+            threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+    rc = runner.main(["--notebooks-dir", str(nbdir), "--out", str(tmp_path / "out"), "--cache-dir",
+                      str(tmp_path / "cache"), "--profile", "smoke", "--only", "01", "02"], log=log)
+    assert rc == 130 and any("INCOMPLETE" in line for line in lines)
+    assert (tmp_path / "out" / "latest").resolve() == latest_before
+    interrupted = [r for r in (tmp_path / "out" / "runs").iterdir() if r != latest_before][0]
+    assert (interrupted / "INCOMPLETE").exists()
+    status = json.loads((interrupted / "status.json").read_text())
+    assert status["state"] == "incomplete"
+    assert [(r["notebook"], r["status"]) for r in status["notebooks"]] == [("01_slow", "interrupted"),
+                                                                          ("02_never", "not run")]
+    assert _children(os.getpid()) == [], "papermill or its kernel outlived the interrupted run"
+
+
+def test_several_seeds_get_one_folder_each(nbdir, tmp_path):
+    rc, out = _run(nbdir, tmp_path, "--seeds", "1,2")
+    assert rc == 0, out
+    run = (tmp_path / "out" / "latest").resolve()
+    for seed in (1, 2):
+        assert json.loads((run / f"seed-{seed}" / "metrics" / "00_ok.json").read_text())["seed"] == seed
+
+
+def test_value_parsing():
+    assert NP.parse_value("3") == 3 and NP.parse_value("0.5") == 0.5
+    assert NP.parse_value("true") is True and NP.parse_value("null") is None
+    assert NP.parse_value("abc") == "abc" and NP.parse_value("1e-3") == 0.001
+    assert NP.parse_value("[1, 2]") == [1, 2]
+    assert NP.convert_value("str", "007") == "007" and NP.convert_value("int", "007") == 7
+    assert NP._accepts("Optional[int]", None) and NP._accepts("Optional[int]", 3)
+    assert not NP._accepts("int", True) and not NP._accepts("int", "x") and NP._accepts("float", 2)
+
+
+def test_a_study_level_notebook_runs_once_after_every_seed_in_the_run_folder(nbdir, tmp_path):
+    _notebook(nbdir / "06_evaluation.ipynb", PARAMS, '''import json, pathlib
+root = pathlib.Path(run_dir)
+seen = sorted(p.parent.parent.name for p in root.glob("seed-*/metrics/00_ok.json"))
+(root / "metrics" / "06_evaluation.json").write_text(json.dumps({"seen": seen, "seed": seed}))''')
+    rc, out = _run(nbdir, tmp_path, "--seeds", "1,2")
+    assert rc == 0, out
+    run = (tmp_path / "out" / "latest").resolve()
+    assert json.loads((run / "metrics" / "06_evaluation.json").read_text()) == {"seen": ["seed-1", "seed-2"], "seed": 1}
+    assert out.count("▶ 06_evaluation") == 1 and not (run / "seed-1" / "metrics" / "06_evaluation.json").exists()
+    assert "06_evaluation" in (run / "summary.md").read_text()
+
+
+def test_the_runner_entry_point_stays_where_it_was():
+    """``python -m xai_helpers.runner`` (the old entry) and ``python -m xai_helpers.study.runner`` both answer."""
+    import subprocess
+    import sys
+
+    for module in ("xai_helpers.runner", "xai_helpers.study.runner"):
+        done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "--profile" in done.stdout, (module, done.stderr)

@@ -1,0 +1,261 @@
+"""Instance-level attribution: one call, ``explain(model, images, targets, method, **options)``, over a registry.
+
+Every method returns attributions with the input's shape (N, C, H, W); layer methods (Grad-CAM) are
+upsampled to the input size and repeated over channels. Each registry entry is a small function
+``(model, x, target, **options) -> tensor``; adding a method is adding one entry with
+:func:`register`. captum does the work everywhere; the entries only choose layers, baselines and masks.
+
+``heatmap(attributions, method)`` turns attributions into one non-negative (N, H, W) map per image: the
+absolute value summed over channels (Grad-CAM maps are already ReLU'd and non-negative).
+
+Randomness: SmoothGrad, GradientSHAP, LIME and KernelSHAP sample. captum draws from torch's global generator
+and, for GradientSHAP's path coefficients, from numpy's *global* generator (``np.random.uniform``), so seeding
+torch alone does not make GradientSHAP repeatable. :func:`explain` therefore seeds both global generators from
+its ``seed`` around every batch and restores their previous states afterwards.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from captum.attr import (LRP, DeepLift, Deconvolution, GradientShap, GuidedBackprop, GuidedGradCam,
+                         InputXGradient, IntegratedGradients, KernelShap, LayerAttribution, LayerGradCam, Lime,
+                         NoiseTunnel, Occlusion, Saliency)
+from torch import nn
+
+from ..study.reproducibility import with_global_rng_restored
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    title: str  # for figures and tables
+    fn: Callable[..., torch.Tensor]
+    reference: str  # the paper behind it
+    #: "gradient" (one or few backward passes), "path" (many), "perturbation" (forward passes only), "layer"
+    family: str
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register(name: str, title: str, reference: str, family: str):
+    """Decorator: add ``fn(model, x, target, **options)`` to :data:`METHODS` under ``name``."""
+    def wrap(fn):
+        if name in METHODS:
+            raise ValueError(f"attribution method {name!r} is already registered")
+        METHODS[name] = Method(name, title, fn, reference, family)
+        return fn
+    return wrap
+
+
+def last_conv_activation(model: nn.Module) -> nn.Module:
+    """The module whose output is the last convolutional feature map: the model's ``cam_layer`` if it names
+    one (the attention CNN must, or its attention module's own ReLU would be taken), else the last ReLU that
+    follows a Conv2d before the first Linear."""
+    if isinstance(getattr(model, "cam_layer", None), nn.Module):
+        return model.cam_layer
+    last = None
+    seen_conv = False
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            seen_conv = True
+        if seen_conv and isinstance(module, nn.ReLU):
+            last = module
+        if isinstance(module, nn.Linear):
+            break
+    if last is None:
+        raise ValueError(f"{type(model).__name__} has no ReLU after a Conv2d: pass layer= explicitly")
+    return last
+
+
+def grid_feature_mask(shape, cell: int = 4) -> torch.Tensor:
+    """A (1, C, H, W) mask of square ``cell``×``cell`` superpixels, shared by all channels (for LIME/KernelSHAP)."""
+    _, c, h, w = shape
+    rows, cols = torch.arange(h) // cell, torch.arange(w) // cell
+    mask = rows[:, None] * ((w + cell - 1) // cell) + cols[None, :]
+    return mask.expand(1, c, h, w).contiguous()
+
+
+def _upsample(cam: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A coarse (already ReLU'd) map bilinearly upsampled to ``x``'s size and repeated over its channels."""
+    cam = LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), "bilinear")
+    return cam.expand(-1, x.shape[1], -1, -1).contiguous()
+
+
+@register("saliency", "Saliency", "Simonyan et al. 2014", "gradient")
+def _saliency(model, x, target):
+    return Saliency(model).attribute(x, target=target, abs=True)
+
+
+@register("input_x_gradient", "Input × Gradient", "Shrikumar et al. 2016", "gradient")
+def _input_x_gradient(model, x, target):
+    return InputXGradient(model).attribute(x, target=target)
+
+
+@register("integrated_gradients", "Integrated Gradients", "Sundararajan et al. 2017", "path")
+def _integrated_gradients(model, x, target, n_steps: int = 50, baseline: float = 0.0):
+    return IntegratedGradients(model).attribute(x, baselines=torch.full_like(x, baseline), target=target,
+                                                n_steps=n_steps, internal_batch_size=512)
+
+
+@register("smoothgrad", "SmoothGrad", "Smilkov et al. 2017", "path")
+def _smoothgrad(model, x, target, nt_samples: int = 25, stdev: float = 0.15):
+    return NoiseTunnel(Saliency(model)).attribute(x, target=target, nt_type="smoothgrad", nt_samples=nt_samples,
+                                                  stdevs=stdev, nt_samples_batch_size=nt_samples, abs=True)
+
+
+@register("gradient_shap", "GradientSHAP", "Lundberg & Lee 2017", "path")
+def _gradient_shap(model, x, target, n_samples: int = 20, stdev: float = 0.1, baselines: torch.Tensor | None = None):
+    # The baseline distribution: black plus, when given, reference images (e.g. training images), as in
+    # SHAP's expectation over a background set. Black alone when none are given.
+    black = torch.zeros_like(x[:1])
+    baselines = black if baselines is None else torch.cat([black, baselines.to(x)])
+    return GradientShap(model).attribute(x, baselines=baselines, target=target, n_samples=n_samples, stdevs=stdev)
+
+
+@register("deeplift", "DeepLift", "Shrikumar et al. 2017", "gradient")
+def _deeplift(model, x, target, baseline: float = 0.0):
+    return DeepLift(model).attribute(x, baselines=torch.full_like(x, baseline), target=target)
+
+
+@register("guided_backprop", "Guided Backprop", "Springenberg et al. 2015", "gradient")
+def _guided_backprop(model, x, target):
+    return GuidedBackprop(model).attribute(x, target=target)
+
+
+@register("deconvolution", "Deconvolution", "Zeiler & Fergus 2014", "gradient")
+def _deconvolution(model, x, target):
+    return Deconvolution(model).attribute(x, target=target)
+
+
+@register("grad_cam", "Grad-CAM", "Selvaraju et al. 2017", "layer")
+def _grad_cam(model, x, target, layer: nn.Module | None = None):
+    # Selvaraju et al. apply the ReLU to the coarse map and then upsample; the other order lets negative cells
+    # pull their positive neighbours' interpolated values to zero.
+    layer = layer or last_conv_activation(model)
+    return _upsample(LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True), x)
+
+
+@register("guided_grad_cam", "Guided Grad-CAM", "Selvaraju et al. 2017", "layer")
+def _guided_grad_cam(model, x, target, layer: nn.Module | None = None):
+    """captum's GuidedGradCam upsamples the Grad-CAM map with nearest-neighbour interpolation by default;
+    Selvaraju et al. (Sec. 3.2) and our Grad-CAM upsample bilinearly, so we ask for bilinear."""
+    layer = layer or last_conv_activation(model)
+    return GuidedGradCam(model, layer).attribute(x, target=target, interpolate_mode="bilinear")
+
+
+@register("occlusion", "Occlusion", "Zeiler & Fergus 2014", "perturbation")
+def _occlusion(model, x, target, window: int = 4, stride: int = 2, baseline: float = 0.0):
+    c = x.shape[1]
+    return Occlusion(model).attribute(x, target=target, sliding_window_shapes=(c, window, window),
+                                      strides=(c, stride, stride), baselines=baseline, perturbations_per_eval=64)
+
+
+@register("lrp", "LRP (ε)", "Bach et al. 2015", "gradient")
+def _lrp(model, x, target):
+    # captum's default rules are the epsilon rule (ε = 1e-9) on conv, linear and pooling layers.
+    try:
+        return LRP(model).attribute(x, target=target)
+    except TypeError as err:  # a layer outside captum's short list of LRP rules (e.g. the attention sigmoid)
+        raise ValueError(f"LRP cannot explain {type(model).__name__}: {err}") from None
+
+
+def _per_image(explainer_cls, model, x, target, n_samples, cell):
+    mask = grid_feature_mask(x.shape, cell).to(x.device)
+    explainer = explainer_cls(model)
+    targets = target if isinstance(target, torch.Tensor) else torch.full((len(x),), int(target))
+    return torch.cat([explainer.attribute(x[i:i + 1], target=int(targets[i]), feature_mask=mask, n_samples=n_samples,
+                                          perturbations_per_eval=n_samples) for i in range(len(x))])
+
+
+@register("lime", "LIME", "Ribeiro et al. 2016", "perturbation")
+def _lime(model, x, target, n_samples: int = 200, cell: int = 4):
+    return _per_image(Lime, model, x, target, n_samples, cell)
+
+
+@register("kernel_shap", "KernelSHAP", "Lundberg & Lee 2017", "perturbation")
+def _kernel_shap(model, x, target, n_samples: int = 200, cell: int = 4):
+    return _per_image(KernelShap, model, x, target, n_samples, cell)
+
+
+def method_names() -> list[str]:
+    return list(METHODS)
+
+
+def batch_seed(seed: int, batch_index: int) -> int:
+    """The seed of batch ``batch_index`` of an :func:`explain` call with ``seed``: a fixed function of both (a
+    different stream per batch, so equal images in different batches do not share their noise)."""
+    return int(np.random.SeedSequence([seed, batch_index]).generate_state(1)[0])
+
+
+def _seeded(fn, seed: int, device: torch.device):
+    """``fn()`` with numpy's and torch's global generators seeded from ``seed``, and restored afterwards."""
+    def call():
+        np.random.seed(seed)
+        torch.random.default_generator.manual_seed(seed)
+        if device.type == "cuda":
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(seed)
+        return fn()
+    return with_global_rng_restored(call, device)
+
+
+def explain(model: nn.Module, images: torch.Tensor, targets, method: str, batch_size: int = 64, seed: int = 0,
+            **options) -> torch.Tensor:
+    """Attributions of ``model``'s logits for ``targets`` on ``images`` by ``method``: a tensor shaped like ``images``.
+
+    ``targets`` is an int or one int per image; options go to the method (e.g. ``n_steps`` for Integrated
+    Gradients). Runs in eval mode, in batches of ``batch_size``; returns a detached CPU tensor. Every module's
+    train/eval mode is restored afterwards.
+
+    Sampling methods draw from numpy's and torch's global generators seeded with :func:`batch_seed` of ``seed``
+    and the batch index, so equal calls give equal attributions whatever the caller drew before; both
+    generators are restored afterwards, so the caller's own streams are not disturbed either.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown attribution method {method!r}; registered: {', '.join(METHODS)}")
+    if images.ndim != 4:
+        raise ValueError(f"images must be (N, C, H, W), got shape {tuple(images.shape)}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    targets = torch.as_tensor(targets)
+    if targets.ndim == 0:
+        targets = targets.expand(len(images))
+    if len(targets) != len(images):
+        raise ValueError(f"{len(targets)} targets for {len(images)} images")
+    # Per module: a caller may hold some modules in eval mode (frozen batch norm) inside a model in training.
+    modes = {module: module.training for module in model.modules()}
+    model.eval()
+    device = next(model.parameters()).device
+    fn = METHODS[method].fn
+    out = []
+    try:
+        with warnings.catch_warnings():
+            # captum warns on every call that it sets hooks or that inputs did not require gradients.
+            warnings.filterwarnings("ignore", category=UserWarning, module="captum")
+            for b, i in enumerate(range(0, len(images), batch_size)):
+                x = images[i:i + batch_size].to(device)
+                t = targets[i:i + batch_size].to(device)
+                attr = _seeded(lambda: fn(model, x, t, **options), batch_seed(int(seed), b), device)
+                out.append(attr.detach().float().cpu())
+    finally:
+        for module, training in modes.items():
+            module.training = training
+    return torch.cat(out)
+
+
+def heatmap(attributions: torch.Tensor) -> torch.Tensor:
+    """One non-negative map per image: |attribution| summed over channels, (N, H, W)."""
+    return attributions.abs().sum(1)
+
+
+def images_per_second(model, images, targets, method, **options) -> float:
+    """Throughput of ``method`` on ``images`` (wall clock, this machine, this thread count)."""
+    t0 = time.perf_counter()
+    explain(model, images, targets, method, **options)
+    return len(images) / (time.perf_counter() - t0)

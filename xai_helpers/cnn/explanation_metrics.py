@@ -1,0 +1,291 @@
+"""How good is an explanation? Faithfulness, robustness, sanity, ground truth, and sparseness.
+
+Every function takes tensors and returns tensors/arrays/floats; lower or higher is better as documented.
+Heat maps are non-negative (N, H, W) tensors (see :func:`xai_helpers.cnn.attribution.heatmap`).
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from captum.metrics import infidelity, sensitivity_max
+from scipy.stats import spearmanr
+from skimage.metrics import structural_similarity
+from torch import nn
+
+from .attribution import explain, heatmap
+
+SUBSTRATES = ("zero", "blur", "noise")
+
+
+# -------------------------------------------------------------------------------------------- faithfulness
+def substrate(x: torch.Tensor, kind: str, generator: torch.Generator | None = None) -> torch.Tensor:
+    """What removed pixels are replaced with: ``zero`` (black), ``blur`` (Gaussian σ=3 of the image), or
+    ``noise`` (uniform noise, seeded)."""
+    if kind == "zero":
+        return torch.zeros_like(x)
+    if kind == "blur":
+        from torchvision.transforms.functional import gaussian_blur
+
+        return gaussian_blur(x, kernel_size=[13, 13], sigma=[3.0, 3.0])
+    if kind == "noise":
+        return torch.rand(x.shape, generator=generator).to(x)
+    raise ValueError(f"unknown substrate {kind!r}; allowed: {', '.join(SUBSTRATES)}")
+
+
+def pixel_order(heat: torch.Tensor, tie_seed: int = 0) -> torch.Tensor:
+    """Pixels by decreasing heat, (N, H·W); ties (e.g. the many exact zeros of Input×Gradient on a black
+    background) are broken in one fixed random order, the same for every method, not in raster order."""
+    flat = heat.flatten(1)
+    perm = torch.randperm(flat.shape[1], generator=torch.Generator().manual_seed(tie_seed))
+    return perm[flat[:, perm].argsort(dim=1, descending=True, stable=True)]
+
+
+@torch.no_grad()
+def deletion_insertion_curves(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, heat: torch.Tensor,
+                              kind: str = "zero", steps: int = 28, batch_size: int = 1024,
+                              generator: torch.Generator | None = None, tie_seed: int = 0):
+    """Petsiuk et al. 2018: the target-class probability as pixels are removed (deletion) or revealed
+    (insertion) in the order of decreasing heat. Returns two (N, steps + 1) arrays of probabilities."""
+    n, c, h, w = x.shape
+    fill = substrate(x, kind, generator)
+    order = pixel_order(heat, tie_seed)  # most important pixel first
+    rank = torch.empty_like(order)
+    rank.scatter_(1, order, torch.arange(h * w).expand(n, -1))
+    counts = torch.linspace(0, h * w, steps + 1).round().long()
+    device = next(model.parameters()).device
+    curves = {"deletion": [], "insertion": []}
+    for k in counts:
+        removed = (rank < k).view(n, 1, h, w).expand(-1, c, -1, -1)  # the k most important pixels
+        for name, img in (("deletion", torch.where(removed, fill, x)), ("insertion", torch.where(removed, x, fill))):
+            probs = torch.cat([F.softmax(model(img[i:i + batch_size].to(device)), 1).cpu()
+                               for i in range(0, n, batch_size)])
+            curves[name].append(probs[torch.arange(n), targets.cpu()])
+    return torch.stack(curves["deletion"], 1).numpy(), torch.stack(curves["insertion"], 1).numpy()
+
+
+def curve_auc(curves: np.ndarray) -> float:
+    """Area under curves sampled on an even grid over [0, 1], averaged over images (trapezoid rule)."""
+    return float(np.trapezoid(curves, dx=1.0 / (curves.shape[1] - 1), axis=1).mean())
+
+
+def random_heatmap(shape, generator: torch.Generator) -> torch.Tensor:
+    """The random-attribution baseline every faithfulness number is compared with."""
+    return torch.rand(shape, generator=generator)
+
+
+# ---------------------------------------------------------------------------------------------- robustness
+def infidelity_score(model, x, targets, attributions, noise_std: float = 0.05, n_perturb: int = 16,
+                     seed: int = 0) -> float:
+    """captum ``infidelity`` (Yeh et al. 2019) with Gaussian input noise of std ``noise_std``; lower is better.
+
+    The perturbations come from a generator seeded with ``seed``, so every method is scored on the same ones;
+    compare with :func:`infidelity_score` of an all-zero attribution (what "explaining nothing" scores).
+
+    Normalised (captum's ``normalize=True``: attributions are rescaled by the least-squares optimal factor), so
+    that methods whose maps differ only in scale (e.g. |gradient| vs. signed relevance) are comparable."""
+    gen = torch.Generator().manual_seed(seed)  # the same perturbations for every method
+
+    def perturb(inputs):
+        noise = (torch.randn(inputs.shape, generator=gen) * noise_std).to(inputs)
+        return noise, inputs - noise
+
+    device = next(model.parameters()).device
+    value = infidelity(model, perturb, x.to(device), attributions.to(device), target=targets.to(device),
+                       n_perturb_samples=n_perturb, normalize=True,
+                       max_examples_per_batch=max(len(x), min(256, len(x) * n_perturb)))
+    return float(value.mean())
+
+
+def max_sensitivity(model, x, targets, method: str, radius: float = 0.02, n_perturb: int = 8, seed: int = 0,
+                    **options) -> float:
+    """captum ``sensitivity_max`` (Yeh et al. 2019): the largest change of the explanation under uniform
+    input perturbations of L∞ radius ``radius``, relative to its norm; lower is better.
+
+    Stochastic methods (SmoothGrad, GradientSHAP, LIME, KernelSHAP) draw their own noise, from torch's and
+    numpy's global generators, seeded with ``seed`` on every call by :func:`explain` (which restores both, so
+    captum's perturbation stream is untouched): the score measures the explanation's instability under input
+    changes, not the method's own sampling noise."""
+    def explanation(inputs, target):
+        single = inputs[0] if isinstance(inputs, tuple) else inputs  # captum passes a tuple of inputs
+        attr = explain(model, single, target, method, seed=seed, **options).to(single.device)
+        return (attr,) if isinstance(inputs, tuple) else attr
+
+    device = next(model.parameters()).device
+    value = sensitivity_max(explanation, x.to(device), perturb_radius=radius, n_perturb_samples=n_perturb,
+                            target=targets.to(device), max_examples_per_batch=len(x))
+    return float(value.mean())
+
+
+# ------------------------------------------------------------------------------------------------- sanity
+def parameter_layers(model: nn.Module) -> list[tuple[str, list[nn.Module]]]:
+    """Layers in forward order, each a conv or linear module grouped with the batch norm that follows it."""
+    groups: list[tuple[str, list[nn.Module]]] = []
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear, nn.ConvTranspose2d)):
+            groups.append((name, [module]))
+        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)) and groups:
+            groups[-1][1].append(module)
+    return groups
+
+
+def _reinitialise(modules, generator: torch.Generator) -> None:
+    with torch.no_grad():
+        for m in modules:
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.reset_parameters()  # weight 1, bias 0, running stats reset
+                continue
+            fan_in = m.weight[0].numel()
+            bound = 1 / np.sqrt(fan_in)
+            m.weight.copy_((torch.rand(m.weight.shape, generator=generator) * 2 - 1) * bound)
+            if m.bias is not None:
+                m.bias.copy_((torch.rand(m.bias.shape, generator=generator) * 2 - 1) * bound)
+
+
+def foreground_spearman(a: torch.Tensor, b: torch.Tensor, foreground: torch.Tensor) -> np.ndarray:
+    """Per-image Spearman rank correlation of two heat maps over the image's foreground pixels; NaN where a
+    map is constant there (a degenerate map, e.g. all zeros, has no ranking to compare)."""
+    out = []
+    for ai, bi, fi in zip(a, b, foreground):
+        va, vb = ai[fi].numpy(), bi[fi].numpy()
+        out.append(spearmanr(va, vb).statistic if va.std() > 0 and vb.std() > 0 else np.nan)
+    return np.array(out, dtype=float)
+
+
+def map_ssim(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
+    """Per-image SSIM of two heat maps, each scaled to [0, 1] by its maximum."""
+    out = []
+    for ai, bi in zip(a, b):
+        ai = (ai / ai.max()).numpy() if ai.max() > 0 else ai.numpy()
+        bi = (bi / bi.max()).numpy() if bi.max() > 0 else bi.numpy()
+        out.append(structural_similarity(ai, bi, data_range=1.0, win_size=7))
+    return np.array(out, dtype=float)
+
+
+def cascading_randomization(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, method: str,
+                            seed: int = 0, foreground_threshold: float = 0.1, **options) -> list[dict]:
+    """Adebayo et al. 2018: re-initialise layers from the top (logits) down, cumulatively, and compare each
+    explanation with the original one. Step 0 is the trained model (similarity 1 by construction).
+
+    Returns one record per step: ``layer`` (the last layer randomised), mean foreground ``spearman``, ``ssim``
+    and the number of ``degenerate`` (constant) maps. The model passed in is not modified (a deep copy is randomised)."""
+    generator = torch.Generator().manual_seed(seed)
+    foreground = x.amax(1) > foreground_threshold
+
+    def explained(net):  # stochastic methods draw the same noise at every step
+        return heatmap(explain(net, x, targets, method, seed=seed, **options))
+
+    def record(layer, heat):
+        rho = foreground_spearman(reference, heat, foreground)
+        # A degenerate (constant) map shares no ranking with the original: it counts as 0 in the mean and is
+        # flagged in ``degenerate`` (the notebook does not let such a method pass).
+        return {"layer": layer, "spearman": float(np.nan_to_num(rho, nan=0.0).mean()),
+                "ssim": float(map_ssim(reference, heat).mean()), "degenerate": int(np.isnan(rho).sum())}
+
+    reference = explained(model)
+    work = copy.deepcopy(model).eval()
+    # Step 0 explains the (still trained) copy: 1 unless the method is not deterministic.
+    records = [record("none (trained)", explained(work))]
+    for name, modules in reversed(parameter_layers(work)):
+        _reinitialise(modules, generator)
+        records.append(record(name, explained(work)))
+    return records
+
+
+# ------------------------------------------------------------------------------------------- ground truth
+def pointing_game(heat: torch.Tensor, boxes: torch.Tensor, tolerance: int = 1) -> np.ndarray:
+    """Zhang et al. 2018: per image, the share of the map's tied maxima that lie inside the known box
+    (± ``tolerance`` pixels), i.e. the expected hit when ties are broken uniformly at random; deterministic.
+
+    1 for a single peak inside the box, 0 for one outside, 0.5 for a block-shaped maximum (LIME, KernelSHAP
+    superpixels) half inside. Counting a hit when *any* tied maximum touches the box would let a coarse map beat
+    :func:`pointing_chance` without pointing anywhere (4×4 blocks: about twice the chance level). A constant map
+    (maximum = minimum, e.g. all zeros) points nowhere and scores 0.
+
+    ``boxes`` is (N, 4) as (top, left, height, width)."""
+    h, w = heat.shape[1:]
+    flat = heat.flatten(1)
+    top = flat.max(1, keepdim=True).values
+    is_max = flat == top
+    constant = (top[:, 0] == flat.min(1).values)
+    inside = box_mask(_grown(boxes, tolerance), h, w).flatten(1)
+    share = (is_max & inside).sum(1).double() / is_max.sum(1).clamp_min(1).double()
+    return torch.where(constant, torch.zeros_like(share), share).numpy()
+
+
+def pointing_chance(boxes: torch.Tensor, h: int, w: int, tolerance: int = 1) -> float:
+    """The pointing game's chance level: the mean share of the image that counts as a hit.
+
+    For the tie-sharing score of :func:`pointing_game` this is the chance of maps of *any* granularity (a
+    single pixel or a block of ties at a uniformly random position), provided no map is constant; see
+    :func:`pointing_chance_for_maps` for the chance of a given method's own maps."""
+    return float(_hit_share(boxes, h, w, tolerance).mean())
+
+
+def pointing_chance_for_maps(heat: torch.Tensor, boxes: torch.Tensor, tolerance: int = 1) -> float:
+    """The chance level of a method's own maps: the mean :func:`pointing_game` score of each map under every
+    one of the H·W circular shifts of the map, against the same box. A shift keeps the map's granularity (its
+    block of tied maxima moves as a whole) and puts its maximum at a uniformly random position.
+
+    Closed form (exact, deterministic, no sampling): over the H·W shifts each of the map's tied maxima M visits
+    every pixel once, so the mean of |shift(M) ∩ B| is |M|·|B| / (H·W) and the mean share inside B is |B| / (H·W):
+
+        chance = mean_i [map_i is not constant] · |B_i ∩ image| / (H·W)
+
+    with B_i the tolerance-grown box. The block size drops out: a 4×4 LIME map and a single-pixel saliency map
+    have the same chance, which is :func:`pointing_chance` less the constant maps (which score 0 anywhere)."""
+    h, w = heat.shape[1:]
+    flat = heat.flatten(1)
+    pointing = (flat.max(1).values > flat.min(1).values).double()
+    return float((pointing * _hit_share(boxes, h, w, tolerance)).mean())
+
+
+def _grown(boxes: torch.Tensor, tolerance: int) -> torch.Tensor:
+    grown = boxes.clone()
+    grown[:, :2] -= tolerance
+    grown[:, 2:] += 2 * tolerance
+    return grown
+
+
+def _hit_share(boxes: torch.Tensor, h: int, w: int, tolerance: int) -> torch.Tensor:
+    """Per box, the share of the h×w image inside the tolerance-grown box (clipped to the image)."""
+    return box_mask(_grown(boxes, tolerance), h, w).flatten(1).double().mean(1)
+
+
+def box_mask(boxes: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    rows, cols = torch.arange(h)[None, :, None], torch.arange(w)[None, None, :]
+    top, left, bh, bw = (v[:, None, None] for v in boxes.T)
+    return (rows >= top) & (rows < top + bh) & (cols >= left) & (cols < left + bw)
+
+
+def mass_inside(heat: torch.Tensor, boxes: torch.Tensor) -> np.ndarray:
+    """Share of each map's total (non-negative) heat that falls inside the known box."""
+    mask = box_mask(boxes, *heat.shape[1:])
+    total = heat.flatten(1).sum(1).clamp_min(1e-12)
+    return ((heat * mask).flatten(1).sum(1) / total).numpy()
+
+
+# ----------------------------------------------------------------------------------------------- sparseness
+def gini(heat: torch.Tensor) -> np.ndarray:
+    """Gini index of each map (Chalasani et al. 2020): 0 = uniform, → 1 = all heat on one pixel."""
+    v = heat.flatten(1).sort(dim=1).values.double()
+    n = v.shape[1]
+    k = torch.arange(1, n + 1, dtype=torch.float64)
+    total = v.sum(1).clamp_min(1e-12)
+    return (((2 * k - n - 1) * v).sum(1) / (n * total)).numpy()
+
+
+# ------------------------------------------------------------------------------------ attention agreement
+def rank_agreement(a: torch.Tensor, b: torch.Tensor, top_fraction: float = 0.1, mask: torch.Tensor | None = None):
+    """Per image: Spearman correlation of two maps, and the overlap |top-k(a) ∩ top-k(b)| / k of their top
+    ``top_fraction`` pixels; both over the pixels of ``mask`` (e.g. the foreground) when given."""
+    rho, overlap = [], []
+    for i in range(len(a)):
+        keep = mask[i].flatten() if mask is not None else torch.ones(a[i].numel(), dtype=torch.bool)
+        fa, fb = a[i].flatten()[keep], b[i].flatten()[keep]
+        k = max(1, int(round(top_fraction * len(fa))))
+        rho.append(spearmanr(fa.numpy(), fb.numpy()).statistic if fa.std() > 0 and fb.std() > 0 else np.nan)
+        overlap.append(len(set(fa.topk(k).indices.tolist()) & set(fb.topk(k).indices.tolist())) / k)
+    return np.array(rho, dtype=float), np.array(overlap)

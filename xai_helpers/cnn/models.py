@@ -1,0 +1,116 @@
+"""Classifier architectures: a plain CNN and an attention CNN (the DCGAN is in :mod:`xai_helpers.gan.models`).
+
+Every nonlinearity is its own ``nn.Module`` instance, used exactly once: captum's DeepLift, LRP and Guided
+Backprop hook modules and would silently treat a functional ``F.relu`` (or a shared ReLU) as linear.
+Pooling is average pooling: captum 0.9's DeepLift breaks completeness on Conv→ReLU→MaxPool stacks.
+Flattening is a reshape in ``forward``, not an ``nn.Flatten`` module: captum's LRP has no rule for one.
+Classifiers take images in [0, 1].
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def conv_block(c_in: int, c_out: int) -> list[nn.Module]:
+    """3×3 convolution, batch norm, ReLU (a fresh ReLU each time)."""
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+
+def _check_geometry(in_channels: int, image_size: int) -> None:
+    if in_channels not in (1, 3):
+        raise ValueError(f"in_channels must be 1 or 3, got {in_channels!r}")
+    if image_size % 4 or image_size < 8:
+        raise ValueError(f"image_size must be a multiple of 4 and at least 8, got {image_size!r}")
+
+
+class PlainCNN(nn.Module):
+    """Two conv stages (two 3×3 convs, then 2×2 average pooling) and a two-layer head."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28, width: int = 16,
+                 hidden: int = 128, dropout: float = 0.25):
+        super().__init__()
+        _check_geometry(in_channels, image_size)
+        w = width
+        self.features = nn.Sequential(
+            *conv_block(in_channels, w), *conv_block(w, w), nn.AvgPool2d(2),
+            *conv_block(w, 2 * w), *conv_block(2 * w, 2 * w), nn.AvgPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Linear(2 * w * (image_size // 4) ** 2, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x).flatten(1))
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        """The last convolutional feature map (its ReLU), for Grad-CAM and feature attenuation."""
+        return self.features[-2]
+
+
+class SpatialAttention(nn.Module):
+    """A spatial attention map a(x) ∈ (0, 1)^{H×W}: 1×1 conv → ReLU → 1×1 conv → sigmoid.
+
+    Returns the map itself (N, 1, H, W); :class:`AttentionCNN` multiplies the features by it, so the map is
+    the network's own statement of where it looks.
+    """
+
+    def __init__(self, channels: int, reduction: int = 4):
+        super().__init__()
+        self.score = nn.Sequential(nn.Conv2d(channels, channels // reduction, 1), nn.ReLU(),
+                                   nn.Conv2d(channels // reduction, 1, 1), nn.Sigmoid())
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.score(features)
+
+
+class AttentionCNN(nn.Module):
+    """The plain CNN with a spatial attention gate after the second conv stage (at H/2 × W/2).
+
+    ``forward_with_attention(x)`` returns ``(logits, attention_map)``; ``attention_map(x)`` the map alone.
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28, width: int = 16,
+                 hidden: int = 128, dropout: float = 0.25):
+        super().__init__()
+        _check_geometry(in_channels, image_size)
+        w = width
+        self.stem = nn.Sequential(*conv_block(in_channels, w), *conv_block(w, w), nn.AvgPool2d(2),
+                                  *conv_block(w, 2 * w), *conv_block(2 * w, 2 * w))
+        self.attention = SpatialAttention(2 * w)
+        self.pool = nn.AvgPool2d(2)
+        self.classifier = nn.Sequential(
+            nn.Linear(2 * w * (image_size // 4) ** 2, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden, num_classes),
+        )
+
+    def forward_with_attention(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.stem(x)
+        attention = self.attention(features)
+        logits = self.classifier(self.pool(features * attention).flatten(1))
+        return logits, attention
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_attention(x)[0]
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        """The last convolutional feature map before the attention gate (its ReLU), for Grad-CAM."""
+        return self.stem[-1]
+
+    @torch.no_grad()
+    def attention_map(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention map (N, 1, H/2, W/2) for images ``x``."""
+        return self.forward_with_attention(x)[1]
+
+
+CLASSIFIERS = {"plain": PlainCNN, "attention": AttentionCNN}
+
+
+def build_classifier(arch: str, in_channels: int, num_classes: int, image_size: int, **kwargs) -> nn.Module:
+    """A classifier by name (one of :data:`CLASSIFIERS`)."""
+    if arch not in CLASSIFIERS:
+        raise ValueError(f"unknown classifier architecture {arch!r}; allowed: {', '.join(CLASSIFIERS)}")
+    return CLASSIFIERS[arch](in_channels=in_channels, num_classes=num_classes, image_size=image_size, **kwargs)

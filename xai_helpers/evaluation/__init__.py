@@ -1,0 +1,9 @@
+"""The study's evaluation (notebook 06): tables and checks over every notebook's metrics and seeds, synthetic
+augmentation without leakage, and human ratings (the rating form, keyed answers, agreement and rank statistics).
+
+The rating form's widgets are in :mod:`.rating_widgets`."""
+from . import human_ratings, tables
+from .augmentation import augmentation_study, synthetic_samples
+from .rating_summary import human_summary
+
+__all__ = ["augmentation_study", "human_ratings", "human_summary", "synthetic_samples", "tables"]

@@ -1,0 +1,363 @@
+"""The study's evaluation tables, read from a run folder's metrics files, with intervals over seeds.
+
+A run made with ``run_all.sh --seeds 0,1,2`` keeps one sub-folder per seed (``seed-0/metrics/…``); a
+single-seed run keeps ``metrics/`` at its root. Every number comes from those files: nothing is recomputed
+or typed in. With one seed the intervals are NaN (an interval needs at least two values), and the tables say
+how many seeds they rest on.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..cnn.shortcut import SHORTCUT_RATE_MIN  # the share of patched test images 02's shortcut model must call its class
+from ..latent.disentanglement import mean_over_seeds
+from .rating_stats import mean_ci, paired_difference
+
+CLASSIFIERS = {"plain": "plain CNN", "attention": "attention CNN"}
+CLASSIFICATION_METRICS = {"test_accuracy": "accuracy", "macro_f1": "macro-F1", "ece": "calibration error (ECE)"}
+FIDELITY_METRICS = {"fid": "FID", "kid_mean": "KID", "inception_score": "IS", "precision": "precision",
+                    "recall": "recall", "classes_covered": "classes covered"}
+#: The range each metric can take. A Student-t interval is symmetric and knows nothing of it: over 3 seeds of a
+#: noisy accuracy it can reach past 1, so intervals are clipped to the range (KID's unbiased estimate can be < 0).
+METRIC_RANGES = {"test_accuracy": (0.0, 1.0), "macro_f1": (0.0, 1.0), "ece": (0.0, 1.0), "fid": (0.0, math.inf),
+                 "kid_mean": (-math.inf, math.inf), "inception_score": (1.0, math.inf), "precision": (0.0, 1.0),
+                 "recall": (0.0, 1.0), "classes_covered": (0.0, math.inf)}
+
+
+def seed_folders(run_root: str | Path) -> dict[int, Path]:
+    """``{seed: folder holding metrics/}`` of a run: its ``seed-N`` sub-folders, or the run itself."""
+    root = Path(run_root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"run folder {root} does not exist")
+    subs = {int(m.group(1)): p for p in root.iterdir() if (m := re.fullmatch(r"seed-(\d+)", p.name)) and p.is_dir()}
+    if subs:
+        return dict(sorted(subs.items()))
+    metrics = sorted((root / "metrics").glob("*.json"))
+    if not metrics:
+        raise FileNotFoundError(f"no metrics/*.json and no seed-N folders in {root}")
+    seed = json.loads(metrics[0].read_text()).get("seed", 0)
+    return {int(seed): root}
+
+
+def metrics_over_seeds(run_root: str | Path, notebook: str) -> dict[int, dict]:
+    """``{seed: metrics dict}`` of one notebook, for every seed whose file exists."""
+    out = {}
+    for seed, folder in seed_folders(run_root).items():
+        path = folder / "metrics" / f"{notebook}.json"
+        if path.exists():
+            out[seed] = json.loads(path.read_text())
+    if not out:
+        raise FileNotFoundError(f"no metrics/{notebook}.json in {run_root}")
+    return out
+
+
+def _clip(low: float, high: float, bounds: tuple[float, float]) -> tuple[float, float]:
+    """An interval clipped to ``bounds`` (NaN, i.e. no interval, stays NaN)."""
+    return (low if math.isnan(low) else max(low, bounds[0]), high if math.isnan(high) else min(high, bounds[1]))
+
+
+def _summary(values, confidence: float, bounds: tuple[float, float] = (-math.inf, math.inf)) -> dict:
+    """Mean and Student-t interval over seeds, the interval clipped to the metric's range ``bounds``."""
+    v = np.asarray([x for x in values if x is not None], float)
+    ci = mean_ci(v, confidence)
+    low, high = _clip(ci["low"], ci["high"], bounds)
+    return {"mean": ci["mean"], "ci_low": low, "ci_high": high, "n_seeds": ci["n"]}
+
+
+def classification_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFrame:
+    """Plain vs attention CNN (01): mean and t-interval over seeds of accuracy, macro-F1 and ECE, and the
+    paired difference attention − plain with its interval and paired t-test p-value (seeds are the pairs).
+    Intervals are clipped to the metric's range, [0, 1], and differences to [−1, 1]."""
+    runs = metrics_over_seeds(run_root, "01_cnn_training")
+    seeds = sorted(runs)
+    rows = []
+    for key, label in CLASSIFICATION_METRICS.items():
+        values = {arch: [runs[s]["models"][arch][key] for s in seeds] for arch in CLASSIFIERS}
+        for arch, name in CLASSIFIERS.items():
+            rows.append({"metric": label, "model": name,
+                         **_summary(values[arch], confidence, METRIC_RANGES[key])})
+        if len(seeds) >= 2:
+            d = paired_difference(values["attention"], values["plain"], confidence)
+            lo, hi = METRIC_RANGES[key]
+            low, high = _clip(d["low"], d["high"], (lo - hi, hi - lo))
+            rows.append({"metric": label, "model": "attention − plain", "mean": d["mean_diff"], "ci_low": low,
+                         "ci_high": high, "n_seeds": d["n"], "p_paired_t": d["p"]})
+    return pd.DataFrame(rows).set_index(["metric", "model"])
+
+
+def fidelity_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFrame:
+    """Generative fidelity (04) of the GAN beside its calibration rows (real vs real, the one-class generator),
+    each metric as mean and t-interval over seeds, clipped to the metric's range (:data:`METRIC_RANGES`)."""
+    runs = metrics_over_seeds(run_root, "04_gan_dynamics")
+    sources = {"GAN": lambda m: m, "real vs real (floor)": lambda m: m["real_vs_real"],
+               "one-class generator (collapsed)": lambda m: m["collapsed"]}
+    rows = []
+    for row, pick in sources.items():
+        for key, label in FIDELITY_METRICS.items():
+            rows.append({"set": row, "metric": label,
+                         **_summary([pick(m).get(key) for m in runs.values()], confidence, METRIC_RANGES[key])})
+    return pd.DataFrame(rows).set_index(["set", "metric"])
+
+
+#: Direction of each explanation-quality metric of notebook 02: +1 higher is better, −1 lower is better.
+#: Metrics that describe rather than grade (``gini`` sparsity) and cost (``images_per_second``, which belongs to
+#: the cost table) have no rank, so the mean rank is about quality only.
+EXPLANATION_DIRECTIONS = {
+    "deletion_auc.zero": -1, "deletion_auc.blur": -1, "insertion_auc.zero": +1, "insertion_auc.blur": +1,
+    "infidelity": -1, "max_sensitivity": -1, "pointing_game": +1, "patch_mass": +1, "randomization_spearman": -1,
+    "randomization_ssim": -1,
+}
+#: The similarities of a map before and after model randomisation (lower = the explanation depends on the model),
+#: ranked by :func:`_sanity_rank`; True where the sign means nothing and the absolute value is ranked.
+RANDOMIZATION_SIMILARITIES = {"randomization_spearman": True, "randomization_ssim": False}
+
+
+def _flat_numbers(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat_numbers(v, f"{prefix}{k}."))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[f"{prefix}{k}"] = float(v)
+    return out
+
+
+def explanation_table(run_root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Attribution methods (02): ``(means, ranks)``. ``means`` holds every numeric metric of each method
+    (nested ones as ``deletion_auc.zero`` …) averaged over seeds, plus ``n_seeds``; ``ranks`` ranks the methods
+    on each graded metric (1 = best, ties share the lower rank, :data:`EXPLANATION_DIRECTIONS`) and their mean
+    rank. Methods a seed did not run are left out of its mean, not counted as 0. The randomisation Spearman is
+    ranked by |ρ|, and methods with degenerate (constant) maps come last on both randomisation metrics
+    (:func:`_sanity_rank`); ``means`` keeps the signed values."""
+    runs = metrics_over_seeds(run_root, "02_cnn_attribution")
+    frames = [pd.DataFrame({m: _flat_numbers(v) for m, v in r["methods"].items()}).T for r in runs.values()]
+    stacked = pd.concat(frames, keys=list(runs), names=["seed", "method"])
+    means = stacked.groupby(level="method").mean()
+    means["n_seeds"] = stacked.groupby(level="method").size()
+    graded = [c for c in EXPLANATION_DIRECTIONS if c in means]
+    ranks = pd.DataFrame({c: _sanity_rank(stacked, means, c) if c in RANDOMIZATION_SIMILARITIES
+                          else (means[c] * -EXPLANATION_DIRECTIONS[c]).rank(method="min") for c in graded})
+    ranks["mean rank"] = ranks.mean(axis=1)
+    return means, ranks.sort_values("mean rank")
+
+
+def _sanity_rank(stacked: pd.DataFrame, means: pd.DataFrame, column: str) -> pd.Series:
+    """Rank on a randomisation similarity (:data:`RANDOMIZATION_SIMILARITIES`), with methods whose maps turned
+    degenerate ranked after all others (sharing the rank after the last non-degenerate method).
+
+    02 counts a constant map as similarity 0 in its mean and records how many there were in
+    ``randomization_degenerate_maps``; a constant map says nothing about the model, so its 0 must not rank as
+    the best possible result. A NaN similarity (no usable map) is degenerate too. The Spearman correlation is
+    ranked by its absolute value, averaged over seeds: ρ = −0.9 ties the map to the model as much as +0.9."""
+    values = stacked[column].abs() if RANDOMIZATION_SIMILARITIES[column] else stacked[column]
+    score = values.groupby(level="method").mean().reindex(means.index)
+    count = means.get("randomization_degenerate_maps", pd.Series(0.0, index=means.index)).fillna(0)
+    degenerate = score.isna() | (count > 0)
+    ranks = score.where(~degenerate).rank(method="min")
+    return ranks.fillna(float((~degenerate).sum() + 1))
+
+
+def _quantity_table(rows: dict[str, list], confidence: float, bounds: dict[str, tuple]) -> pd.DataFrame:
+    """``{quantity: [value per seed]}`` → mean and t-interval over seeds per quantity (missing values left out),
+    each interval clipped to the quantity's ``bounds`` (unbounded where none is given)."""
+    out = {}
+    for name, values in rows.items():
+        values = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+        if values:
+            out[name] = _summary(values, confidence, bounds.get(name, (-math.inf, math.inf)))
+    return pd.DataFrame(out).T.rename_axis("quantity")
+
+
+def tcav_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFrame:
+    """TCAV (03) in numbers over seeds: the share of significant tests, random controls found significant, CAVs
+    flagged for low held-out accuracy, and the planted pattern's TCAV score and significance at each planting
+    rate (a significance row's mean is the share of seeds where it was significant)."""
+    runs = metrics_over_seeds(run_root, "03_tcav")
+    rows: dict[str, list] = {"share of tests significant (Holm)": [], "random controls significant": [],
+                             "CAVs flagged (held-out accuracy too low)": []}
+    for m in runs.values():
+        rows["share of tests significant (Holm)"].append(m["n_significant"] / m["n_tests"] if m["n_tests"] else None)
+        rows["random controls significant"].append(m["random_controls_significant"])
+        rows["CAVs flagged (held-out accuracy too low)"].append(m.get("n_cavs_flagged"))
+        for rate, score in sorted(m["planted_tcav_score"].items(), key=lambda kv: float(kv[0])):
+            rows.setdefault(f"planted pattern at {float(rate):.0%}: TCAV score", []).append(score)
+            rows.setdefault(f"planted pattern at {float(rate):.0%}: significant", []).append(
+                float(bool(m["planted_significant"].get(rate))))
+    bounds = {name: (0.0, math.inf) if name.startswith(("random controls", "CAVs")) else (0.0, 1.0) for name in rows}
+    return _quantity_table(rows, confidence, bounds)
+
+
+def latent_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFrame:
+    """The latent-space summary of 05 over seeds: the exactness checks (Jacobian against finite differences,
+    latent IG completeness), the effective dimension of E[JᵀJ], strength and selectivity of each direction
+    family, and, per dissected concept, the ablation effect of the top units against random units."""
+    runs = metrics_over_seeds(run_root, "05_gan_latent")
+    rows: dict[str, list] = {"Jacobian vs finite differences, relative error": [],
+                             "latent IG completeness error": [], "E[JᵀJ] effective dimension": []}
+    for m in runs.values():
+        rows["Jacobian vs finite differences, relative error"].append(m.get("sensitivity_autograd_vs_fd_rel_err"))
+        rows["latent IG completeness error"].append(m.get("latent_ig_completeness_err"))
+        rows["E[JᵀJ] effective dimension"].append(m.get("jtj_effective_dimension"))
+        for family, v in m.get("direction_families", {}).items():
+            for key in ("strength", "selectivity"):
+                rows.setdefault(f"directions {family}: {key}", []).append(v.get(key))
+        for concept, v in m.get("dissection", {}).items():
+            rows.setdefault(f"dissection '{concept}': ablation effect, top units", []).append(v.get("ablation_effect_top"))
+            rows.setdefault(f"dissection '{concept}': ablation effect, random units", []).append(
+                v.get("ablation_effect_random"))
+    bounds = {name: (0.0, math.inf) for name in rows if "error" in name or "strength" in name}
+    bounds["E[JᵀJ] effective dimension"] = (1.0, math.inf)  # a participation ratio: between 1 and the latent size
+    return _quantity_table(rows, confidence, bounds)
+
+
+def disentanglement_table(run_root: str | Path) -> pd.DataFrame:
+    """05's disentanglement scores of each model (rows) over seeds: plain means, except FactorVAE and BetaVAE, whose
+    raw accuracies are averaged before the chance correction (clipping each seed at 0 first would put random codes
+    above 0; see :func:`xai_helpers.latent.disentanglement.mean_over_seeds`)."""
+    per_seed = [m["disentanglement"] for m in metrics_over_seeds(run_root, "05_gan_latent").values()]
+    models = list(dict.fromkeys(model for scores in per_seed for model in scores))
+    return pd.DataFrame({model: mean_over_seeds([scores[model] for scores in per_seed]) for model in models}).T
+
+
+def cost_table(run_root: str | Path) -> pd.DataFrame:
+    """Wall time of every finished notebook (per seed, and the total) with the run's device, profile, CPU and
+    threads. Times come from the runner's ``status.json``, which is current while the run goes on (a study-level
+    notebook reads it before the run ends); the machine from ``environment.json``."""
+    root = Path(run_root)
+    env_path, status_path = root / "environment.json", root / "status.json"
+    if not env_path.exists():
+        raise FileNotFoundError(f"{env_path} does not exist: cost is read from the runner's run folder")
+    env = json.loads(env_path.read_text())
+    if status_path.exists():
+        records = [r for r in json.loads(status_path.read_text())["notebooks"] if r.get("seconds") is not None]
+        rows = [{"notebook": r["notebook"], "seed": str(r.get("seed")), "seconds": r["seconds"]} for r in records]
+    else:
+        rows = [{"notebook": k.rpartition("@")[0], "seed": k.rpartition("@")[2], "seconds": v}
+                for k, v in env.get("wall_seconds", {}).items()]
+    table = pd.DataFrame(rows, columns=["notebook", "seed", "seconds"])
+    total = table["seconds"].sum(min_count=1)
+    table = pd.concat([table, pd.DataFrame([{"notebook": "whole study", "seed": "all", "seconds": total}])],
+                      ignore_index=True)
+    for key in ("device", "profile", "cpu", "runner_torch_threads", "gpu"):
+        table[key] = env.get(key)
+    return table
+
+
+#: "Planted patch found" (02) needs a method whose pointing game is at least this on the shortcut model …
+POINTING_SHORTCUT_MIN = 0.9
+#: … and at most this on the clean model, given the same patched images: a model that never learned the patch
+#: already scores 0.12–0.23 with most methods, so beating pixel chance proves nothing.
+POINTING_CLEAN_MAX = 0.3
+
+
+def _patch_check(m: dict) -> tuple[str, bool | None, str]:
+    """02's ground-truth check: some method points at the patch in the shortcut model but not in the clean one."""
+    check = (f"planted patch found (pointing game ≥ {POINTING_SHORTCUT_MIN:g} on the shortcut model, "
+             f"≤ {POINTING_CLEAN_MAX:g} on the clean model)")
+    rate = m.get("shortcut_rate")  # absent in runs made before 02 recorded it: the pointing games decide alone
+    if rate is not None and rate < SHORTCUT_RATE_MIN:
+        return check, False, f"ground truth not learned: shortcut rate {rate:.3f} < {SHORTCUT_RATE_MIN:g}"
+    games = {k: (v["pointing_game"], v["pointing_game_clean_model"]) for k, v in m["methods"].items()
+             if v.get("pointing_game") is not None and v.get("pointing_game_clean_model") is not None}
+    if not games:
+        return check, None, "not run: no clean-model control (pointing_game_clean_model) in these metrics"
+    found = {k for k, (s, c) in games.items() if s >= POINTING_SHORTCUT_MIN and c <= POINTING_CLEAN_MAX}
+    # Shown: the passing method that points best, or, if none passes, the one the old "best > chance" rule
+    # would have credited, so that a failure shows its clean-model score.
+    best = max(games, key=lambda k: (k in found, games[k][0], -games[k][1]))
+    measured = (f"{best}: shortcut model {games[best][0]:.3f}, clean model {games[best][1]:.3f}; "
+                f"{len(found)} of {len(games)} methods pass")
+    return check, bool(found), measured + (f"; shortcut rate {rate:.3f}" if rate is not None else "")
+
+
+def _rate_key(by_rate: dict, rate: float):
+    """The key of ``rate`` in a dict keyed by planting rate as text ("1", "1.0", "0.5" …); None if not run."""
+    return next((k for k in by_rate if float(k) == rate), None)
+
+
+def _tcav_checks(m: dict) -> list[tuple[str, bool | None, str]]:
+    """03's checks; a planting rate that was not run is "not run" (None), never a pass or a failure."""
+    sig, score = m["planted_significant"], m["planted_tcav_score"]
+    run = ", ".join(f"{float(k):g}" for k in sorted(score, key=float)) or "none"
+    full, absent = _rate_key(score, 1.0), _rate_key(score, 0.0)
+    effect = m.get("planted_pattern_effect")
+    effect_text = f"; pattern effect {effect:.3f}" if effect is not None else ""
+    if full is None:
+        planted = (None, f"not run: planting rate 1 not among the rates run ({run})")
+    elif m.get("planted_pattern_learned") is False:  # absent in older runs: TCAV alone decides
+        planted = (False, "ground truth not learned: the 100 % model does not use the pattern" + effect_text)
+    else:
+        planted = (bool(sig.get(full)), f"TCAV {score[full]:.3f}" + effect_text)
+    if absent is None:
+        clean = (None, f"not run: planting rate 0 not among the rates run ({run})")
+    else:
+        clean = (not sig.get(absent), f"TCAV {score[absent]:.3f}")
+    return [("planted concept (100 %) significant", *planted), ("absent concept (0 %) not significant", *clean),
+            ("no random control significant", m["random_controls_significant"] == 0,
+             f"{m['random_controls_significant']} significant")]
+
+
+def _checks_of(notebook: str, m: dict) -> list[tuple[str, bool | None, str]]:
+    """(check, passed, measured) of one notebook's metrics; the study's own ground-truth checks. ``passed`` is
+    None where a check could not be made with what the run recorded (the reason is in ``measured``)."""
+    if notebook == "02_cnn_attribution":
+        n_pass = sum(bool(v.get("sanity_pass")) for v in m["methods"].values())
+        return [_patch_check(m),
+                ("model-randomisation sanity check passed by some method", n_pass > 0,
+                 f"{n_pass} of {len(m['methods'])} methods")]
+    if notebook == "03_tcav":
+        return _tcav_checks(m)
+    if notebook == "04_gan_dynamics":
+        return [("corruption ladder rises at every step", bool(m["corruption_ladder_monotonic"]), ""),
+                ("real-vs-real FID < GAN FID < collapsed FID", m["real_vs_real_fid"] < m["fid"] < m["collapsed_fid"],
+                 f"{m['real_vs_real_fid']:.3g} < {m['fid']:.3g} < {m['collapsed_fid']:.3g}")]
+    if notebook == "05_gan_latent":
+        d = m["disentanglement"]
+        info = "InfoGAN-CR" if "InfoGAN-CR" in d else "InfoGAN"  # the disentangling GAN, by the name 05 gave it
+        worse = [c for c, v in m["dissection"].items() if not v["ablation_effect_top"] > v["ablation_effect_random"]]
+        return [("Jacobian matches finite differences (rel. err ≤ 0.01)", m["sensitivity_autograd_vs_fd_rel_err"] <= 0.01,
+                 f"{m['sensitivity_autograd_vs_fd_rel_err']:.1e}"),
+                (f"{info} beats random codes on MIG and DCI disentanglement",
+                 d[info]["mig"] > d["random codes"]["mig"]
+                 and d[info]["dci_disentanglement"] > d["random codes"]["dci_disentanglement"],
+                 f"MIG {d[info]['mig']:.3f} vs {d['random codes']['mig']:.3f}, DCI "
+                 f"{d[info]['dci_disentanglement']:.3f} vs {d['random codes']['dci_disentanglement']:.3f}"),
+                ("ablating top units removes more of each concept than random units", not worse,
+                 "all concepts" if not worse else f"not for {', '.join(worse)}")]
+    return []
+
+
+CHECKED_NOTEBOOKS = ("02_cnn_attribution", "03_tcav", "04_gan_dynamics", "05_gan_latent")
+
+
+def study_checks(run_root: str | Path) -> pd.DataFrame:
+    """The study's own checks against ground truth, per notebook and seed: what passed and what failed.
+    Notebooks without metrics in this run are listed as not run rather than left out."""
+    rows = []
+    for notebook in CHECKED_NOTEBOOKS:
+        try:
+            runs = metrics_over_seeds(run_root, notebook)
+        except FileNotFoundError:
+            rows.append({"notebook": notebook, "seed": None, "check": "(not run in this run)", "passed": None,
+                         "measured": ""})
+            continue
+        for seed, m in runs.items():
+            rows += [{"notebook": notebook, "seed": seed, "check": c, "passed": ok, "measured": v}
+                     for c, ok, v in _checks_of(notebook, m)]
+    return pd.DataFrame(rows, columns=["notebook", "seed", "check", "passed", "measured"])
+
+
+def format_interval(table: pd.DataFrame, digits: int = 4) -> pd.Series:
+    """``mean [low, high]`` strings (just the mean where there is no interval) for Markdown/HTML tables."""
+    def fmt(r):
+        mean = f"{r['mean']:.{digits}g}"
+        if np.isnan(r["ci_low"]):
+            return mean
+        return f"{mean} [{r['ci_low']:.{digits}g}, {r['ci_high']:.{digits}g}]"
+    return table.apply(fmt, axis=1)

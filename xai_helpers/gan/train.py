@@ -1,0 +1,424 @@
+"""DCGAN training with the non-saturating loss, logged so the generator–discriminator dynamics can be read.
+
+``train_gan`` returns a :class:`TrainedGAN`: both networks in eval mode, the log (one record every
+``log_every`` iterations: losses, mean D outputs, gradient and weight norms per network and per layer, each
+averaged over the window) and weight snapshots of both networks at iteration 0, every ``snapshot_every``
+iterations and at the end, so the dynamics can be replayed (fidelity over training, discriminator
+explanations) without retraining. Everything is cached by the hash of what determines the weights.
+
+With ``info_codes > 0`` it trains the InfoGAN variant (Chen et al. 2016): the first ``info_codes`` entries of z are
+U(−1, 1) codes, and both G and the discriminator's Q head minimise ``info_weight`` × MSE(Q(G(z)), c), the
+variational lower bound on I(c; G(z)) for a fixed-variance Gaussian Q (up to constants).
+
+A non-finite loss or gradient stops training at once, before the optimiser step that would spread it into the
+weights: the run is marked diverged, with the reason and the iteration, and keeps the snapshots taken before
+it (each snapshot is also checked to be finite). Nothing is silently carried on.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import sys
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..study import cache as _cache
+from . import models as _gan_models
+from . import infogan_cr as _infogan_cr
+from ..data.datasets import ImageDataset
+from .infogan_cr import contrastive_loss
+from ..study.reproducibility import resolve_device, seed_everything, with_global_rng_restored
+from ..study.progress import progress_mode
+
+#: Version tag of the recipe; the source hash in the key catches code edits, this documents intent.
+RECIPE = "dcgan-nonsaturating-adam-v1"  # + InfoGAN MSE code term when info_codes > 0
+
+
+@dataclass(kw_only=True)
+class TrainedGAN(_cache.CachedTraining):
+    """A trained GAN; its ``snapshots`` are ``[{"iteration": int, "generator": state_dict, "discriminator":
+    state_dict}, ...]``, in order."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+
+    @property
+    def z_dim(self) -> int:
+        return self.generator.z_dim
+
+    @property
+    def num_classes(self) -> int:
+        """0 for an unconditional GAN, else the number of classes it is conditioned on."""
+        return self.generator.num_classes
+
+    @property
+    def code_dim(self) -> int:
+        """How many leading entries of z are InfoGAN codes (0 for a plain GAN)."""
+        return self.generator.code_dim
+
+    @property
+    def diverged(self) -> bool:
+        return bool(self.meta["diverged"])
+
+    @property
+    def divergence(self) -> str | None:
+        return self.meta["divergence"]
+
+    @property
+    def iterations_done(self) -> int:
+        return int(self.meta["iterations_done"])
+
+    def networks_at(self, snapshot: dict) -> tuple[nn.Module, nn.Module]:
+        """Fresh (G, D) copies in eval mode holding the weights of one snapshot."""
+        g, d = copy.deepcopy(self.generator), copy.deepcopy(self.discriminator)
+        g.load_state_dict(snapshot["generator"])
+        d.load_state_dict(snapshot["discriminator"])
+        return g.eval(), d.eval()
+
+
+def to_gan_range(images01: torch.Tensor) -> torch.Tensor:
+    """[0, 1] images (the data sets' range) → [-1, 1] (the generator's tanh range)."""
+    return images01 * 2 - 1
+
+
+def to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] generator output → [0, 1], clamped."""
+    return ((images + 1) / 2).clamp(0, 1)
+
+
+def fixed_noise(z_dim: int, n: int, seed: int, num_classes: int = 0,
+                code_dim: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The same ``n`` latents (and, for a conditional GAN, balanced labels 0, 1, …) for every snapshot."""
+    gen = torch.Generator().manual_seed(10_000 + seed)
+    z = _gan_models.sample_latent(z_dim, n, gen, code_dim)
+    y = torch.arange(n) % num_classes if num_classes else None
+    return z, y
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, n: int, seed: int, batch_size: int = 500,
+             labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``n`` samples in [0, 1] (on the CPU) from latents drawn with ``seed``; a conditional generator gets
+    ``labels`` or, if none are given, balanced labels in random order. Returns ``(images, labels)``."""
+    if n < 1:
+        raise ValueError(f"n must be positive, got {n}")
+    gen = torch.Generator().manual_seed(seed)
+    z = _gan_models.sample_latent(generator.z_dim, n, gen, getattr(generator, "code_dim", 0))
+    if generator.num_classes and labels is None:
+        labels = (torch.arange(n) % generator.num_classes)[torch.randperm(n, generator=gen)]
+    return decode(generator, z, labels, batch_size), labels
+
+
+@torch.no_grad()
+def decode(generator: nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
+           batch_size: int = 500) -> torch.Tensor:
+    """G(z) in [0, 1] on the CPU, in eval mode (batch norm uses its running statistics), batch by batch."""
+    if z.ndim != 2 or z.shape[1] != generator.z_dim:
+        raise ValueError(f"z must be (N, {generator.z_dim}), got {tuple(z.shape)}")
+    if labels is not None and len(labels) != len(z):
+        raise ValueError(f"{len(labels)} labels for {len(z)} samples")
+    was_training = generator.training
+    generator.eval()
+    device = next(generator.parameters()).device
+    out = []
+    for i in range(0, len(z), batch_size):
+        zb = z[i:i + batch_size].to(device)
+        x = generator(zb) if labels is None else generator(zb, labels[i:i + batch_size].to(device))
+        out.append(to_unit_range(x).cpu())
+    generator.train(was_training)
+    return torch.cat(out)
+
+
+def _layer_norms(model: nn.Module, grads: bool) -> dict[str, float]:
+    """L2 norm per layer (module that owns parameters), of the weights or of their gradients."""
+    layers, squares = [], []
+    for name, p in model.named_parameters():
+        t = p.grad if grads else p
+        if t is not None:
+            layers.append(name.rsplit(".", 1)[0])
+            squares.append(t.detach().pow(2).sum())
+    sums: dict[str, float] = {}
+    for layer, sq in zip(layers, torch.stack(squares).tolist()):  # one device→host copy, not one per tensor
+        sums[layer] = sums.get(layer, 0.0) + sq
+    return {k: math.sqrt(v) for k, v in sums.items()}
+
+
+def _finite_state(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point())
+
+
+def _total(norms: dict[str, float]) -> float:
+    return math.sqrt(sum(v * v for v in norms.values()))
+
+
+class _Window:
+    """Running means of every logged quantity over one logging window."""
+
+    def __init__(self):
+        self.sums: dict = {}
+        self.n = 0
+
+    def add(self, **values):
+        for k, v in values.items():
+            if isinstance(v, dict):
+                inner = self.sums.setdefault(k, {})
+                for name, x in v.items():
+                    inner[name] = inner.get(name, 0.0) + x
+            else:
+                self.sums[k] = self.sums.get(k, 0.0) + v
+        self.n += 1
+
+    def means(self) -> dict:
+        return {k: ({n: x / self.n for n, x in v.items()} if isinstance(v, dict) else v / self.n)
+                for k, v in self.sums.items()}
+
+
+def _non_finite(network: str, loss: float, grads: dict[str, float], iteration: int) -> str | None:
+    """Why this step must not be taken (a non-finite loss or gradient norm), or None."""
+    if not math.isfinite(loss):
+        return f"non-finite {network} loss ({loss}) at iteration {iteration}; training stopped"
+    bad = [layer for layer, v in grads.items() if not math.isfinite(v)]
+    if bad:
+        return f"non-finite {network} gradient in {', '.join(bad)} at iteration {iteration}; training stopped"
+    return None
+
+
+def _backward(network: str, model: nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, iteration: int):
+    """Gradients of ``loss`` for ``model``: ``(loss value, gradient norm per layer, why not to step or None)``."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    value, grads = loss.item(), _layer_norms(model, grads=True)
+    return value, grads, _non_finite(network, value, grads, iteration)
+
+
+def snapshot_iterations(iterations: int, snapshot_every: int) -> list[int]:
+    """0, every ``snapshot_every`` iterations, and the last iteration."""
+    if snapshot_every < 1:
+        raise ValueError(f"snapshot_every must be a positive int, got {snapshot_every!r}")
+    return sorted(set(range(0, iterations + 1, snapshot_every)) | {iterations})
+
+
+def _fit(g, d, data: ImageDataset, *, iterations, batch_size, lr_g, lr_d, beta1, conditional, log_every,
+         snapshot_every, seed, device, progress, info_weight=0.0, h=None, cr_weight=0.0):
+    """The DCGAN loop: one D step on a real and a generated batch (BatchNorm sees them apart, as in
+    Radford et al.), then one G step on the non-saturating loss −log D(G(z)) (+ the InfoGAN code term, + with a
+    pair classifier ``h`` InfoGAN-CR's contrastive term, which ``h`` minimises too)."""
+    gen = torch.Generator().manual_seed(seed)
+    x_all = to_gan_range(data.train_x)
+    y_all = data.train_y
+    opt_g = torch.optim.Adam(g.parameters(), lr=lr_g, betas=(beta1, 0.999))
+    opt_h = torch.optim.Adam(h.parameters(), lr=lr_g, betas=(beta1, 0.999)) if h is not None else None
+    opt_d = torch.optim.Adam(d.parameters(), lr=lr_d, betas=(beta1, 0.999))
+    keep = set(snapshot_iterations(iterations, snapshot_every))
+
+    def snap(it):
+        return {"iteration": it,
+                "generator": {k: v.detach().cpu().clone() for k, v in g.state_dict().items()},
+                "discriminator": {k: v.detach().cpu().clone() for k, v in d.state_dict().items()}}
+
+    snapshots = [snap(0)]
+    history: list[dict] = []
+    divergence = None
+    window = _Window()
+    ones = torch.ones(batch_size, device=device)
+    zeros = torch.zeros(batch_size, device=device)
+    order, pos, epoch = torch.randperm(len(x_all), generator=gen), 0, 0
+    mode = progress_mode(progress)
+    bar = None
+    if mode == "bar":
+        from tqdm.auto import tqdm
+        bar = tqdm(total=iterations, desc="training DCGAN", unit="it")
+    t0 = time.perf_counter()
+    it = 0
+    for it in range(1, iterations + 1):
+        if pos + batch_size > len(order):  # a new epoch: reshuffle; the incomplete tail batch is skipped
+            order, pos, epoch = torch.randperm(len(x_all), generator=gen), 0, epoch + 1
+        idx = order[pos:pos + batch_size]
+        pos += batch_size
+        real = x_all[idx].to(device)
+        y_real = y_all[idx].to(device) if conditional else None
+        z = _gan_models.sample_latent(g.z_dim, batch_size, gen, g.code_dim).to(device)
+        codes = z[:, :g.code_dim]
+        y_fake = torch.randint(0, data.num_classes, (batch_size,), generator=gen).to(device) if conditional else None
+
+        # Discriminator: log D(x) + log(1 − D(G(z))).
+        fake = g(z, y_fake)
+        logit_real = d(real, y_real)
+        if g.code_dim:
+            logit_fake, q_fake = d.forward_with_codes(fake.detach(), y_fake)
+            info_d = F.mse_loss(q_fake, codes)
+        else:
+            logit_fake, info_d = d(fake.detach(), y_fake), None
+        d_loss = (F.binary_cross_entropy_with_logits(logit_real, ones)
+                  + F.binary_cross_entropy_with_logits(logit_fake, zeros))
+        if info_d is not None:
+            d_loss = d_loss + info_weight * info_d
+        d_val, d_grads, divergence = _backward("discriminator", d, opt_d, d_loss, it)
+        if divergence:
+            break
+        opt_d.step()
+
+        # Generator, non-saturating: maximise log D(G(z)) (Goodfellow et al. 2014, §3).
+        if g.code_dim:
+            logit_gen, q_gen = d.forward_with_codes(fake, y_fake)
+            info_g = F.mse_loss(q_gen, codes)
+            g_loss = F.binary_cross_entropy_with_logits(logit_gen, ones) + info_weight * info_g
+        else:
+            logit_gen, info_g = d(fake, y_fake), None
+            g_loss = F.binary_cross_entropy_with_logits(logit_gen, ones)
+        cr_extra = {}
+        if h is not None:  # InfoGAN-CR: G and H both minimise H's error on pairs sharing one code
+            cr_loss, cr_accuracy = contrastive_loss(g, h, batch_size, gen, device)
+            g_loss = g_loss + cr_weight * cr_loss
+            cr_extra = {"cr_loss": cr_loss.item(), "cr_accuracy": cr_accuracy}
+            opt_h.zero_grad(set_to_none=True)
+        g_val, g_grads, divergence = _backward("generator", g, opt_g, g_loss, it)
+        if divergence:
+            break
+        opt_g.step()
+        if h is not None:
+            opt_h.step()
+
+        window.add(d_loss=d_val, g_loss=g_val,
+                   d_real=torch.sigmoid(logit_real).mean().item(),
+                   d_fake=torch.sigmoid(logit_fake).mean().item(),
+                   d_fake_after_d_step=torch.sigmoid(logit_gen).mean().item(),
+                   grad_norm_d=_total(d_grads), grad_norm_g=_total(g_grads),
+                   grad_norm_d_layers=d_grads, grad_norm_g_layers=g_grads,
+                   **({"info_loss": info_g.item()} if info_g is not None else {}), **cr_extra)
+        if it % log_every == 0 or it == iterations:
+            w_d, w_g = _layer_norms(d, grads=False), _layer_norms(g, grads=False)
+            record = {"iteration": it, "epoch": epoch + pos / len(x_all), **window.means(),
+                      "weight_norm_d": _total(w_d), "weight_norm_g": _total(w_g),
+                      "weight_norm_d_layers": w_d, "weight_norm_g_layers": w_g,
+                      "seconds": time.perf_counter() - t0}
+            history.append(record)
+            window = _Window()
+            if mode == "log" and (len(history) % max(1, iterations // log_every // 10) == 0 or it == iterations):
+                print(f"[train dcgan] it {it}/{iterations} D loss {record['d_loss']:.3f} G loss {record['g_loss']:.3f} "
+                      f"D(x) {record['d_real']:.3f} D(G(z)) {record['d_fake']:.3f} ({record['seconds']:.1f} s)",
+                      flush=True)
+        if it in keep:
+            if not (_finite_state(g) and _finite_state(d)):
+                divergence = f"non-finite weights after iteration {it}; training stopped"
+                break
+            snapshots.append(snap(it))
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(d_loss=f"{d_val:.3f}", g_loss=f"{g_val:.3f}")
+    if bar is not None:
+        bar.close()
+    if divergence:
+        it -= 1  # the failing iteration did not complete; its (partial) update is not kept anywhere
+        if window.n:  # the completed iterations of the unfinished window
+            history.append({"iteration": it, "epoch": epoch + pos / len(x_all), **window.means(),
+                            "seconds": time.perf_counter() - t0})
+        print(f"[train dcgan] DIVERGED: {divergence}", flush=True)
+    return history, snapshots, divergence, it
+
+
+def gan_config(data: ImageDataset, *, iterations: int, batch_size: int, z_dim: int, width: int, lr_g: float,
+               lr_d: float, beta1: float, conditional: bool, log_every: int, snapshot_every: int, seed: int,
+               device: torch.device, info_codes: int = 0, info_weight: float = 1.0, cr_weight: float = 0.0) -> dict:
+    """Everything that determines the GAN's weights and its stored log: the cache key is the hash of this."""
+    return {
+        "arch": "dcgan", "dataset": data.name, "data_fingerprint": data.fingerprint,
+        "image_shape": list(data.image_shape), "num_classes": data.num_classes, "iterations": iterations,
+        "batch_size": batch_size, "z_dim": z_dim, "width": width, "lr_g": lr_g, "lr_d": lr_d, "beta1": beta1,
+        "conditional": conditional, "info_codes": info_codes, "info_weight": info_weight if info_codes else None,
+        "cr_weight": cr_weight if cr_weight else None,
+        "log_every": log_every, "snapshot_every": snapshot_every, "seed": seed,
+        "device_type": device.type, "torch": torch.__version__.split("+")[0], "recipe": RECIPE,
+        "cpu_threads": torch.get_num_threads() if device.type == "cpu" else None,
+        "code": _cache.source_fingerprint(sys.modules[__name__], _gan_models, _infogan_cr),
+    }
+
+
+def _positive_int(name, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def gan_settings(config: dict, *, conditional: bool, seed: int, device, cache_dir) -> dict:
+    """The keyword arguments of :func:`train_gan` for notebook 04's GAN under ``config`` (a resolved profile): 05 and
+    06 use the same, so they explain and evaluate 04's GAN (one cache entry), and 06 trains its per-regime GANs with
+    the same recipe."""
+    return dict(iterations=config["gan_iterations"], batch_size=config["gan_batch_size"], z_dim=config["gan_z_dim"],
+                width=config["gan_width"], lr_g=config["gan_lr"], lr_d=config["gan_lr"], conditional=conditional,
+                log_every=config["gan_log_every"], snapshot_every=config["gan_snapshot_every"], seed=seed,
+                device=str(device), cache_dir=str(cache_dir))
+
+
+def train_gan(data: ImageDataset, *, iterations: int, batch_size: int = 64, z_dim: int = 64, width: int = 32,
+              lr_g: float = 2e-4, lr_d: float = 2e-4, beta1: float = 0.5, conditional: bool = False,
+              log_every: int = 10, snapshot_every: int = 100, seed: int = 0, device: str = "auto",
+              cache_dir: str = "results/cache", progress: str = "auto", info_codes: int = 0,
+              info_weight: float = 1.0, cr_weight: float = 0.0) -> TrainedGAN:
+    """Train (or load from the cache) a DCGAN on ``data``'s training split; ``info_codes > 0`` makes it InfoGAN,
+    and ``cr_weight > 0`` with it InfoGAN-CR (:mod:`xai_helpers.gan.infogan_cr`)."""
+    for name, value in (("iterations", iterations), ("batch_size", batch_size), ("z_dim", z_dim),
+                        ("width", width), ("log_every", log_every), ("snapshot_every", snapshot_every)):
+        _positive_int(name, value)
+    for name, value in (("lr_g", lr_g), ("lr_d", lr_d)):
+        if not value > 0:
+            raise ValueError(f"{name} must be positive, got {value!r}")
+    if not isinstance(info_codes, int) or isinstance(info_codes, bool) or not 0 <= info_codes <= z_dim:
+        raise ValueError(f"info_codes must be an int in [0, z_dim={z_dim}], got {info_codes!r}")
+    if info_codes and not info_weight > 0:
+        raise ValueError(f"info_weight must be positive for an InfoGAN, got {info_weight!r}")
+    if not cr_weight >= 0 or (cr_weight and (info_codes < 2 or conditional)):
+        raise ValueError(f"cr_weight = {cr_weight!r} is not allowed here: InfoGAN-CR's contrastive term needs an "
+                         f"unconditional InfoGAN with at least 2 codes (info_codes = {info_codes}, conditional = "
+                         f"{conditional}); use cr_weight 0 otherwise")
+    if not 0 <= beta1 < 1:
+        raise ValueError(f"beta1 must be in [0, 1), got {beta1!r}")
+    if batch_size > len(data.train_x):
+        raise ValueError(f"batch_size {batch_size} exceeds the {len(data.train_x)} training images")
+    c, h_size, _ = data.image_shape
+    if (h_size, data.image_shape[2]) not in ((28, 28), (32, 32)):
+        raise ValueError(f"the DCGAN handles 28×28 and 32×32 images; {data.name} has "
+                         f"{h_size}×{data.image_shape[2]} (load shapes or imagefolder data with image_size=32)")
+    dev = resolve_device(device)
+    config = gan_config(data, iterations=iterations, batch_size=batch_size, z_dim=z_dim, width=width, lr_g=lr_g,
+                        lr_d=lr_d, beta1=beta1, conditional=conditional, log_every=log_every,
+                        snapshot_every=snapshot_every, seed=seed, device=dev, info_codes=info_codes,
+                        info_weight=info_weight, cr_weight=cr_weight)
+    n_cond = data.num_classes if conditional else 0
+
+    def new_networks():
+        return (_gan_models.DCGANGenerator(z_dim, c, h_size, width, n_cond, info_codes),
+                _gan_models.DCGANDiscriminator(c, h_size, width, n_cond, info_codes))
+
+    def _build():
+        seed_everything(seed)
+        g, d = new_networks()
+        g.apply(_gan_models.dcgan_init)
+        d.apply(_gan_models.dcgan_init)
+        g.to(dev).train()
+        d.to(dev).train()
+        h = _infogan_cr.PairClassifier(c, info_codes, width).to(dev).train() if cr_weight else None
+        t0 = time.perf_counter()
+        history, snapshots, divergence, done = _fit(
+            g, d, data, iterations=iterations, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, beta1=beta1,
+            conditional=conditional, log_every=log_every, snapshot_every=snapshot_every, seed=seed, device=dev,
+            progress=progress, info_weight=info_weight, h=h, cr_weight=cr_weight)
+        meta = {"history": history, "train_seconds": time.perf_counter() - t0, "diverged": divergence is not None,
+                "divergence": divergence, "iterations_done": done, "n_train": len(data.train_x),
+                "snapshot_iterations": [s["iteration"] for s in snapshots]}
+        last = snapshots[-1]
+        return {"generator": last["generator"], "discriminator": last["discriminator"],
+                "snapshots": snapshots}, meta
+
+    tensors, meta, key, hit = _cache.cached(cache_dir, "gan", config, lambda: with_global_rng_restored(_build, dev))
+    if hit:
+        print(f"[cache] loaded DCGAN {key} (trained in {meta['train_seconds']:.1f} s, no training steps)",
+              flush=True)
+    g, d = new_networks()
+    g.load_state_dict(tensors["generator"])
+    d.load_state_dict(tensors["discriminator"])
+    return TrainedGAN(generator=g.to(dev).eval(), discriminator=d.to(dev).eval(), key=key, from_cache=hit,
+                      history=meta["history"], snapshots=tensors["snapshots"], meta=meta)

@@ -1,0 +1,150 @@
+"""Where a notebook's outputs go: the run folder (metrics JSON, figures, tables) and the model cache.
+
+Notebooks get ``run_dir`` and ``cache_dir`` from the runner. Run by hand with empty values, they fall back to
+``$XAI_RUN_DIR`` / ``$XAI_CACHE_DIR`` (the tests set these), else ``results/runs/interactive`` and
+``results/cache`` in the repository.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from numbers import Number
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[2]  # xai_helpers/study/run_io.py
+RUN_SUBDIRS = ("executed", "html", "metrics", "figures", "tables", "logs")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _resolve(path: str | os.PathLike | None, env: str, default: Path) -> Path:
+    if path in (None, ""):
+        path = os.environ.get(env) or default
+    path = Path(path).expanduser()
+    return (path if path.is_absolute() else REPO_ROOT / path).resolve()
+
+
+def resolve_run_dir(run_dir: str | os.PathLike | None = "") -> Path:
+    """The run folder (created, with its standard subfolders)."""
+    path = _resolve(run_dir, "XAI_RUN_DIR", REPO_ROOT / "results" / "runs" / "interactive")
+    for sub in RUN_SUBDIRS:
+        (path / sub).mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def resolve_cache_dir(cache_dir: str | os.PathLike | None = "") -> Path:
+    path = _resolve(cache_dir, "XAI_CACHE_DIR", REPO_ROOT / "results" / "cache")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = "") -> Path:
+    """Relative data folders are taken from the repository root (notebooks run with cwd = notebooks/)."""
+    return _resolve(data_dir, "XAI_DATA_DIR", REPO_ROOT / "data")
+
+
+def _check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(f"output name {name!r} must be letters, digits, '_', '-' or '.', starting with a letter or digit")
+    return name
+
+
+def to_plain(obj, path: str = "metrics"):
+    """Plain JSON types from numpy/torch scalars and arrays; NaN and infinities are refused by name."""
+    if isinstance(obj, dict):
+        return {str(k): to_plain(v, f"{path}.{k}") for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v, f"{path}[{i}]") for i, v in enumerate(obj)]
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):  # numpy / torch
+        return to_plain(obj.tolist(), path)
+    if isinstance(obj, (bool, str)) or obj is None:
+        return obj
+    if isinstance(obj, Number):
+        value = float(obj) if not isinstance(obj, int) else int(obj)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{path} is {value}: metrics must be finite numbers")
+        return value
+    raise TypeError(f"{path} has type {type(obj).__name__}; metrics hold numbers, strings, lists and objects")
+
+
+def finite_or_none(obj):
+    """The same structure with every NaN or infinite float replaced by None (JSON null), for metrics where a
+    missing value is legitimate (e.g. the slant of a blank sample); :func:`to_plain` still refuses any left."""
+    if isinstance(obj, dict):
+        return {k: finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_none(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
+        return finite_or_none(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def write_json_atomic(path: Path, obj) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def write_metrics(run_dir: str | os.PathLike, notebook: str, metrics: dict) -> Path:
+    """Write ``metrics/<notebook>.json`` (atomically) and return its path."""
+    path = resolve_run_dir(run_dir) / "metrics" / f"{_check_name(notebook)}.json"
+    return write_json_atomic(path, to_plain(metrics))
+
+
+def read_metrics(run_dir: str | os.PathLike, notebook: str) -> dict:
+    return json.loads((Path(run_dir) / "metrics" / f"{notebook}.json").read_text())
+
+
+def save_figure(fig, run_dir: str | os.PathLike, name: str, dpi: int = 120) -> Path:
+    """Save ``fig`` as ``figures/<name>.png``; in a notebook, show that very file and close the figure.
+
+    Rendering is the slow part of a figure (a grid of 135 small maps takes about 3 s per render on a 2-core CPU),
+    and the inline backend would render each figure a second time when the cell ends. Showing the saved PNG
+    renders it once, and the notebook then shows exactly the file that the report embeds.
+    """
+    path = resolve_run_dir(run_dir) / "figures" / f"{_check_name(name)}.png"
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    if _in_kernel():
+        import matplotlib.pyplot as plt
+        from IPython.display import Image, display
+
+        display(Image(filename=str(path)))
+        plt.close(fig)
+    return path
+
+
+def _in_kernel() -> bool:
+    """True inside a Jupyter kernel (where figures are shown), False in scripts and tests."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def save_table(table, run_dir: str | os.PathLike, name: str, float_digits: int = 4) -> Path:
+    """Save a DataFrame as ``tables/<name>.csv``, ``.md`` and ``.html`` (for the report); returns the CSV path."""
+    folder = resolve_run_dir(run_dir) / "tables"
+    _check_name(name)
+    table.to_csv(folder / f"{name}.csv")
+    (folder / f"{name}.md").write_text(table.to_markdown(floatfmt=f".{float_digits}g") + "\n")
+    (folder / f"{name}.html").write_text(table.to_html(float_format=lambda v: f"{v:.{float_digits}g}", na_rep="—"))
+    return folder / f"{name}.csv"
+
+
+def rounded(value, digits: int = 4):
+    """Round numbers (recursively) to ``digits`` significant digits for stable printed output."""
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(rounded(v, digits) for v in value)
+    if isinstance(value, (float, np.floating)):
+        return float(f"{float(value):.{digits}g}")
+    return value
