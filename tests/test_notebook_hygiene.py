@@ -5,8 +5,8 @@ import nbformat
 import papermill
 import pytest
 
-from xai_helpers.study.parameters import ALLOWED, PIXEL_SIZES
 from xai_helpers.cnn.train import CLASSIFIER_PARAMETERS
+from xai_helpers.study.parameters import ALLOWED, PIXEL_SIZES
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 STANDARD = ("profile", "dataset", "device", "seed", "run_dir", "cache_dir")

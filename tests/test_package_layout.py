@@ -15,39 +15,73 @@ PLOTTING = re.compile(r"(plots|figures|rating_widgets)$")
 MAX_LINES = 500
 
 
-def _modules():
-    return sorted(p for p in PKG.rglob("*.py") if "__pycache__" not in p.parts)
+def _sources() -> dict[str, tuple[str, bool]]:
+    """Every module of the package: dotted name → (source, is a package's ``__init__``)."""
+    out = {}
+    for path in sorted(PKG.rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        is_package = parts[-1] == "__init__"
+        out[".".join(parts[:-1] if is_package else parts)] = (path.read_text(), is_package)
+    return out
 
 
-def _dotted(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def _imports(path: Path) -> set[str]:
-    """The xai_helpers modules ``path`` imports (relative imports resolved), at any depth of its code."""
-    me = _dotted(path)
-    package = me if path.name == "__init__.py" else me.rsplit(".", 1)[0]
+def _imports(me: str, source: str, is_package: bool, known: set[str]) -> set[str]:
+    """The package modules that ``me`` imports, at any depth of its code. ``from X import name`` is an edge to the
+    module ``X.name`` when there is one (a submodule import), else to ``X`` (an attribute of X, so its code runs)."""
+    package = me if is_package else me.rsplit(".", 1)[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            if target.startswith("xai_helpers"):
-                found.add(target)
-                found.update(f"{target}.{a.name}" for a in node.names)
+            for alias in node.names:
+                found.add(f"{target}.{alias.name}" if f"{target}.{alias.name}" in known else target)
         elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith("xai_helpers"))
-    known = {_dotted(p) for p in _modules()}
-    return {t for t in found if t in known}
+            found.update(a.name for a in node.names)
+    return found & known
+
+
+def _graph(sources) -> dict[str, set[str]]:
+    known = set(sources)
+    return {me: _imports(me, src, is_package, known) for me, (src, is_package) in sources.items()}
 
 
 def _layer(dotted: str) -> str | None:
     parts = dotted.split(".")
     return parts[1] if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def _upward_imports(sources) -> list[str]:
+    upward = []
+    for me, targets in _graph(sources).items():
+        mine = _layer(me)
+        for target in sorted(targets):
+            theirs = _layer(target)
+            if mine and theirs and LAYERS.index(theirs) > LAYERS.index(mine):
+                upward.append(f"{me} → {target}")
+    return upward
+
+
+def _cycle(sources) -> list[str] | None:
+    graph, state = _graph(sources), {}
+
+    def visit(node, trail):
+        state[node] = "open"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                return trail + [node, nxt]
+            if nxt not in state and (found := visit(nxt, trail + [node])):
+                return found
+        state[node] = "done"
+        return None
+
+    for module in sorted(graph):
+        if module not in state and (found := visit(module, [])):
+            return found
+    return None
 
 
 def test_every_subpackage_states_its_part_in_a_docstring():
@@ -59,73 +93,69 @@ def test_every_subpackage_states_its_part_in_a_docstring():
 
 
 def test_no_module_is_over_500_lines():
-    long = {str(p.relative_to(ROOT)): n for p in _modules() if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    long = {name: n for name, (src, _) in _sources().items() if (n := len(src.splitlines())) > MAX_LINES}
     assert not long
 
 
-def _upward_imports() -> list[str]:
-    upward = []
-    for path in _modules():
-        mine = _layer(_dotted(path))
-        for target in _imports(path):
-            theirs = _layer(target)
-            if mine and theirs and LAYERS.index(theirs) > LAYERS.index(mine):
-                upward.append(f"{_dotted(path)} → {target}")
-    return upward
-
-
 def test_subpackages_depend_downwards_only():
-    """No import cycle between parts: each imports only from parts below it in LAYERS (so no cycle is possible)."""
-    assert not _upward_imports()
+    """Each part imports only from parts below it in LAYERS (so no cycle between parts is possible)."""
+    assert not _upward_imports(_sources())
 
 
-def test_no_import_cycle_between_modules():
-    graph = {_dotted(p): {t for t in _imports(p) if not t.endswith("__init__")} for p in _modules()}
-    packages = {_dotted(p) for p in PKG.rglob("__init__.py")}
-    graph = {m: {t for t in targets if t not in packages} for m, targets in graph.items() if m not in packages}
-    state = {}
-
-    def visit(node, trail):
-        state[node] = "open"
-        for nxt in graph.get(node, ()):
-            if state.get(nxt) == "open":
-                pytest.fail("import cycle: " + " → ".join(trail + [node, nxt]))
-            if nxt not in state:
-                visit(nxt, trail + [node])
-        state[node] = "done"
-
-    for module in graph:
-        if module not in state:
-            visit(module, [])
+def test_no_import_cycle_between_modules_or_through_a_package():
+    assert _cycle(_sources()) is None
 
 
-def test_computing_modules_never_import_plotting():
+def test_computing_modules_and_package_exports_never_import_plotting():
     offenders = []
-    for path in _modules():
-        me = _dotted(path)
-        if PLOTTING.search(me) or path.name == "__init__.py":
+    for me, (source, is_package) in _sources().items():
+        if PLOTTING.search(me):
             continue
-        plotting = {t for t in _imports(path) if PLOTTING.search(t)}
-        source = path.read_text()
-        if plotting or re.search(r"^\s*import matplotlib|^\s*from matplotlib", source, re.M):
+        plotting = {t for t in _imports(me, source, is_package, set(_sources())) if PLOTTING.search(t)}
+        if plotting or re.search(r"^\s*(import|from) matplotlib", source, re.M):
             offenders.append(me)
     # run_io saves a figure it is given (it imports matplotlib lazily, only to close it): I/O, not plotting.
     assert set(offenders) <= {"xai_helpers.study.run_io"}, offenders
 
 
-def test_an_upward_import_written_relative_is_caught():
-    """A case built to fail: a data module that imports the classifier's training (relative, inside a function)."""
-    probe = PKG / "data" / "_layout_probe.py"
-    probe.write_text("def f():\n    from ..cnn.train import train_classifier\n")
-    try:
-        assert _upward_imports() == ["xai_helpers.data._layout_probe → xai_helpers.cnn.train"]
-    finally:
-        probe.unlink()
+def test_cases_built_to_fail_are_caught():
+    """An upward import written relative inside a function, and a cycle through a package's ``__init__`` (a model
+    module that takes a name from its own package, whose ``__init__`` imports the training that imports models)."""
+    sources = dict(_sources())
+    sources["xai_helpers.data._probe"] = ("def f():\n    from ..cnn.train import train_classifier\n", False)
+    assert _upward_imports(sources) == ["xai_helpers.data._probe → xai_helpers.cnn.train"]
+    source, is_package = sources["xai_helpers.cnn.models"]
+    sources["xai_helpers.cnn.models"] = (source + "\nfrom . import train_classifier\n", is_package)
+    cycle = _cycle(sources)
+    assert cycle and "xai_helpers.cnn" in cycle and "xai_helpers.cnn.models" in cycle
+
+
+def _notebook_imports(notebook: Path) -> set[str]:
+    """The xai_helpers subpackages a notebook's code cells import (IPython magics and shell lines left out)."""
+    used = set()
+    for cell in json.loads(notebook.read_text())["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        lines = "".join(cell["source"]).splitlines()
+        code = "\n".join(line for line in lines if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(code)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("xai_helpers"):
+                parts = node.module.split(".")
+                used.update([parts[1]] if len(parts) > 1 else [a.name for a in node.names])
+            elif isinstance(node, ast.Import):
+                used.update(a.name.split(".")[1] for a in node.names if a.name.startswith("xai_helpers."))
+    return used
 
 
 @pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
 def test_each_notebook_imports_from_at_most_five_subpackages(notebook):
-    source = "\n".join("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"]
-                       if c["cell_type"] == "code")
-    used = set(re.findall(r"^\s*(?:from|import) xai_helpers\.(\w+)", source, re.M))
+    used = _notebook_imports(notebook)
     assert used and used <= set(LAYERS) and len(used) <= 5, used
+
+
+def test_the_notebook_import_reader_sees_every_form(tmp_path):
+    cell = ("%matplotlib inline\nfrom xai_helpers import cnn, gan\nimport xai_helpers.latent.plots\n"
+            "from xai_helpers.data import x\n")
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps({"cells": [{"cell_type": "code", "source": cell}]}))
+    assert _notebook_imports(path) == {"cnn", "gan", "latent", "data"}

@@ -9,10 +9,10 @@ from xai_helpers.cnn.attenuation import attenuated, attenuation_effect, taylor_c
 from captum.attr import GuidedGradCam, LayerAttribution, LayerGradCam
 
 from xai_helpers.cnn.attribution import METHODS, explain, grid_feature_mask, heatmap, last_conv_activation, register
-from xai_helpers.data.datasets import ImageDataset
 from xai_helpers.cnn.models import AttentionCNN, PlainCNN
 from xai_helpers.cnn.shortcut import checkerboard, plant, random_boxes, shortcut_dataset
 from xai_helpers.cnn.train import train_classifier
+from xai_helpers.data.datasets import ImageDataset
 
 FAST = {"integrated_gradients": {"n_steps": 8}, "smoothgrad": {"nt_samples": 4}, "gradient_shap": {"n_samples": 4},
         "lime": {"n_samples": 16}, "kernel_shap": {"n_samples": 16}}

@@ -2,8 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from xai_helpers.gan.models import DCGANDiscriminator, DCGANGenerator
 from xai_helpers.cnn.models import CLASSIFIERS, AttentionCNN, PlainCNN, build_classifier
+from xai_helpers.gan.models import DCGANDiscriminator, DCGANGenerator
 
 NONLINEAR = (nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Tanh)
 

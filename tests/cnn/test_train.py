@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from xai_helpers.data.datasets import ImageDataset
 from xai_helpers.cnn.train import augment_batch, train_classifier
+from xai_helpers.data.datasets import ImageDataset
 
 
 def _tiny_dataset(n=96):

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
+from xai_helpers.cnn.shortcut import planted_concept_dataset
 from xai_helpers.concepts.sets import (concept_sets, dots, euler_numbers, pattern_alone, planting_pattern,
                                   slanted_strokes, stripes, thick_strokes, thin_strokes)
 from xai_helpers.data.datasets import ImageDataset
-from xai_helpers.cnn.shortcut import planted_concept_dataset
 
 
 def ring(size=28, r_out=8, r_in=5, cy=14, cx=14):

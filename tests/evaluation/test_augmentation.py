@@ -2,11 +2,11 @@
 import pytest
 import torch
 
-from xai_helpers.evaluation import augmentation as A
+from xai_helpers.cnn.train import accuracy
 from xai_helpers.data.datasets import ImageDataset
+from xai_helpers.evaluation import augmentation as A
 from xai_helpers.gan.models import DCGANGenerator
 from xai_helpers.gan.train import generate
-from xai_helpers.cnn.train import accuracy
 
 
 def _data(n=200, classes=4):

@@ -9,8 +9,8 @@ import torch
 import torch_fidelity
 from torch import nn
 
-from xai_helpers.gan import fidelity as F
 from xai_helpers.cnn.models import PlainCNN
+from xai_helpers.gan import fidelity as F
 
 
 def _blobs(n, seed=0):

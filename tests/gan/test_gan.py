@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from xai_helpers.gan import dynamics as GD
 from xai_helpers.cnn.attribution import explain
 from xai_helpers.data.datasets import ImageDataset
+from xai_helpers.gan import dynamics as GD
 from xai_helpers.gan.models import DCGANDiscriminator, DCGANGenerator, dcgan_init
 from xai_helpers.gan.train import (fixed_noise, gan_config, generate, snapshot_iterations, to_gan_range,
                                    to_unit_range, train_gan)
@@ -353,3 +353,19 @@ def test_map_rank_similarity_skips_constant_maps():
     a = torch.rand(3, 5, 5)
     assert GD.map_rank_similarity(a, a) == pytest.approx(1.0)
     assert math.isnan(GD.map_rank_similarity(torch.zeros(2, 5, 5), torch.rand(2, 5, 5)))
+
+
+def test_gan_settings_are_train_gans_arguments_from_the_profile():
+    """04, 05 and 06 build 04's GAN from gan_settings: every key is a train_gan argument, every value the profile's,
+    so a -p gan_* value reaches all three (one cache entry)."""
+    import inspect
+
+    from xai_helpers.gan.train import gan_settings, train_gan
+    from xai_helpers.study.config import resolve_config
+
+    config = resolve_config("smoke", gan_lr=1e-3, gan_z_dim=16)
+    settings = gan_settings(config, conditional=True, seed=3, device=torch.device("cpu"), cache_dir="c")
+    inspect.signature(train_gan).bind(None, **settings)  # raises on a key train_gan does not take
+    assert settings["lr_g"] == settings["lr_d"] == 1e-3 and settings["z_dim"] == 16
+    assert settings["iterations"] == config["gan_iterations"] and settings["conditional"] is True
+    assert settings["device"] == "cpu" and settings["cache_dir"] == "c" and settings["seed"] == 3

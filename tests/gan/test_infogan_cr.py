@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from xai_helpers.gan import infogan_cr as CR
 from xai_helpers.data.datasets import ImageDataset
+from xai_helpers.gan import infogan_cr as CR
 from xai_helpers.gan.train import train_gan
 
 

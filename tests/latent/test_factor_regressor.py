@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from xai_helpers.latent import factor_regressor as FR
 from xai_helpers.data.datasets import load_dataset, render_shapes
-from xai_helpers.study.run_io import finite_or_none
+from xai_helpers.latent import factor_regressor as FR
 from xai_helpers.latent.semantic_readouts import median_split, readout_scale
+from xai_helpers.study.run_io import finite_or_none
 
 
 def test_targets_are_invariant_under_each_shapes_symmetry_and_phase_is_read_back():

@@ -5,13 +5,13 @@ import pytest
 import torch
 from torch import nn
 
-from xai_helpers.latent import directions as LD
-from xai_helpers.latent import sensitivity as LS
 from xai_helpers.data.datasets import ImageDataset
-from xai_helpers.latent.dissection import ablation_effect, dissect, dissection_layer, generate_ablated, unit_iou
 from xai_helpers.gan.models import DCGANDiscriminator, DCGANGenerator, sample_latent
 from xai_helpers.gan.train import decode, train_gan
+from xai_helpers.latent import directions as LD
+from xai_helpers.latent import sensitivity as LS
 from xai_helpers.latent.attribution import latent_integrated_gradients
+from xai_helpers.latent.dissection import ablation_effect, dissect, dissection_layer, generate_ablated, unit_iou
 
 
 class LinearGenerator(nn.Module):

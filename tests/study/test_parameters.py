@@ -1,8 +1,8 @@
 """Allowed values of parameters (xai_helpers.study.parameters): what is refused, and that the message says what is allowed."""
 import pytest
 
-from xai_helpers.study.config import resolve_config
 from xai_helpers.data.datasets import image_side
+from xai_helpers.study.config import resolve_config
 from xai_helpers.study.parameters import (ALLOWED, Allowed, ParameterError, check_fits_image, check_value,
                                     check_values)
 

@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..study import cache as _cache
-from . import models as _models
 from ..data.datasets import ImageDataset, TrainStamps
+from ..study import cache as _cache
 from ..study.progress import progress_mode
 from ..study.reproducibility import resolve_device, seed_everything, with_global_rng_restored
+from . import models as _models
 
 #: Version tag of the training recipe; the source hash below catches code edits, this documents intent.
 RECIPE = "adamw-onecycle-affine-v1"
@@ -31,6 +31,9 @@ CLASSIFIER_PARAMETERS = ("epochs", "batch_size", "lr", "weight_decay", "augment"
 
 @dataclass(kw_only=True)
 class TrainedClassifier(_cache.CachedTraining):
+    """A trained classifier (in eval mode), its architecture name, and the record of its cached training; its
+    ``snapshots`` are the state dicts after every epoch, epoch 0 being the initialisation."""
+
     model: nn.Module
     arch: str
 

@@ -308,7 +308,7 @@ def load_shapes(image_size: int = 32, n_total: int = 10_000, **_) -> ImageDatase
     train, test = stratified_split(labels.numpy(), 0.2)
     return ImageDataset("shapes", images[train].contiguous(), labels[train], images[test].contiguous(),
                         labels[test], SHAPE_NAMES, f[train].contiguous(), f[test].contiguous(), SHAPES_FACTORS,
-                        info={"source": "xai_helpers.data.render_shapes", "image_size": image_size})
+                        info={"source": "xai_helpers.data.datasets.render_shapes", "image_size": image_size})
 
 
 LOADERS = {

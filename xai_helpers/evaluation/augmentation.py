@@ -24,9 +24,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..cnn.train import accuracy, predict_logits, train_classifier
 from ..data.datasets import ImageDataset, stratified_subset
 from ..gan.train import generate
-from ..cnn.train import accuracy, predict_logits, train_classifier
 
 TRAINING_SETS = ("real", "real + synthetic", "synthetic only")
 

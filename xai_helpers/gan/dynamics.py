@@ -18,9 +18,9 @@ from scipy.stats import spearmanr
 from torch import nn
 
 from ..cnn.attribution import explain, heatmap
+from ..study.progress import progress_mode
 from .fidelity import class_coverage, class_histogram, fidelity_metrics
 from .train import TrainedGAN, generate, to_gan_range
-from ..study.progress import progress_mode
 
 #: Thresholds of :func:`diagnose` (documented there).
 DOMINANCE_D_REAL, DOMINANCE_D_FAKE, DOMINANCE_SHARE = 0.9, 0.1, 0.2

@@ -26,13 +26,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..study import cache as _cache
-from . import models as _gan_models
-from . import infogan_cr as _infogan_cr
 from ..data.datasets import ImageDataset
-from .infogan_cr import contrastive_loss
-from ..study.reproducibility import resolve_device, seed_everything, with_global_rng_restored
+from ..study import cache as _cache
 from ..study.progress import progress_mode
+from ..study.reproducibility import resolve_device, seed_everything, with_global_rng_restored
+from . import infogan_cr as _infogan_cr
+from . import models as _gan_models
+from .infogan_cr import contrastive_loss
 
 #: Version tag of the recipe; the source hash in the key catches code edits, this documents intent.
 RECIPE = "dcgan-nonsaturating-adam-v1"  # + InfoGAN MSE code term when info_codes > 0

@@ -5,8 +5,7 @@ and disentanglement metrics (MIG, SAP, DCI, FactorVAE, BetaVAE).
 Figures: :mod:`.plots`."""
 from . import directions, sensitivity
 from .attribution import latent_integrated_gradients
-from .disentanglement import (discretize, disentanglement_scores, entropies, mean_over_seeds,
-                              mutual_info_matrix)
+from .disentanglement import discretize, disentanglement_scores, entropies, mean_over_seeds, mutual_info_matrix
 from .dissection import dissect, dissection_layer, generate_ablated, unit_activations, unit_masks
 from .factor_regressor import read_factors, train_factor_regressor, true_readouts
 from .morphometry import PROPERTIES

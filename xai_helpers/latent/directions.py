@@ -7,7 +7,7 @@ Each finder returns unit directions in z-space as the rows of a (k, D) array:
   The eval-mode batch norm after that layer is folded into A (see :func:`first_layer_weight`).
 * **GANSpace** (Härkönen et al. 2020): PCA of the first layer's activations over many samples, carried back to
   z by least squares (z ≈ U·pca_coordinates), as the paper does for BigGAN.
-* **E[JᵀJ]**: the top eigenvectors of the expected Jacobian metric (:mod:`.latent_sensitivity`), i.e. the
+* **E[JᵀJ]**: the top eigenvectors of the expected Jacobian metric (:mod:`.sensitivity`), i.e. the
   directions that change the whole image most, through all layers.
 * **InterFaceGAN** (Shen et al. 2020), supervised: a linear boundary in z-space between samples with and
   without an attribute (read by the classifier or measured); its unit normal is the direction.

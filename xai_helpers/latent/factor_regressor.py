@@ -21,11 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..study import cache as _cache
-from ..data.datasets import SHAPE_NAMES, ImageDataset
 from ..cnn.models import conv_block
-from ..study.reproducibility import resolve_device, seed_everything, with_global_rng_restored
+from ..data.datasets import SHAPE_NAMES, ImageDataset
+from ..study import cache as _cache
 from ..study.progress import progress_mode
+from ..study.reproducibility import resolve_device, seed_everything, with_global_rng_restored
 
 #: Rotational symmetry order of each shape of :data:`xai_helpers.data.SHAPE_NAMES` (square, ellipse, triangle).
 SYMMETRY_ORDER = (4, 2, 3)

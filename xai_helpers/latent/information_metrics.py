@@ -113,7 +113,7 @@ def _scatter(values, usable: np.ndarray, num_factors: int) -> list[float]:
 def chance_corrected(accuracy: float, num_classes: int) -> float:
     """(acc − 1/C) / (1 − 1/C), not clipped: 0 is guessing, 1 is perfect, below 0 worse than guessing.
 
-    Unclipped so that it can follow an average of raw accuracies (see :func:`mean_over_seeds`)."""
+    Unclipped so that it can follow an average of raw accuracies (see :func:`.disentanglement.mean_over_seeds`)."""
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
     chance = 1.0 / num_classes

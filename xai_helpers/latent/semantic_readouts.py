@@ -13,9 +13,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..cnn.train import predict_logits
 from . import morphometry
 from .factor_regressor import read_factors
-from ..cnn.train import predict_logits
 
 
 def logits_frame(classifier: nn.Module, images01: torch.Tensor, classes) -> pd.DataFrame:

@@ -26,8 +26,7 @@ import yaml
 
 from ..data.datasets import DATASETS
 from .config import PROFILES, profile_name
-from .notebook_parameters import (STANDARD_PARAMETERS, UsageError, check_ranges, notebook_parameters,
-                                  validate_parameters)
+from .notebook_parameters import UsageError, check_ranges, notebook_parameters, validate_parameters
 from .run_io import REPO_ROOT, RUN_SUBDIRS, write_json_atomic
 
 DEVICES = ("auto", "cpu", "cuda")
