@@ -2,6 +2,8 @@
 # The study's two commands (see README.md):
 #   ./run_all.sh [options]        set up .venv if missing or stale, then run every notebook (python -m xai_helpers.study.runner)
 #   ./run_all.sh --test [args]    same set-up, then the whole test suite (pytest: unit tests + nbval + end-to-end)
+#   ./run_all.sh --lab [--port N] [--no-browser]
+#                                 same set-up, then JupyterLab on notebooks/ with the kernel "XAI study (.venv)"
 # ./run_all.sh --help lists the runner's options.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -51,5 +53,9 @@ setup_venv
 if [ "${1:-}" = "--test" ]; then
     shift
     exec .venv/bin/python -m pytest "$@"
+fi
+if [ "${1:-}" = "--lab" ]; then
+    shift
+    exec .venv/bin/python -m xai_helpers.study.lab "$@"
 fi
 exec .venv/bin/python -m xai_helpers.study.runner "$@"
