@@ -1,8 +1,10 @@
 """The runner on the real notebooks at smoke scale: the whole study once with a classifier setting changed
 (``-p epochs 3``), then 01 again: metrics written, one classifier for the whole study, cache reused, metrics
-identical; the study-level notebook 06 and the report built from that smoke run."""
+identical; the study-level notebook 06 and the report built from that smoke run, and that report in Chromium."""
 import json
 import math
+
+import pytest
 
 from xai_helpers.study import runner
 
@@ -18,8 +20,15 @@ def _study(tmp_path, *only):
     return rc, "\n".join(lines), run
 
 
-def test_smoke_study_twice(tmp_path):
-    rc, out, run = _study(tmp_path, *NOTEBOOKS)
+@pytest.fixture(scope="module")
+def smoke_study(tmp_path_factory):
+    """The whole study once at smoke scale (minutes): (its folder, rc, runner output, run folder)."""
+    base = tmp_path_factory.mktemp("study")
+    return (base, *_study(base, *NOTEBOOKS))
+
+
+def test_smoke_study_twice(smoke_study):
+    tmp_path, rc, out, run = smoke_study
     assert rc == 0, out
     metrics = json.loads((run / "metrics" / "01_cnn_training.json").read_text())
     for key in ("dataset", "n_train", "n_test", "test_accuracy", "attention_test_accuracy", "per_class_accuracy",
@@ -67,3 +76,16 @@ def test_smoke_study_twice(tmp_path):
     assert "http://" not in page and "https://" not in page
     assert "Report: " in out
     assert "plain CNN" in (run / "summary.md").read_text()
+    assert "Summary of findings" in page and "against ground truth" in page
+
+
+def test_report_of_the_smoke_run_fits_the_page_in_chromium(smoke_study, chromium_path):
+    """The real report (all six notebooks' tables and figures) at 1,280 px: no sideways page scroll, no table
+    whose first column is pandas' row number."""
+    from report_page import report_layout
+
+    _, rc, out, run = smoke_study
+    assert rc == 0, out
+    layout = report_layout(run / "report.html", chromium_path)
+    assert layout["scroll_width"] <= layout["inner_width"] == 1280, layout
+    assert layout["index_tables"] == 0, layout

@@ -1,0 +1,258 @@
+"""The report's "Summary of findings": one sentence per part of the study, written from the run's own tables.
+
+Each sentence is a function of the evaluation tables (``tables/06_evaluation_*.csv``, read by
+:func:`~xai_helpers.study.report_tables.read_table`) and ``environment.json``. A sentence whose table, row or
+column is missing (the notebook did not run, an older run wrote other columns) is left out, never filled in.
+Judgements ("includes 0", "between the floor and the collapsed generator") are comparisons of the numbers in
+the sentence, so a reader can check them against the tables below.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .report_tables import format_interval, format_number, passed_state
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One sentence and the table it rests on (its section's anchor; empty when it rests on the run itself)."""
+    text: str
+    source: str = ""
+
+
+def _value(row: pd.Series) -> str:
+    """``mean [low, high]`` of a row of an interval table (the plain mean where there is no interval)."""
+    return format_interval(row["mean"], row.get("ci_low"), row.get("ci_high"))
+
+
+def _lookup(table: pd.DataFrame, **where) -> pd.Series:
+    """The one row whose columns equal ``where``; KeyError (the sentence is left out) when there is none."""
+    mask = pd.Series(True, index=table.index)
+    for column, value in where.items():
+        mask &= table[column] == value
+    if not mask.any():
+        raise KeyError(f"no row {where}")
+    return table[mask].iloc[0]
+
+
+def seeds_finding(env: dict, n_seeds: int) -> Finding:
+    """How many seeds the numbers rest on, and so whether the tables can show intervals."""
+    seeds = env.get("seeds") or []
+    listed = f" ({', '.join(map(str, seeds))})" if seeds else ""
+    run = " ".join(["This", *([env["profile"]] if env.get("profile") else []), "run",
+                    *([f"on {env['device']}"] if env.get("device") else [])])
+    if n_seeds > 1:
+        return Finding(f"{run} repeated the study over {n_seeds} seeds{listed}: numbers are means over seeds, with "
+                       f"95 % intervals in brackets, mean [low, high].")
+    return Finding(f"{run} used one seed{listed}: every number is a single measurement, so the tables show no "
+                   f"intervals over seeds (run with --seeds 0,1,2 for them).")
+
+
+def checks_finding(checks: pd.DataFrame) -> Finding:
+    """How many of the study's ground-truth checks passed, naming each failure and each check not made."""
+    made = [(row, passed_state(row["passed"])) for _, row in checks.iterrows()]
+    failed = [row for row, ok in made if ok is False]
+    not_run = [row for row, ok in made if ok is None]
+    n = sum(ok is not None for _, ok in made)
+    n_pass = sum(ok is True for _, ok in made)
+
+    def where(row):
+        seed = "" if pd.isna(row.get("seed")) else f", seed {format_number(row['seed'])}"
+        measured = "" if pd.isna(row.get("measured")) or not str(row.get("measured")) else f": {row['measured']}"
+        return f"“{row['check']}” ({row['notebook']}{seed}{measured})"
+
+    seeds = checks["seed"].dropna().nunique() if "seed" in checks else 0
+    results = f"{n} check results over {seeds} seeds" if seeds > 1 else f"{n} checks"
+    if not n:
+        text = "None of the study's checks against ground truth could be made in this run."
+    elif n_pass == n:
+        text = f"All {results} of the study against ground truth passed."
+    else:
+        text = (f"{n_pass} of {results} of the study against ground truth passed; failed: "
+                + "; ".join(where(r) for r in failed) + ".")
+    if not_run:
+        text += f" Not made ({len(not_run)}): " + "; ".join(where(r) for r in not_run) + "."
+    return Finding(text, "checks")
+
+
+def classification_finding(table: pd.DataFrame) -> Finding:
+    """Plain against attention CNN: accuracy and calibration, and the paired difference where seeds allow one."""
+    acc = {m: _value(_lookup(table, metric="accuracy", model=m)) for m in ("plain CNN", "attention CNN")}
+    ece = {m: _value(_lookup(table, metric="calibration error (ECE)", model=m)) for m in ("plain CNN", "attention CNN")}
+    text = (f"Classification: the plain CNN reaches test accuracy {acc['plain CNN']} and the attention CNN "
+            f"{acc['attention CNN']} (calibration error {ece['plain CNN']} and {ece['attention CNN']}).")
+    diff = table[(table["metric"] == "accuracy") & (table["model"] == "attention − plain")]
+    if len(diff) and not pd.isna(diff.iloc[0].get("ci_low")):
+        d = diff.iloc[0]
+        zero = "includes" if d["ci_low"] <= 0 <= d["ci_high"] else "excludes"
+        p = f", paired t-test p = {format_number(d['p_paired_t'])}" if not pd.isna(d.get("p_paired_t")) else ""
+        text += f" The accuracy difference attention − plain is {_value(d)}{p}; its interval {zero} 0."
+    else:
+        text += " With one seed their difference is not tested."
+    return Finding(text, "classification")
+
+
+def augmentation_finding(table: pd.DataFrame) -> Finding:
+    """Real, real + GAN and GAN-only training sets in the low-data regime and with all real data."""
+    parts, overlaps = [], []
+    for fraction in sorted(table["real_fraction"].unique()):
+        rows = {s: _lookup(table, real_fraction=fraction, training_set=s)
+                for s in ("real", "real + synthetic", "synthetic only")}
+        share = "all" if fraction == 1 else f"{fraction * 100:g} %"
+        parts.append(f"with {share} of the real training images, test accuracy is "
+                     f"{format_number(rows['real']['test_accuracy'])} (real only), "
+                     f"{format_number(rows['real + synthetic']['test_accuracy'])} (real + "
+                     f"{format_number(rows['real + synthetic']['n_synthetic'])} GAN images) and "
+                     f"{format_number(rows['synthetic only']['test_accuracy'])} (GAN images only)")
+        real, mixed = rows["real"], rows["real + synthetic"]
+        if {"ci_low", "ci_high"} <= set(table.columns) and not pd.isna(real["ci_low"]):
+            overlaps.append(mixed["ci_low"] <= real["ci_high"] and real["ci_low"] <= mixed["ci_high"])
+    text = "Synthetic augmentation: " + "; ".join(parts) + "."
+    if overlaps:
+        text += (" The 95 % intervals of real only and real + GAN overlap in " +
+                 ("every regime." if all(overlaps) else f"{sum(overlaps)} of {len(overlaps)} regimes."))
+    return Finding(text, "augmentation")
+
+
+def fidelity_finding(table: pd.DataFrame) -> Finding:
+    """The GAN's FID against its calibration rows, with precision and recall."""
+    def row(s, m):
+        return _lookup(table, set=s, metric=m)
+    gan, floor, collapsed = row("GAN", "FID"), row("real vs real (floor)", "FID"), \
+        row("one-class generator (collapsed)", "FID")
+    between = "lies between" if floor["mean"] < gan["mean"] < collapsed["mean"] else "does not lie between"
+    return Finding(f"Generative fidelity (in the study's classifier feature space, not Inception): the GAN's FID "
+                   f"of {_value(gan)} {between} the real-vs-real floor ({_value(floor)}) and the one-class "
+                   f"generator ({_value(collapsed)}); its precision is {_value(row('GAN', 'precision'))} and recall "
+                   f"{_value(row('GAN', 'recall'))}.", "fidelity")
+
+
+def explanation_finding(ranks: pd.DataFrame) -> Finding:
+    """The attribution methods with the best and the worst mean rank over the graded metrics."""
+    table = ranks.sort_values("mean rank", kind="stable")
+    metrics = [c for c in table.columns if c not in ("method", "mean rank")]
+    best = table["mean rank"].iloc[0]
+    leaders = table[table["mean rank"] == best]["method"].tolist()
+    runners = [f"{m} ({format_number(r)})" for m, r in zip(table["method"], table["mean rank"]) if r != best][:2]
+    last = table.iloc[-1]
+    return Finding(f"Explanation quality: {' and '.join(leaders)} {'has' if len(leaders) == 1 else 'share'} the best "
+                   f"mean rank ({format_number(best)} over {len(metrics)} metrics, 1 = best)"
+                   + (f", ahead of {' and '.join(runners)}" if runners else "")
+                   + f"; {last['method']} ranks last ({format_number(last['mean rank'])}).", "explanation_ranks")
+
+
+def _significance(share: float, n_seeds: int | None) -> str:
+    """A significance row's mean is the share of seeds where the test was significant."""
+    if not n_seeds or n_seeds == 1:
+        return "significant" if share >= 0.5 else "not significant"
+    return f"significant in {round(share * n_seeds)} of {n_seeds} seeds"
+
+
+def tcav_finding(table: pd.DataFrame) -> Finding:
+    """The planted pattern at the highest and lowest planting rate, the random controls and the share significant."""
+    q = table.set_index("quantity")
+    rates = sorted({int(m.group(1)) for name in q.index if (m := re.match(r"planted pattern at (\d+)%: TCAV score", name))})
+    if not rates:
+        raise KeyError("no planted-pattern rows")
+    n = int(table["n_seeds"].max()) if "n_seeds" in table else None
+
+    def at(rate):
+        share = q.loc[f"planted pattern at {rate}%: significant", "mean"]
+        return f"TCAV score {_value(q.loc[f'planted pattern at {rate}%: TCAV score'])}, {_significance(share, n)}"
+    text = f"TCAV: the pattern planted in {rates[-1]} % of the target class's training images gives {at(rates[-1])}"
+    if len(rates) > 1:
+        text += f"; planted in {rates[0]} % it gives {at(rates[0])}"
+    controls, share = q.loc["random controls significant"], q.loc["share of tests significant (Holm)"]
+    return Finding(text + f". Random controls found significant: {_value(controls)}; share of all concept tests "
+                   f"significant after Holm correction: {_value(share)}.", "tcav")
+
+
+def latent_finding(table: pd.DataFrame) -> Finding:
+    """Exactness of the Jacobian, the strongest direction family against random, and the dissection contrast."""
+    q = table.set_index("quantity")
+    text = (f"Latent space: the generator's Jacobian matches finite differences to a relative error of "
+            f"{_value(q.loc['Jacobian vs finite differences, relative error'])}")
+    strength = {m.group(1): row for name, row in q.iterrows()
+                if (m := re.fullmatch(r"directions (.+): strength", name))}
+    learnt = {k: v for k, v in strength.items() if k != "random"}
+    if learnt:
+        top = max(learnt, key=lambda k: learnt[k]["mean"])
+        text += f"; {top} gives the strongest directions (strength {_value(learnt[top])}"
+        text += f", random directions {_value(strength['random'])})" if "random" in strength else ")"
+    top_units = [r["mean"] for n, r in q.iterrows() if n.endswith("ablation effect, top units")]
+    random_units = [r["mean"] for n, r in q.iterrows() if n.endswith("ablation effect, random units")]
+    if top_units and random_units:
+        text += (f"; ablating a concept's top units removes {format_number(min(top_units))}–"
+                 f"{format_number(max(top_units))} of it, random units at most {format_number(max(random_units))}")
+    return Finding(text + ".", "latent")
+
+
+#: Rows of the disentanglement table that are reference points, not models being compared.
+DISENTANGLEMENT_REFERENCES = ("random codes", "true factors (ceiling)")
+
+
+def disentanglement_finding(table: pd.DataFrame) -> Finding:
+    """MIG and DCI disentanglement of each GAN against random codes and the true factors."""
+    t = table.set_index(table.columns[0])
+    models = [m for m in t.index if m not in DISENTANGLEMENT_REFERENCES]
+    if not models:
+        raise KeyError("no model rows")
+
+    def scores(name):
+        return f"{name} {format_number(t.loc[name, 'mig'])} and {format_number(t.loc[name, 'dci_disentanglement'])}"
+    refs = [r for r in DISENTANGLEMENT_REFERENCES if r in t.index]
+    best_mig = max(models, key=lambda m: t.loc[m, "mig"])
+    best_dci = max(models, key=lambda m: t.loc[m, "dci_disentanglement"])
+    best = (f"{best_mig} scores highest on both" if best_mig == best_dci else
+            f"{best_mig} scores highest on MIG, {best_dci} on DCI disentanglement")
+    return Finding(f"Disentanglement on shapes (MIG and DCI disentanglement, 0 = chance, 1 = perfect): "
+                   + "; ".join(scores(m) for m in models + refs) + f". Of the GANs, {best}.", "disentanglement")
+
+
+def human_finding(per_method: pd.DataFrame | None, human: dict | None) -> Finding:
+    """The best-rated method, or that there are no ratings (which are never simulated)."""
+    if per_method is not None and len(per_method):
+        t = per_method.sort_values("mean_rating", ascending=False)
+        top = t.iloc[0]
+        return Finding(f"Human ratings: {top['method']} is rated highest, {format_interval(top['mean_rating'], top.get('ci_low'), top.get('ci_high'))} "
+                       f"on a 1–5 scale ({format_number(top['n_ratings'])} ratings by {format_number(top['n_raters'])} "
+                       f"rater(s)).", "human_per_method")
+    if human and human.get("n_answers") == 0:
+        return Finding("Human ratings: none were found for this run, so there is no human interpretability table "
+                       "(ratings are never simulated).")
+    raise KeyError("no human ratings summary")
+
+
+def cost_finding(table: pd.DataFrame) -> Finding:
+    """Wall time of the whole study on its machine."""
+    total = _lookup(table, notebook="whole study")
+    machine = ", ".join(f"{v}" for v in (total.get("device"), total.get("cpu")) if isinstance(v, str) and v)
+    threads = total.get("runner_torch_threads")
+    machine += f", {format_number(threads)} torch threads" if not pd.isna(threads) else ""
+    minutes = total["seconds"] / 60
+    return Finding(f"Cost: the notebooks took {format_number(round(minutes, 1))} min of wall time in all"
+                   + (f" ({machine})." if machine else "."), "cost")
+
+
+def findings(tables: dict[str, pd.DataFrame], env: dict, n_seeds: int, human: dict | None = None) -> list[Finding]:
+    """Every sentence whose sources the run holds, in the order of the report's sections. ``tables`` maps a
+    table's suffix (``checks``, ``classification`` …) to its frame; ``human`` is 06's ``human`` metrics."""
+    sentences = [lambda: seeds_finding(env, n_seeds), lambda: checks_finding(tables["checks"]),
+                 lambda: classification_finding(tables["classification"]),
+                 lambda: augmentation_finding(tables["augmentation"]), lambda: fidelity_finding(tables["fidelity"]),
+                 lambda: explanation_finding(tables["explanation_ranks"]), lambda: tcav_finding(tables["tcav"]),
+                 lambda: latent_finding(tables["latent"]),
+                 lambda: disentanglement_finding(tables["disentanglement"]),
+                 lambda: human_finding(tables.get("human_per_method"), human), lambda: cost_finding(tables["cost"])]
+    out = []
+    for sentence in sentences:
+        try:
+            out.append(sentence())
+        except KeyError:  # its table, a row or a column is not in this run: say nothing rather than guess
+            continue
+        except (IndexError, TypeError, ValueError):  # a table of another shape (an older run): the same, since a
+            continue  # sentence must never cost the run its report (the runner fails a run whose report fails)
+    return out
