@@ -336,3 +336,30 @@ def test_ties_are_broken_in_one_random_order_not_raster_order():
     assert (order[:, 0] == 0).all()
     assert torch.equal(order[0], order[1])  # the same tie order for every map
     assert not torch.equal(order[0, 1:], torch.arange(1, 16))
+
+
+@pytest.mark.parametrize("baseline", ["black", "blur", "noise", 0.25])
+def test_integrated_gradients_is_complete_from_each_named_baseline(baseline):
+    """Σ IG = f(x) − f(x′) for the baseline x′ the name stands for: the blurred image, seeded noise, a constant."""
+    torch.manual_seed(1)
+    model = PlainCNN(width=4, hidden=8, image_size=16).double().eval()
+    x = torch.rand(2, 1, 16, 16, dtype=torch.float64)
+    attr = explain(model, x, 1, "integrated_gradients", n_steps=256, baseline=baseline, seed=5)
+    if baseline == "noise":  # explain seeds torch's global generator with batch_seed(seed, 0) before the method runs
+        from xai_helpers.cnn.attribution import batch_seed
+        torch.manual_seed(batch_seed(5, 0))
+    reference = {"black": torch.zeros_like(x), "blur": em.substrate(x, "blur"),
+                 "noise": torch.rand(x.shape).to(x) if baseline == "noise" else None,
+                 0.25: torch.full_like(x, 0.25)}[baseline]
+    with torch.no_grad():
+        gap = model(x)[:, 1] - model(reference)[:, 1]
+    np.testing.assert_allclose(attr.sum((1, 2, 3)).numpy(), gap.numpy(), rtol=2e-2, atol=1e-7)
+    assert gap.abs().min() > 1e-5  # a gap to explain (else completeness would hold trivially)
+    again = explain(model, x, 1, "integrated_gradients", n_steps=256, baseline=baseline, seed=5)
+    assert torch.equal(attr, again)
+
+
+def test_integrated_gradients_refuses_an_unknown_baseline_naming_the_allowed_ones():
+    with pytest.raises(ValueError, match="black, blur, noise"):
+        explain(PlainCNN(width=4, hidden=8, image_size=8).eval(), torch.rand(1, 1, 8, 8), 0, "integrated_gradients",
+                baseline="grey")

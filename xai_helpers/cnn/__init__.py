@@ -6,7 +6,7 @@ feature attenuation; saliency over training.
 Figures: :mod:`.plots` (training) and :mod:`.attribution_plots` (explanations)."""
 from . import explanation_metrics
 from .attenuation import attenuation_effect, taylor_channel_scores, taylor_prediction
-from .attribution import METHODS, explain, heatmap, last_conv_activation
+from .attribution import IG_BASELINES, METHODS, explain, heatmap, last_conv_activation
 from .attribution_study import (attenuation_correlation, faithfulness_table, ground_truth_table, method_options,
                                 per_image_channel_correlation, robustness_table, run_attributions, sanity_records,
                                 substrate_rank_agreement)
@@ -14,16 +14,16 @@ from .classifier_metrics import classification_summary
 from .feature_level import (channel_attributions, channel_objective, class_channel_importance, class_logit_objective,
                             conv_activation_layers, maximise_activation)
 from .shortcut import (PATCH_SHARE, PATTERN_EFFECT_MIN, PATTERN_SHARE, SHORTCUT_RATE_MIN, patched_test_set,
-                       planted_concept_dataset, relative_size, shortcut_rate, train_shortcut_model)
+                       planted_concept_dataset, relative_size, resolve_shortcut, shortcut_rate, train_shortcut_model)
 from .train import CLASSIFIER_PARAMETERS, accuracy, classifier_settings, predict_logits, train_classifier
 from .training_dynamics import probe_indices, rank_similarity_to_final, saliency_over_snapshots
 
-__all__ = ["CLASSIFIER_PARAMETERS", "METHODS", "PATCH_SHARE", "PATTERN_EFFECT_MIN", "PATTERN_SHARE",
+__all__ = ["CLASSIFIER_PARAMETERS", "IG_BASELINES", "METHODS", "PATCH_SHARE", "PATTERN_EFFECT_MIN", "PATTERN_SHARE",
            "SHORTCUT_RATE_MIN", "accuracy", "attenuation_correlation", "attenuation_effect", "channel_attributions",
            "channel_objective", "class_channel_importance", "class_logit_objective", "classification_summary",
            "classifier_settings", "conv_activation_layers", "explain", "explanation_metrics", "faithfulness_table",
            "ground_truth_table", "heatmap", "last_conv_activation", "maximise_activation", "method_options",
            "patched_test_set", "per_image_channel_correlation", "planted_concept_dataset", "predict_logits",
-           "probe_indices", "rank_similarity_to_final", "relative_size", "robustness_table", "run_attributions",
-           "saliency_over_snapshots", "sanity_records", "shortcut_rate", "substrate_rank_agreement",
+           "probe_indices", "rank_similarity_to_final", "relative_size", "resolve_shortcut", "robustness_table",
+           "run_attributions", "saliency_over_snapshots", "sanity_records", "shortcut_rate", "substrate_rank_agreement",
            "taylor_channel_scores", "taylor_prediction", "train_classifier", "train_shortcut_model"]

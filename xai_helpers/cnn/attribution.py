@@ -28,6 +28,7 @@ from captum.attr import (LRP, DeepLift, Deconvolution, GradientShap, GuidedBackp
 from torch import nn
 
 from ..study.reproducibility import with_global_rng_restored
+from .substrates import substrate
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,25 @@ def _input_x_gradient(model, x, target):
     return InputXGradient(model).attribute(x, target=target)
 
 
+#: Named baselines of Integrated Gradients (a number is a constant image of that value).
+IG_BASELINES = {"black": "zero", "blur": "blur", "noise": "noise"}
+
+
+def baseline_image(x: torch.Tensor, baseline: float | str) -> torch.Tensor:
+    """The reference image(s) a path method starts from: a constant value, or ``black``, ``blur`` (the image
+    Gaussian-blurred, σ = 3 px) or ``noise`` (uniform noise from torch's global generator, which
+    :func:`explain` seeds)."""
+    if isinstance(baseline, str):
+        if baseline not in IG_BASELINES:
+            raise ValueError(f"baseline {baseline!r} is not allowed: expected a number or one of "
+                             f"{', '.join(IG_BASELINES)}")
+        return substrate(x, IG_BASELINES[baseline])
+    return torch.full_like(x, float(baseline))
+
+
 @register("integrated_gradients", "Integrated Gradients", "Sundararajan et al. 2017", "path")
-def _integrated_gradients(model, x, target, n_steps: int = 50, baseline: float = 0.0):
-    return IntegratedGradients(model).attribute(x, baselines=torch.full_like(x, baseline), target=target,
+def _integrated_gradients(model, x, target, n_steps: int = 50, baseline: float | str = 0.0):
+    return IntegratedGradients(model).attribute(x, baselines=baseline_image(x, baseline), target=target,
                                                 n_steps=n_steps, internal_batch_size=512)
 
 

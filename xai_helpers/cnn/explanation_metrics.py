@@ -16,25 +16,10 @@ from skimage.metrics import structural_similarity
 from torch import nn
 
 from .attribution import explain, heatmap
-
-SUBSTRATES = ("zero", "blur", "noise")
+from .substrates import SUBSTRATES, substrate  # noqa: F401  (re-exported: callers score with em.substrate)
 
 
 # -------------------------------------------------------------------------------------------- faithfulness
-def substrate(x: torch.Tensor, kind: str, generator: torch.Generator | None = None) -> torch.Tensor:
-    """What removed pixels are replaced with: ``zero`` (black), ``blur`` (Gaussian σ=3 of the image), or
-    ``noise`` (uniform noise, seeded)."""
-    if kind == "zero":
-        return torch.zeros_like(x)
-    if kind == "blur":
-        from torchvision.transforms.functional import gaussian_blur
-
-        return gaussian_blur(x, kernel_size=[13, 13], sigma=[3.0, 3.0])
-    if kind == "noise":
-        return torch.rand(x.shape, generator=generator).to(x)
-    raise ValueError(f"unknown substrate {kind!r}; allowed: {', '.join(SUBSTRATES)}")
-
-
 def pixel_order(heat: torch.Tensor, tie_seed: int = 0) -> torch.Tensor:
     """Pixels by decreasing heat, (N, H·W); ties (e.g. the many exact zeros of Input×Gradient on a black
     background) are broken in one fixed random order, the same for every method, not in raster order."""

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..data.datasets import ImageDataset, TrainStamps
+from ..study.parameters import check_fits_image
 from .train import TrainedClassifier, predict_logits, train_classifier
 
 #: Seed of the patch positions (fixed, like the data splits).
@@ -46,6 +47,24 @@ def relative_size(image_side: int, share: float) -> int:
     if not 0 < share <= 1:
         raise ValueError(f"share = {share!r} is not allowed: expected a share in (0, 1]")
     return max(2, min(image_side, int(round(image_side * share))))
+
+
+def resolve_shortcut(data: ImageDataset, shortcut_class: int | None = None,
+                     patch_size: int | None = None) -> tuple[int, int]:
+    """The planted shortcut's class and patch side for ``data``, with the study's defaults (class 3, or the last
+    class when there are fewer; a patch of :data:`PATCH_SHARE` of the image side) and checks naming the range."""
+    if shortcut_class is None:
+        shortcut_class = min(3, data.num_classes - 1)
+    if isinstance(shortcut_class, bool) or not isinstance(shortcut_class, int) \
+            or not 0 <= shortcut_class < data.num_classes:
+        raise ValueError(f"shortcut_class = {shortcut_class!r} is not allowed: {data.name} has {data.num_classes} "
+                         f"classes, so expected an integer in [0, {data.num_classes - 1}] (or None: class 3, or the "
+                         "last class)")
+    side = data.image_shape[-1]
+    if patch_size is None:
+        patch_size = relative_size(side, PATCH_SHARE)
+    check_fits_image(dict(patch_size=patch_size), side)
+    return shortcut_class, patch_size
 
 
 def checkerboard(size: int = 4, channels: int = 1) -> torch.Tensor:

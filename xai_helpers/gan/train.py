@@ -353,6 +353,18 @@ def gan_settings(config: dict, *, conditional: bool, seed: int, device, cache_di
                 device=str(device), cache_dir=str(cache_dir))
 
 
+def shapes_gan_settings(config: dict, *, info_codes: int, seed: int, device, cache_dir) -> dict:
+    """The keyword arguments of :func:`train_gan` for 05's GANs on ``shapes`` under ``config``: the DCGAN
+    (``info_codes=0``) and the disentangling InfoGAN(-CR) with ``info_codes`` codes. One snapshot at the end: 05
+    and the explorer read only the trained generator."""
+    return dict(iterations=config["shapes_gan_iterations"], batch_size=config["shapes_gan_batch_size"],
+                z_dim=config["shapes_z_dim"], width=config["shapes_gan_width"], lr_g=config["shapes_gan_lr"],
+                lr_d=config["shapes_gan_lr"], log_every=config["gan_log_every"],
+                snapshot_every=config["shapes_gan_iterations"], seed=seed, device=str(device),
+                cache_dir=str(cache_dir), info_codes=info_codes, info_weight=config["info_weight"],
+                cr_weight=config["cr_weight"] if info_codes else 0.0)
+
+
 def train_gan(data: ImageDataset, *, iterations: int, batch_size: int = 64, z_dim: int = 64, width: int = 32,
               lr_g: float = 2e-4, lr_d: float = 2e-4, beta1: float = 0.5, conditional: bool = False,
               log_every: int = 10, snapshot_every: int = 100, seed: int = 0, device: str = "auto",
