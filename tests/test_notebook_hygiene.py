@@ -59,11 +59,12 @@ def test_only_shared_settings_are_declared_by_several_notebooks():
     digit GAN's settings, which 05 and 06 declare so that they use the very GAN 04 trained."""
     shared = set(STANDARD) | {"data_dir", "image_size", "channels"} | set(CLASSIFIER_PARAMETERS)
     shared |= {"conditional", "gan_iterations", "gan_batch_size", "gan_lr", "gan_width", "gan_z_dim", "gan_snapshot_every"}
-    # 07 explores the models and methods of 02 and 05, so it declares their settings with the same meaning (its
-    # shortcut model is 02's, its shapes InfoGAN 05's); 06 and 07 both show forms when ``interactive``.
+    # 07 explores the models and methods of 02, 03 and 05, so it declares their settings with the same meaning (its
+    # shortcut model is 02's, its concept sets 03's, its shapes InfoGAN 05's); 06 and 07 both show forms when
+    # ``interactive``.
     shared |= {"shortcut_class", "patch_size", "ig_steps", "lime_samples", "latent_samples", "interfacegan_samples",
                "shapes_gan_iterations", "shapes_z_dim", "info_codes", "info_weight", "cr_weight", "regressor_epochs",
-               "interactive"}
+               "set_size", "n_random_sets", "n_controls", "n_class_images", "interactive"}
     owners = {}
     for path in NOTEBOOKS:
         for name in papermill.inspect_notebook(str(path)):

@@ -14,3 +14,13 @@ def smoke_models():
     config = resolve_config("smoke")
     data = load_dataset("mnist5k", train_limit=config["train_limit"], test_limit=config["test_limit"])
     return load_study_models(data, config, seed=0, device="cpu", cache_dir=os.environ["XAI_CACHE_DIR"], gan=True)
+
+
+@pytest.fixture
+def answered(smoke_models, tmp_path):
+    """``answered(App)``: an explorer on the smoke models, exporting into tmp_path, with its first answer in."""
+    def make(app_class, **kwargs):
+        app = app_class(smoke_models, run_path=tmp_path, **kwargs)
+        app.request()
+        return app.wait()
+    return make

@@ -7,16 +7,14 @@ import torch
 
 from xai_helpers.cnn import explain, heatmap
 from xai_helpers.cnn import explanation_metrics as em
-from xai_helpers.explorer import attribution_view, select_images
+from xai_helpers.explorer import image_attributions, select_images
 from xai_helpers.explorer.app_widgets import Worker
 from xai_helpers.explorer.attribution_widgets import AttributionExplorer, interaction_seconds
 
 
 @pytest.fixture
-def app(smoke_models, tmp_path):
-    app = AttributionExplorer(smoke_models, run_path=tmp_path)
-    app.request()
-    return app.wait()
+def app(answered):
+    return answered(AttributionExplorer)
 
 
 def test_filters_select_only_images_of_that_class_and_outcome(app, smoke_models):
@@ -132,9 +130,9 @@ def test_an_empty_filter_is_reported_in_the_form_not_raised(app, smoke_models):
 def test_bad_arguments_name_what_is_allowed(smoke_models):
     image = smoke_models.data.test_x[0]
     with pytest.raises(ValueError, match="choose one or more of saliency"):
-        attribution_view(smoke_models.classifiers["plain"], image, None, ["saliencyy"], {})
+        image_attributions(smoke_models.classifiers["plain"], image, None, ["saliencyy"], {})
     with pytest.raises(ValueError, match=r"expected an integer in \[0, 9\]"):
-        attribution_view(smoke_models.classifiers["plain"], image, 10, ["saliency"], {})
+        image_attributions(smoke_models.classifiers["plain"], image, 10, ["saliency"], {})
     with pytest.raises(ValueError, match="any, correct, misclassified"):
         select_images(smoke_models.data.test_y, smoke_models.data.test_y, None, "wrong")
 
@@ -142,3 +140,16 @@ def test_bad_arguments_name_what_is_allowed(smoke_models):
 def test_interaction_timing_measures_answers(smoke_models):
     seconds = interaction_seconds(smoke_models, ("saliency", "grad_cam"), n=2)
     assert len(seconds) == 2 and all(0 < s < 60 for s in seconds)
+
+
+def test_two_forms_on_one_model_never_explain_at_the_same_time(smoke_models):
+    """captum hooks the model's modules: two workers explaining the plain CNN at once used to fail in one of them
+    ("differentiated Tensor … not used in the graph"), which 07 hit when its timing form ran beside the shown one."""
+    methods = ("saliency", "guided_backprop", "grad_cam", "deconvolution", "integrated_gradients")
+    apps = [AttributionExplorer(smoke_models, methods=methods) for _ in range(2)]
+    for i in range(8):
+        for app in apps:  # both workers get a request at once, and each answers it (none is superseded)
+            app.set_values(image=i)
+        for app in apps:
+            app.wait()
+            assert app.error is None, app.error_traceback

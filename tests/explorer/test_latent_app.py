@@ -9,10 +9,8 @@ from xai_helpers.gan import decode
 
 
 @pytest.fixture
-def app(smoke_models, tmp_path):
-    app = LatentExplorer(smoke_models, run_path=tmp_path)
-    app.request()
-    return app.wait()
+def app(answered):
+    return answered(LatentExplorer)
 
 
 def _z(app, seed):

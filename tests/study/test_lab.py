@@ -7,7 +7,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, free_port, get_json, running_lab
+from lab_server import ROOT, free_port, get_json, running_lab
 
 from xai_helpers.study import lab
 

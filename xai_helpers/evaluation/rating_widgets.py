@@ -61,6 +61,9 @@ def rating_form(images, maps: dict, order: list[dict], root, rater: str, task: s
     status = widgets.HTML()
     labels = [str(k) for k in range(1, 6)] if task == "rating" else ["A", "B"]
     buttons = [widgets.Button(description=label, layout=widgets.Layout(width="60px")) for label in labels]
+    for b in buttons:  # stable classes for browser tests: xai-rating-answer, xai-rating-<task>
+        b.add_class("xai-rating-answer")
+        b.add_class(f"xai-rating-{task}")
     state = {"k": 0, "shown_at": time.perf_counter()}
 
     def render():
@@ -92,6 +95,7 @@ def rating_form(images, maps: dict, order: list[dict], root, rater: str, task: s
 
     for b in buttons:
         b.on_click(answer)
+    status.add_class(f"xai-rating-{task}-status")
     form = widgets.VBox([status, out, widgets.HBox(buttons)])
     display(form)
     render()

@@ -28,6 +28,12 @@ from ..study.run_io import write_json_atomic
 from .figures import figure_png
 
 
+#: Held while any explorer computes. Explorers share the study's models, and captum's hooks on a model's modules
+#: would mix two explanations computed at once in two apps' workers (it raised "differentiated Tensor … not used
+#: in the graph" when a timing form and a shown form both explained the plain CNN).
+_ONE_AT_A_TIME = threading.Lock()
+
+
 class Worker:
     """One background thread running the newest submitted job; an older job still running is told to stop
     (its ``cancelled()`` turns true) and its result is dropped."""
@@ -78,6 +84,7 @@ class ExplorerApp:
         self.controls: dict[str, widgets.Widget] = {}
         self.view: dict | None = None
         self.error: str | None = None
+        self.error_traceback: str | None = None
         self.seconds: float | None = None  # wall time of the last answer (compute and draw)
         self.renders = 0  # answers shown so far
         self.worker = Worker()
@@ -148,6 +155,10 @@ class ExplorerApp:
         return self
 
     def _job(self, cancelled: Callable[[], bool]) -> None:
+        with _ONE_AT_A_TIME:  # timed from here: waiting for another app's answer is not this answer's time
+            self._answer(cancelled)
+
+    def _answer(self, cancelled: Callable[[], bool]) -> None:
         started = time.perf_counter()
         slow = self.is_slow()
         self.progress.value = 0
@@ -161,8 +172,8 @@ class ExplorerApp:
             png = figure_png(self.draw(view))
         except Exception as err:  # shown in the form: an explorer that dies silently looks frozen
             self.error = f"{type(err).__name__}: {err}"
+            self.error_traceback = traceback.format_exc()  # for whoever debugs the app: the form shows the message
             self.status.value = f"<span style='color:#b00'>{html.escape(self.error)}</span>"
-            traceback.print_exc()
             return
         finally:
             self.progress.layout.visibility = "hidden"
@@ -192,7 +203,8 @@ class ExplorerApp:
         stem = f"{self.name}-{dt.datetime.now(dt.timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}"
         png = folder / f"{stem}.png"
         png.write_bytes(self.figure.value)
-        values = {key: control.value for key, control in self.controls.items() if _plain(getattr(control, "value", None))}
+        values = {key: control.value for key, control in self.controls.items()
+                  if hasattr(control, "value") and _plain(control.value)}  # buttons have no value
         data = write_json_atomic(folder / f"{stem}.json", finite_or_none({"app": self.name, "controls": values,
                                                                           **self.record(self.view)}))
         self.status.value = f"exported {html.escape(png.name)} and {html.escape(data.name)} to {html.escape(str(folder))}"

@@ -107,7 +107,7 @@ def top_classes(probabilities: np.ndarray, k: int = 3) -> list[tuple[int, float]
     return [(int(c), float(probabilities[c])) for c in order]
 
 
-def attribution_view(model: nn.Module, image: torch.Tensor, target: int | None, methods, options: dict[str, dict],
+def image_attributions(model: nn.Module, image: torch.Tensor, target: int | None, methods, options: dict[str, dict],
                      *, seed: int = 0, steps: int = 28, substrate: str = "blur",
                      progress: Callable[[int, int, str], None] | None = None,
                      cancelled: Callable[[], bool] = lambda: False) -> dict | None:

@@ -8,7 +8,7 @@ import torch
 
 from ..cnn import METHODS, predict_logits
 from .app_widgets import ExplorerApp
-from .attribution_view import (OUTCOMES, SETTINGS, SLOW_METHODS, SOURCES, attribution_view, default_settings,
+from .attribution_view import (OUTCOMES, SETTINGS, SLOW_METHODS, SOURCES, default_settings, image_attributions,
                                method_options, select_images, view_record)
 from .figures import attribution_figure
 from .study_models import StudyModels
@@ -125,7 +125,7 @@ class AttributionExplorer(ExplorerApp):
     def compute(self, progress, cancelled):
         index, image, box = self.current()
         model = self.models.classifiers[self.value("model")]
-        view = attribution_view(model, image, self.target, self.chosen_methods(), self.options(),
+        view = image_attributions(model, image, self.target, self.chosen_methods(), self.options(),
                                 seed=self.models.seed, steps=self.models.config["deletion_steps"],
                                 substrate=self.value("substrate"),
                                 progress=lambda done, total, _: progress(done / total), cancelled=cancelled)

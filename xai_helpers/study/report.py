@@ -25,10 +25,12 @@ KEY_FIGURES = {
     "04_gan_dynamics": ("losses", "samples_over_training", "fidelity_over_training", "calibration"),
     "05_gan_latent": ("sensitivity", "traversals", "generation_explained", "disentanglement", "ablation"),
     "06_evaluation": ("rating_items",),
+    "07_explorer": ("attribution", "latent", "training", "concepts"),
 }
 NOTEBOOK_TITLES = {"01_cnn_training": "CNN training (01)", "02_cnn_attribution": "CNN attribution (02)",
                    "03_tcav": "Concepts, TCAV (03)", "04_gan_dynamics": "GAN dynamics (04)",
-                   "05_gan_latent": "GAN latent space (05)", "06_evaluation": "Evaluation (06)"}
+                   "05_gan_latent": "GAN latent space (05)", "06_evaluation": "Evaluation (06)",
+                   "07_explorer": "Explorers, static views (07)"}
 #: One line under each key figure saying what it shows; a figure without one is captioned with its name.
 FIGURE_CAPTIONS = {
     "01_cnn_training_confusion": "Confusion matrices of the plain and the attention CNN on the test split (row shares, %).",
@@ -63,6 +65,14 @@ FIGURE_CAPTIONS = {
     "05_gan_latent_ablation": "GAN dissection: share of each concept removed by ablating its top units, against "
                               "random units.",
     "06_evaluation_rating_items": "What human raters see: a test image and an explanation whose method is hidden.",
+    "07_explorer_attribution": "The attribution explorer's default view: three methods on one test image, "
+                                        "with their deletion and insertion curves on that image.",
+    "07_explorer_latent": "The GAN latent explorer's default view: one step along each family's first "
+                                   "direction, with D's verdict and the per-pixel sensitivity.",
+    "07_explorer_training": "The training scrubber at the last snapshot: samples, losses and D's outputs, "
+                                     "and what D looks at.",
+    "07_explorer_concepts": "The concept tester's default test: the shortcut model's planted pattern "
+                                     "against random sets.",
 }
 _SEEDS = "mean [95 % Student-t interval] over {n} seeds"
 #: Evaluation tables in report order (the file is ``tables/06_evaluation_<suffix>.csv``).

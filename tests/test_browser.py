@@ -1,0 +1,183 @@
+"""The interactive notebooks in a real browser: JupyterLab started by ``run_all.sh --lab`` on a free port, driven
+by Playwright in Debian's Chromium. 07's explorers answer clicks and slider moves (the image changes and the
+kernel's state follows), and 06's rating form writes one row per answer to disk.
+
+The notebooks run at the smoke profile in the test session's cache (conftest.py at the repository root), copied
+into a temporary folder with ``interactive = True``. Without Chromium these tests skip with the reason, except
+under CI, where they fail (tests/conftest.py: ``chromium_path``)."""
+import csv
+import json
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from lab_server import ROOT, running_lab
+
+#: A whole notebook at smoke, training what the cache lacks on 2 busy cores.
+RUN_TIMEOUT_MS = int(os.environ.get("XAI_BROWSER_TIMEOUT_MS", 600_000))
+
+
+def _copy(name: str, folder, **parameters) -> None:
+    """notebooks/<name> into ``folder`` with parameters set in its parameters cell (what a user would type)."""
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    for key, value in parameters.items():
+        cell.source, n = re.subn(rf"^{key}: (.*?) = .*?(  #.*)?$", rf"{key}: \1 = {value!r}\2", cell.source, flags=re.M)
+        assert n == 1, f"{name} declares no parameter {key}"
+    nbformat.write(nb, folder / name)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("notebooks")
+    ratings = tmp_path_factory.mktemp("ratings")
+    _copy("07_explorer.ipynb", folder, interactive=True)
+    _copy("06_evaluation.ipynb", folder, interactive=True, rater="browser-test", ratings_dir=str(ratings))
+    with running_lab(notebook_dir=folder) as (url, base, token, lines):
+        yield base, token, ratings, lines
+
+
+@pytest.fixture(scope="module")
+def browser(lab):
+    from lab_server import CHROMIUM
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def _open_and_run_all(browser, lab, notebook: str):
+    base, token, _, _ = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    # A workspace of its own per notebook, so that no tab of an earlier page is restored. (Not ``?reset``: JupyterLab
+    # then reloads the page once it has reset, and a click made before that reload is lost.)
+    page.goto(f"{base}/lab/workspaces/{notebook.split('_')[0]}/tree/{notebook}?token={token}")
+    # The study's kernel is started and idle (the status bar says so) before anything runs: a run-all clicked while
+    # the kernel is still starting can be lost.
+    page.get_by_text("XAI study (.venv) | Idle").wait_for(timeout=120_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
+    page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
+    return page
+
+
+#: The notebook on show (JupyterLab keeps other tabs in the DOM, hidden).
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+
+
+def _wait_idle(page):
+    """Every code cell on the page has run (its prompt shows a number, not ``[ ]`` or ``[*]``) and the kernel has
+    stayed idle for a second; or a cell failed (run-all stops there). JupyterLab renders only the cells near the
+    view, so "every cell" is every rendered one, and the kernel's idleness covers the rest."""
+    state = """() => {
+        // JupyterLab renders a cell's error as stderr text (a traceback), not as its own MIME type
+        const failed = [...document.querySelectorAll("PANEL [data-mime-type='application/vnd.jupyter.stderr'], "
+            + "PANEL [data-mime-type='application/vnd.jupyter.error']")].some(e => /Traceback|Error/.test(e.textContent));
+        const prompts = [...document.querySelectorAll('PANEL .jp-CodeCell .jp-InputPrompt')].map(p => p.textContent);
+        const done = prompts.length > 0 && prompts.every(t => /\\[\\d+\\]/.test(t));
+        const idle = document.querySelector("PANEL .jp-Notebook-ExecutionIndicator[data-status='idle']")
+            || document.querySelector(".jp-Notebook-ExecutionIndicator[data-status='idle']");
+        return failed ? "failed" : (done && idle ? "done" : "");
+    }""".replace("PANEL", PANEL)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        for _ in range(2):  # twice, a second apart: idle between two queued cells is not the end
+            page.wait_for_function(state, timeout=RUN_TIMEOUT_MS)
+            if page.evaluate(state) == "failed":
+                return
+            page.wait_for_timeout(1000)
+        page.wait_for_function(state, timeout=RUN_TIMEOUT_MS)
+    except PlaywrightTimeout:  # say what the page showed: prompts, kernel state, and a screenshot to look at
+        shot = Path(os.environ.get("XAI_RUN_DIR", ".")) / "browser-timeout.png"
+        page.screenshot(path=str(shot), full_page=True)
+        prompts = page.evaluate(f"() => [...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt')]"
+                                ".map(p => p.textContent).join(' ')")
+        dialogs = page.locator(".jp-Dialog").all_inner_texts()
+        raise AssertionError(f"the notebook did not finish within {RUN_TIMEOUT_MS / 1000:.0f} s: prompts {prompts}; "
+                             f"dialogs {dialogs}; screenshot {shot}") from None
+
+
+def _errors(page) -> list[str]:
+    """Tracebacks and error text anywhere in the notebook's outputs (stderr included: an error in a widget's
+    worker would only be printed there)."""
+    texts = page.locator(f"{PANEL} [data-mime-type='application/vnd.jupyter.error'], "
+                         f"{PANEL} [data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
+    return [t for t in texts if re.search(r"Error|Traceback|Exception", t)]
+
+
+def _export(page, app: str, exports) -> dict:
+    """Click the form's export button and read the JSON the kernel wrote: the kernel's own record of the form's
+    controls and view (so the browser and the kernel are checked to agree)."""
+    before = set(exports.glob(f"{app}-*.json")) if exports.exists() else set()
+    page.locator(f".xai-{app}-export").click()
+    page.wait_for_function("([app]) => document.querySelector(`.xai-${app}-status`).textContent.startsWith('exported')",
+                           arg=[app], timeout=60_000)
+    new = sorted(set(exports.glob(f"{app}-*.json")) - before)
+    assert len(new) == 1, new
+    return json.loads(new[0].read_text())
+
+
+def _src(page, selector: str) -> str:
+    return page.locator(selector).get_attribute("src") or ""
+
+
+def _changes(page, selector: str, before: str) -> None:
+    page.wait_for_function("([sel, before]) => (document.querySelector(sel) || {}).src !== before",
+                           arg=[selector, before], timeout=120_000)
+
+
+def test_explorer_runs_and_answers_a_method_choice_and_a_latent_slider(chromium_path, lab, browser):
+    page = _open_and_run_all(browser, lab, "07_explorer.ipynb")
+    _wait_idle(page)
+    assert not _errors(page), _errors(page)
+    assert page.locator("img.xai-attribution-figure[src^='blob:']").count() == 1
+    assert page.locator("img.xai-latent-figure[src^='blob:']").count() == 1
+    controls = page.locator(".widget-slider, .widget-dropdown, .widget-select-multiple, .jupyter-button, "
+                            ".widget-toggle-buttons, .widget-text").count()
+    assert controls >= 10, controls
+
+    # Select two methods in the attribution form: a new figure, and the kernel's form holds those methods.
+    figure = "img.xai-attribution-figure"
+    before = _src(page, figure)
+    page.locator(".xai-attribution-methods select").select_option(label=["Saliency", "Occlusion"])
+    _changes(page, figure, before)
+    # Move the first SeFa slider by typing into its readout (what a user does for an exact value).
+    figure = "img.xai-latent-figure"
+    before = _src(page, figure)
+    readout = page.locator(".xai-latent-sefa_alpha .widget-readout")
+    readout.scroll_into_view_if_needed()
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("2")
+    page.keyboard.press("Enter")
+    _changes(page, figure, before)
+    exports = Path(os.environ["XAI_RUN_DIR"]) / "exports"
+    shown = _export(page, "attribution", exports)
+    assert shown["controls"]["methods"] == ["saliency", "occlusion"] and set(shown["methods"]) == {"saliency",
+                                                                                                   "occlusion"}
+    moved = _export(page, "latent", exports)
+    assert moved["controls"]["sefa_alpha"] == 2.0 and list(moved["moves"].values()) == [2.0]
+    page.close()
+
+
+def test_rating_form_writes_one_row_per_answer(chromium_path, lab, browser):
+    _, _, ratings, _ = lab
+    page = _open_and_run_all(browser, lab, "06_evaluation.ipynb")
+    _wait_idle(page)
+    assert not _errors(page), _errors(page)
+    status = page.locator(".xai-rating-rating-status")
+    for answer, k in (("4", 2), ("2", 3), ("5", 4)):
+        page.locator(".xai-rating-rating", has_text=answer).first.click()
+        page.wait_for_function("([k]) => document.querySelector('.xai-rating-rating-status').textContent"
+                               ".startsWith(`item ${k} of`)", arg=[k], timeout=60_000)
+    assert status.inner_text().startswith("item 4 of")
+    with open(ratings / "browser-test.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["rater"], r["task"], r["rating"]) for r in rows] == [("browser-test", "rating", "4"),
+                                                                    ("browser-test", "rating", "2"),
+                                                                    ("browser-test", "rating", "5")]
+    page.close()
