@@ -7,7 +7,7 @@ import pytest
 from lab_server import CHROMIUM
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def chromium_path():
     """Debian's chromium, or a skip with the reason; under CI (``CI`` set) a missing browser fails instead."""
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):

@@ -30,7 +30,7 @@ def _copy(name: str, folder, **parameters) -> None:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(chromium_path, tmp_path_factory):  # no browser, no server: the skip (or CI's failure) comes first
     folder = tmp_path_factory.mktemp("notebooks")
     ratings = tmp_path_factory.mktemp("ratings")
     _copy("07_explorer.ipynb", folder, interactive=True)
@@ -40,12 +40,11 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser(lab):
-    from lab_server import CHROMIUM
+def browser(lab, chromium_path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        chromium = p.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
         yield chromium
         chromium.close()
 
@@ -130,7 +129,7 @@ def _changes(page, selector: str, before: str) -> None:
                            arg=[selector, before], timeout=120_000)
 
 
-def test_explorer_runs_and_answers_a_method_choice_and_a_latent_slider(chromium_path, lab, browser):
+def test_explorer_runs_and_answers_a_method_choice_and_a_latent_slider(lab, browser):
     page = _open_and_run_all(browser, lab, "07_explorer.ipynb")
     _wait_idle(page)
     assert not _errors(page), _errors(page)
@@ -164,7 +163,7 @@ def test_explorer_runs_and_answers_a_method_choice_and_a_latent_slider(chromium_
     page.close()
 
 
-def test_rating_form_writes_one_row_per_answer(chromium_path, lab, browser):
+def test_rating_form_writes_one_row_per_answer(lab, browser):
     _, _, ratings, _ = lab
     page = _open_and_run_all(browser, lab, "06_evaluation.ipynb")
     _wait_idle(page)
@@ -181,3 +180,21 @@ def test_rating_form_writes_one_row_per_answer(chromium_path, lab, browser):
                                                                     ("browser-test", "rating", "2"),
                                                                     ("browser-test", "rating", "5")]
     page.close()
+
+
+@pytest.mark.parametrize("ci, outcome", [("", "2 skipped"), ("1", "2 errors")])
+def test_without_chromium_the_browser_tests_skip_with_the_reason_except_under_ci(ci, outcome):
+    """Run this file's browser tests in a child pytest with no browser: a visible skip, or under CI a failure (so a
+    CI machine without Chromium cannot pass by skipping). No server is started for it."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, XAI_CHROMIUM="/nonexistent/chromium", CI=ci)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-rsE", "-p", "no:cacheprovider", "-o", "addopts=",
+                           f"{__file__}::test_explorer_runs_and_answers_a_method_choice_and_a_latent_slider",
+                           f"{__file__}::test_rating_form_writes_one_row_per_answer"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert outcome in done.stdout, done.stdout[-2000:]
+    assert "no Chromium at /nonexistent/chromium" in done.stdout
+    assert ("may not skip in CI" in done.stdout) == bool(ci)
+    assert "Jupyter Server" not in done.stdout + done.stderr
