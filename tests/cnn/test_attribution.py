@@ -205,6 +205,33 @@ def test_deletion_auc_of_a_perfect_attribution_beats_random():
     assert np.allclose(d_perfect[:, 0], torch.softmax(model(x), 1)[:, 0].detach().numpy(), atol=1e-6)
 
 
+@pytest.mark.parametrize("n, batch_size, passes", [(1, 1024, 1), (5, 1024, 1), (5, 20, 5), (7, 3, 3 * 2 * 9)])
+def test_deletion_curves_share_forward_passes_and_equal_one_pass_per_step(tiny, n, batch_size, passes):
+    """The steps' perturbed images go through the model together (at most ``batch_size`` per pass) and give the
+    same probabilities as one pass per step and curve. Old code: 2 × (steps + 1) passes for any n."""
+    x, heat = torch.rand(n, 1, 8, 8), torch.rand(n, 8, 8)
+    y = torch.arange(n) % 10
+    calls = []
+    hook = tiny.register_forward_hook(lambda module, inputs, output: calls.append(len(inputs[0])))
+    try:
+        deletion, insertion = em.deletion_insertion_curves(tiny, x, y, heat, "noise", steps=8, batch_size=batch_size,
+                                                           generator=torch.Generator().manual_seed(3))
+    finally:
+        hook.remove()
+    assert len(calls) == passes and max(calls) <= max(batch_size, n) and sum(calls) == 2 * 9 * n
+    # Reference: one pass per step and curve, the perturbations built by hand.
+    fill = em.substrate(x, "noise", torch.Generator().manual_seed(3))
+    order = em.pixel_order(heat)
+    with torch.no_grad():
+        for k, count in enumerate(torch.linspace(0, 64, 9).round().long()):
+            removed = torch.zeros(n, 64, dtype=torch.bool)
+            removed[torch.arange(n)[:, None], order[:, :count]] = True
+            removed = removed.view(n, 1, 8, 8)
+            for curve, img in ((deletion, torch.where(removed, fill, x)), (insertion, torch.where(removed, x, fill))):
+                expected = torch.softmax(tiny(img), 1)[torch.arange(n), y].numpy()
+                assert np.allclose(curve[:, k], expected, atol=1e-6)
+
+
 def test_curve_auc_of_known_curves():
     assert em.curve_auc(np.ones((2, 5))) == pytest.approx(1.0)
     assert em.curve_auc(np.linspace(0, 1, 11)[None]) == pytest.approx(0.5)

@@ -33,22 +33,50 @@ def deletion_insertion_curves(model: nn.Module, x: torch.Tensor, targets: torch.
                               kind: str = "zero", steps: int = 28, batch_size: int = 1024,
                               generator: torch.Generator | None = None, tie_seed: int = 0):
     """Petsiuk et al. 2018: the target-class probability as pixels are removed (deletion) or revealed
-    (insertion) in the order of decreasing heat. Returns two (N, steps + 1) arrays of probabilities."""
+    (insertion) in the order of decreasing heat. Returns two (N, steps + 1) arrays of probabilities.
+
+    The perturbed images of consecutive steps share forward passes of up to ``batch_size`` images: one image's
+    two curves at 28 steps are one pass of 58 images rather than 58 passes of one (the explorer redraws them on
+    every change)."""
     n, c, h, w = x.shape
     fill = substrate(x, kind, generator)
     order = pixel_order(heat, tie_seed)  # most important pixel first
     rank = torch.empty_like(order)
     rank.scatter_(1, order, torch.arange(h * w).expand(n, -1))
     counts = torch.linspace(0, h * w, steps + 1).round().long()
+
+    def perturbed():  # per step: the deletion images, then the insertion images
+        for k in counts:
+            removed = (rank < k).view(n, 1, h, w).expand(-1, c, -1, -1)  # the k most important pixels
+            yield torch.where(removed, fill, x)
+            yield torch.where(removed, x, fill)
+
+    probs = _target_probabilities(model, perturbed(), targets.cpu(), batch_size)
+    return torch.stack(probs[0::2], 1).numpy(), torch.stack(probs[1::2], 1).numpy()
+
+
+def _target_probabilities(model: nn.Module, blocks, targets: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
+    """``p(target_i | image_i)`` for each block of images (every block (N, C, H, W), row i for ``targets[i]``),
+    in block order; blocks are concatenated into forward passes of at most ``batch_size`` images."""
     device = next(model.parameters()).device
-    curves = {"deletion": [], "insertion": []}
-    for k in counts:
-        removed = (rank < k).view(n, 1, h, w).expand(-1, c, -1, -1)  # the k most important pixels
-        for name, img in (("deletion", torch.where(removed, fill, x)), ("insertion", torch.where(removed, x, fill))):
-            probs = torch.cat([F.softmax(model(img[i:i + batch_size].to(device)), 1).cpu()
-                               for i in range(0, n, batch_size)])
-            curves[name].append(probs[torch.arange(n), targets.cpu()])
-    return torch.stack(curves["deletion"], 1).numpy(), torch.stack(curves["insertion"], 1).numpy()
+    rows = torch.arange(len(targets))
+    out: list[torch.Tensor] = []
+    pending: list[torch.Tensor] = []
+
+    def flush():
+        batch = torch.cat(pending)
+        probs = torch.cat([F.softmax(model(batch[i:i + batch_size].to(device)), 1).cpu()
+                           for i in range(0, len(batch), batch_size)])
+        out.extend(block[rows, targets] for block in probs.split(len(targets)))
+        pending.clear()
+
+    for block in blocks:
+        if pending and (len(pending) + 1) * len(targets) > batch_size:
+            flush()
+        pending.append(block)
+    if pending:
+        flush()
+    return out
 
 
 def curve_auc(curves: np.ndarray) -> float:
