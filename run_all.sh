@@ -4,6 +4,10 @@
 #   ./run_all.sh --test [args]    same set-up, then the whole test suite (pytest: unit tests + nbval + end-to-end)
 #   ./run_all.sh --lab [--port N] [--no-browser]
 #                                 same set-up, then JupyterLab on notebooks/ with the kernel "XAI study (.venv)"
+#   ./run_all.sh --course [--only NAME ...] [--fresh-cache]
+#                                 same set-up, then otter assign on course/*/ into course/dist/{student,autograder}/
+#   ./run_all.sh --course grade NAME FOLDER
+#                                 grade a folder of submissions offline into FOLDER/scores.csv
 # ./run_all.sh --help lists the runner's options.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -57,5 +61,9 @@ fi
 if [ "${1:-}" = "--lab" ]; then
     shift
     exec .venv/bin/python -m xai_helpers.study.lab "$@"
+fi
+if [ "${1:-}" = "--course" ]; then
+    shift
+    exec .venv/bin/python -m xai_helpers.course "$@"
 fi
 exec .venv/bin/python -m xai_helpers.study.runner "$@"

@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "xai_helpers"
 #: Bottom to top: a subpackage may import only from those before it.
-LAYERS = ("data", "study", "cnn", "concepts", "gan", "latent", "evaluation", "explorer")
+LAYERS = ("data", "study", "cnn", "concepts", "gan", "latent", "evaluation", "explorer", "course")
 PLOTTING = re.compile(r"(plots|figures|widgets)$")  # widgets: ipywidgets apps, which draw
 MAX_LINES = 500
 

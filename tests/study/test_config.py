@@ -5,8 +5,8 @@ from xai_helpers.study.config import PROFILES, profile_name, resolve_config
 
 def test_profiles_share_the_same_knobs():
     keys = {name: set(p) for name, p in PROFILES.items()}
-    assert set(PROFILES) == {"smoke", "quick", "paper"}
-    assert keys["smoke"] == keys["quick"] == keys["paper"]
+    assert set(PROFILES) == {"smoke", "quick", "paper", "course"}
+    assert keys["smoke"] == keys["quick"] == keys["paper"] == keys["course"]
 
 
 def test_explicit_values_override_the_profile_and_none_does_not():
@@ -22,7 +22,7 @@ def test_unknown_override_is_refused_by_name():
 
 
 def test_unknown_profile_lists_the_allowed_ones():
-    with pytest.raises(ValueError, match="smoke, quick, paper"):
+    with pytest.raises(ValueError, match="smoke, quick, paper, course"):
         resolve_config("fast")
 
 

@@ -14,7 +14,8 @@ from .parameters import check_values
 
 DEFAULT_PROFILE = "quick"
 
-#: smoke: seconds per notebook (tests); quick: minutes on a 2-core laptop CPU; paper: full scale (GPU).
+#: smoke: seconds per notebook (tests); quick: minutes on a 2-core laptop CPU; paper: full scale (GPU);
+#: course (below): the teaching assignments.
 PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {
         "epochs": 2,
@@ -181,6 +182,18 @@ PROFILES: dict[str, dict[str, Any]] = {
         "augment_synthetic": 20000,
         "rating_images": 24,
     },
+}
+
+
+#: course: the teaching assignments (course/), each of which must run in at most 2 minutes on 2 CPU cores from an
+#: empty cache: smoke's scale, with classifiers trained long enough that their explanations are worth reading.
+PROFILES["course"] = {
+    **PROFILES["smoke"],
+    "epochs": 3,
+    "train_limit": 4000,
+    "test_limit": 1000,
+    "ig_steps": 32,
+    "deletion_steps": 14,
 }
 
 

@@ -1,0 +1,132 @@
+"""The course, built and graded as an instructor would: ``otter assign`` on every master (which runs the tests
+against the solutions), student versions without solutions that run top to bottom, and offline grading of a
+folder of submissions (solutions: full marks; untouched student versions and prepared wrong answers: less)."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from xai_helpers.course import ASSIGNMENTS
+from xai_helpers.course.build import available, build_course, master_path
+from xai_helpers.course.grading import grade_folder
+
+from .wrong_answers import WRONG_ANSWERS
+
+BUILT = available()
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory):
+    out = tmp_path_factory.mktemp("course-dist")
+    table = build_course(BUILT, out)
+    assert list(table["assignment"]) == BUILT
+    return out
+
+
+def _solution_lines(master: Path) -> set[str]:
+    """Lines that are solutions in the master (inside BEGIN/END SOLUTION in code, or ending in '# SOLUTION')
+    and occur nowhere else in it (a public test may well contain ``with torch.no_grad():`` too)."""
+    lines, elsewhere, inside = set(), set(), False
+    for cell in nbformat.read(master, as_version=4).cells:
+        for line in cell.source.splitlines():
+            stripped = line.strip()
+            if cell.cell_type != "code":
+                elsewhere.add(stripped)
+            elif stripped.endswith("# BEGIN SOLUTION"):
+                inside = True
+            elif stripped.endswith("# END SOLUTION"):
+                inside = False
+            elif inside or stripped.endswith("# SOLUTION"):
+                lines.add(re.sub(r"\s*# SOLUTION$", "", stripped))
+            else:
+                elsewhere.add(stripped)
+    return {line for line in lines if len(line) > 12 and line not in elsewhere}
+
+
+def _hidden_test_names(master: Path) -> set[str]:
+    names = set()
+    for cell in nbformat.read(master, as_version=4).cells:
+        if cell.cell_type == "code" and "hidden: true" in cell.source:
+            names |= set(re.findall(r"^def (\w+)", cell.source, flags=re.M))
+    return names
+
+
+def test_every_assignment_is_written():
+    assert BUILT == list(ASSIGNMENTS[:len(BUILT)]) and BUILT, "masters exist in teaching order"
+
+
+@pytest.mark.parametrize("name", BUILT)
+def test_student_version_has_no_solution_and_no_hidden_test(dist, name):
+    student = (dist / "student" / name / f"{name}.ipynb").read_text()
+    solutions = _solution_lines(master_path(name))
+    assert solutions, "the master has solutions to strip"
+    assert "BEGIN SOLUTION" not in student
+    leaked = [line for line in solutions if line in student]
+    assert not leaked, f"solution lines left in the student version: {leaked[:3]}"
+    hidden = _hidden_test_names(master_path(name))
+    assert hidden, "the master has hidden tests"
+    assert not [n for n in hidden if n in student], "hidden tests must not reach students"
+    assert (dist / "autograder" / name / f"{name}-autograder.zip").is_file()
+
+
+@pytest.mark.parametrize("name", BUILT)
+def test_student_version_runs_top_to_bottom(dist, name, tmp_path):
+    work = tmp_path / name
+    shutil.copytree(dist / "student" / name, work)
+    nb = nbformat.read(work / f"{name}.ipynb", as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(work)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+
+
+def _wrong_submission(name: str, source: Path, target: Path) -> None:
+    nb = nbformat.read(source, as_version=4)
+    for wrong in WRONG_ANSWERS[name]:
+        cells = [c for c in nb.cells if c.cell_type == "code" and wrong.solution in c.source]
+        assert len(cells) == 1, f"{name}: the solution {wrong.solution!r} must occur in exactly one cell"
+        cells[0].source = cells[0].source.replace(wrong.solution, wrong.replacement)
+    nbformat.write(nb, target)
+
+
+@pytest.mark.parametrize("name", BUILT)
+def test_grading_a_folder_of_submissions(dist, name, tmp_path):
+    """Three submissions (the solutions, the untouched student version, the prepared wrong answers) graded
+    offline: a scores table with full marks, under half, and marks lost exactly where the wrong answers are."""
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    shutil.copy(dist / "autograder" / name / f"{name}.ipynb", folder / "a_solution.ipynb")
+    shutil.copy(dist / "student" / name / f"{name}.ipynb", folder / "b_untouched.ipynb")
+    _wrong_submission(name, dist / "autograder" / name / f"{name}.ipynb", folder / "c_wrong.ipynb")
+    table = grade_folder(name, folder, dist=dist).set_index("submission")
+    assert (folder / "scores.csv").is_file() and len(table) == 3
+    assert table.loc["a_solution.ipynb", "total"] == table.loc["a_solution.ipynb", "possible"] > 0
+    assert table.loc["b_untouched.ipynb", "total"] < 0.5 * table.loc["b_untouched.ipynb", "possible"]
+    feedback = json.loads((folder / "feedback" / "c_wrong.json").read_text())
+    for wrong in WRONG_ANSWERS[name]:
+        assert table.loc["c_wrong.ipynb", wrong.question] < table.loc["a_solution.ipynb", wrong.question], wrong
+        assert any(wrong.message in m for m in feedback.get(wrong.question, [])), (wrong, feedback.get(wrong.question))
+    untouched = {w.question for w in WRONG_ANSWERS[name]}
+    for question in table.columns.difference(["total", "possible", "percent", *untouched]):
+        assert table.loc["c_wrong.ipynb", question] == table.loc["a_solution.ipynb", question], question
+
+
+def test_unknown_assignment_and_missing_build_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="01_gradients"):
+        master_path("01_gradient")
+    with pytest.raises(FileNotFoundError, match="build it first"):
+        grade_folder("01_gradients", tmp_path, dist=tmp_path / "nowhere")
+
+
+def test_cli_refuses_an_unknown_assignment_before_building(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "xai_helpers.course", "--only", "06_nothing", "--dist",
+                           str(tmp_path / "dist")], capture_output=True, text=True)
+    assert done.returncode == 2 and "invalid choice: '06_nothing'" in done.stderr
+    assert not (tmp_path / "dist").exists()

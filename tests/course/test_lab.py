@@ -1,0 +1,44 @@
+"""What an assignment starts with, and the figures of a student's (possibly unanswered) work."""
+import matplotlib
+
+matplotlib.use("Agg")
+import pytest
+import torch
+
+from xai_helpers.cnn import predict_logits
+from xai_helpers.course import answered, start_assignment
+from xai_helpers.course.figures import attribution_rows, convergence_plot
+
+
+def test_bad_names_and_seeds_are_refused_before_anything_loads():
+    with pytest.raises(ValueError, match="'06_extra' is not allowed: expected one of 01_gradients"):
+        start_assignment("06_extra")
+    for seed in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="seed must be a non-negative int"):
+            start_assignment("01_gradients", seed=seed)
+
+
+def test_answered_tells_an_unanswered_function_from_a_result():
+    assert not answered(None) and not answered(...)
+    assert answered(torch.zeros(2)) and answered(0.0) and answered({})
+
+
+def test_examples_are_correctly_classified_and_cycle_through_the_classes():
+    lab = start_assignment("01_gradients", seed=0)
+    assert lab.config["profile"] == "course" and lab.config["epochs"] == 3
+    x, y = lab.examples(13)
+    assert y.tolist() == list(range(10)) + [0, 1, 2]
+    assert torch.equal(predict_logits(lab.classifier(), x).argmax(1), y)
+    assert not any(p.requires_grad for p in lab.classifier().parameters())
+    with pytest.raises(ValueError, match=r"n must be an int in \[1, 1000\], got 0"):
+        lab.examples(0)
+
+
+def test_figures_draw_what_is_answered_and_name_what_is_not(capsys):
+    images = torch.rand(3, 1, 8, 8)
+    fig = attribution_rows(images, {"done": torch.rand(3, 1, 8, 8), "todo": None}, "Q9", "title")
+    assert len(fig.axes) == 2 * 3  # the image row and one answered row
+    assert "Not drawn yet: todo (complete Q9 first)" in capsys.readouterr().out
+    fig = convergence_plot([1, 2], {"a": [0.5, 0.25], "b": [None, None]}, "Q3", "title", "gap")
+    assert len(fig.axes[0].lines) == 1
+    assert "Not drawn yet: b (complete Q3 first)" in capsys.readouterr().out

@@ -1,0 +1,24 @@
+"""Plausible wrong answers, one or more per assignment: each edits a solution in the autograder notebook and names
+the question it must cost marks on and the teaching message the student must read back."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class WrongAnswer(NamedTuple):
+    question: str
+    solution: str      # text of the correct solution, as in the master notebook
+    replacement: str   # what a student might write instead
+    message: str       # a phrase of the failure message the student reads
+
+
+WRONG_ANSWERS: dict[str, list[WrongAnswer]] = {
+    "01_gradients": [
+        WrongAnswer("q1", "chosen = logits.gather(1, target.view(-1, 1)).sum()", "chosen = logits.sum()",
+                    "sum of all logits"),
+        WrongAnswer("q2", "return (x - baseline) * total / steps", "return total / steps",
+                    "multiplies the gradient averaged along the path by (x - x')"),
+        WrongAnswer("q4", "magnitude = attributions.abs().flatten(1)", "magnitude = attributions.flatten(1)",
+                    "shares are of |a|"),
+    ],
+}

