@@ -21,4 +21,13 @@ WRONG_ANSWERS: dict[str, list[WrongAnswer]] = {
         WrongAnswer("q4", "magnitude = attributions.abs().flatten(1)", "magnitude = attributions.flatten(1)",
                     "shares are of |a|"),
     ],
+    "02_faithfulness": [
+        WrongAnswer("q1", "argsort(dim=1, descending=True)", "argsort(dim=1, descending=False)",
+                    "sort by decreasing heat"),
+        WrongAnswer("q2", "    torch.manual_seed(seed)\n", "", "call torch.manual_seed(seed) before re-initialising"),
+        WrongAnswer("q3", "va, vb = ai[mi].numpy(), bi[mi].numpy()", "va, vb = ai.flatten().numpy(), bi.flatten().numpy()",
+                    "correlate only the pixels inside each image's mask"),
+        WrongAnswer("q5", "[best // sums.shape[2], best % sums.shape[2]]", "[best // sums.shape[1], best % sums.shape[1]]",
+                    "rows and columns have different lengths"),
+    ],
 }

@@ -62,3 +62,54 @@ def convergence_plot(steps, series: dict, question: str, title: str, ylabel: str
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def curves_plot(curves: dict, areas: dict, question: str, title: str, xlabel: str, ylabel: str):
+    """The mean of each answered (N, S + 1) curve over images, on an even grid over [0, 1], with its area in the
+    legend."""
+    _missing(curves, question)
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for name, value in curves.items():
+        if answered(value):
+            mean = torch.as_tensor(value).double().mean(0).numpy()
+            area = areas.get(name)
+            label = f"{name} (AUC {area:.3f})" if answered(area) else name
+            ax.plot(np.linspace(0, 1, len(mean)), mean, label=label, linestyle="--" if name == "random" else "-")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title, ylim=(-0.02, 1.02))
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def cascade_plot(steps: list[str], similarity: dict, question: str, title: str):
+    """Similarity to the trained model's maps after randomising the layers named in ``steps`` (cumulatively,
+    top first), one line per method; None where unanswered."""
+    _missing({name: None if any(not answered(v) for v in values) else values
+              for name, values in similarity.items()}, question)
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for name, values in similarity.items():
+        if all(answered(v) for v in values):
+            ax.plot(range(len(values)), [float(v) for v in values], marker="o", label=name)
+    ax.set_xticks(range(len(steps)), [f"+{s}" if i else s for i, s in enumerate(steps)], rotation=30, ha="right",
+                  fontsize=8)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set(xlabel="layers randomised (cumulative, from the top)", ylabel="Spearman ρ on the foreground",
+           title=title, ylim=(-0.5, 1.05))
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def patch_finding_rows(images: torch.Tensor, maps: dict, boxes: torch.Tensor, title: str):
+    """Patched images and each method's map, the planted box outlined in cyan on all of them."""
+    from matplotlib.patches import Rectangle
+
+    fig = attribution_rows(images, maps, "-", title)
+    for i, ax in enumerate(fig.axes):  # row-major: image i % n of every row
+        top, left, h, w = (int(v) for v in boxes[i % len(images)])
+        ax.add_patch(Rectangle((left - 0.5, top - 0.5), w, h, fill=False, edgecolor="cyan", linewidth=1.2))
+    return fig

@@ -9,11 +9,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 from torch import nn
 
-from ..cnn import classifier_settings, predict_logits, train_classifier
+from ..cnn import classifier_settings, explain, heatmap, predict_logits, train_classifier
+from ..cnn.attribution_study import method_options
+from ..cnn.shortcut import patched_test_set, resolve_shortcut, shortcut_rate, train_shortcut_model
 from ..data import ImageDataset, load_dataset
 from ..study import resolve_config, resolve_data_dir, start_notebook
 
@@ -39,6 +42,7 @@ class Lab:
     device: torch.device
     cache_path: Path
     models: dict[str, nn.Module] = field(default_factory=dict)
+    loaded: dict[str, SimpleNamespace] = field(default_factory=dict, repr=False)  # set-ups such as shortcut()
 
     def classifier(self, arch: str = "plain") -> nn.Module:
         """Notebook 01's classifier ``arch`` at this profile, in eval mode (cached; trained on first use)."""
@@ -70,6 +74,36 @@ class Lab:
             rank += 1
         index = torch.tensor(picked)
         return self.data.test_x[index], self.data.test_y[index]
+
+    def heatmaps(self, model: nn.Module, x: torch.Tensor, target: torch.Tensor, methods) -> dict[str, torch.Tensor]:
+        """Each method's (N, H, W) map (|attribution| summed over channels) from the study's ``explain()``, with
+        the profile's settings (IG steps, sample counts) and sampling methods seeded with the lab's seed."""
+        options = method_options(self.config)
+        return {m: heatmap(explain(model, x, target, m, seed=self.seed, **options.get(m, {}))) for m in methods}
+
+    def shortcut(self) -> SimpleNamespace:
+        """Notebook 02's shortcut model (a checkerboard patch stamped on 10 % of the training images, relabelled
+        as the shortcut class) and every test image with the patch at a known random position.
+
+        Returns ``model``, ``shortcut_class``, ``patch`` (side in px), ``images``, ``boxes`` ((N, 4) as top, left,
+        height, width) and ``rate`` (share of patched images of other classes called the shortcut class)."""
+        if "shortcut" not in self.loaded:
+            started = time.perf_counter()
+            shortcut_class, patch = resolve_shortcut(self.data)
+            trained, _ = train_shortcut_model(self.data, shortcut_class, patch,
+                                              **classifier_settings(self.config, seed=self.seed, device=self.device,
+                                                                    cache_dir=self.cache_path))
+            model = trained.model.eval()
+            for p in model.parameters():
+                p.requires_grad_(False)
+            images, boxes = patched_test_set(self.data, patch)
+            others = self.data.test_y != shortcut_class
+            self.models["shortcut"] = model
+            self.loaded["shortcut"] = SimpleNamespace(model=model, shortcut_class=shortcut_class, patch=patch, images=images,
+                                             boxes=boxes, rate=shortcut_rate(model, images[others], shortcut_class))
+            print(f"shortcut CNN {trained.key} ({'from the cache' if trained.from_cache else 'trained'}, "
+                  f"{time.perf_counter() - started:.1f} s)")
+        return self.loaded["shortcut"]
 
 
 def start_assignment(name: str, seed: int = 0, *, dataset: str = "mnist5k", profile: str = "course",
