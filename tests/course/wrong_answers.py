@@ -10,6 +10,7 @@ class WrongAnswer(NamedTuple):
     solution: str      # text of the correct solution, as in the master notebook
     replacement: str   # what a student might write instead
     message: str       # a phrase of the failure message the student reads
+    also: tuple = ()   # later questions that use this answer and so lose marks with it
 
 
 WRONG_ANSWERS: dict[str, list[WrongAnswer]] = {
@@ -29,5 +30,14 @@ WRONG_ANSWERS: dict[str, list[WrongAnswer]] = {
                     "correlate only the pixels inside each image's mask"),
         WrongAnswer("q5", "[best // sums.shape[2], best % sums.shape[2]]", "[best // sums.shape[1], best % sums.shape[1]]",
                     "rows and columns have different lengths"),
+    ],
+    "03_concepts": [
+        WrongAnswer("q1", "if n_sets * size > len(pool):", "if False:", "cannot come from 30"),
+        WrongAnswer("q2", "float(classifier.score(x_test, y_test))", "float(classifier.score(x_train, y_train))",
+                    "report the accuracy on the held-out third"),
+        WrongAnswer("q3", "return float(((gradients @ cav) > 0).float().mean())",
+                    "return float(((gradients @ cav) >= 0).float().mean())", "a zero derivative does not count"),
+        WrongAnswer("q4", "zip(concept_sets, random_sets_)", "zip(concept_sets, random_sets_[:1])",
+                    "set gives a single score", also=("q5",)),
     ],
 }

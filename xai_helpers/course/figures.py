@@ -113,3 +113,42 @@ def patch_finding_rows(images: torch.Tensor, maps: dict, boxes: torch.Tensor, ti
         top, left, h, w = (int(v) for v in boxes[i % len(images)])
         ax.add_patch(Rectangle((left - 0.5, top - 0.5), w, h, fill=False, edgecolor="cyan", linewidth=1.2))
     return fig
+
+
+def concept_examples(sets: dict, question: str, title: str, n: int = 8):
+    """The first ``n`` images of the first draw of each answered list of sets, one row per set."""
+    _missing(sets, question)
+    rows = {name: value[0][:n] for name, value in sets.items() if answered(value)}
+    fig, axes = plt.subplots(max(1, len(rows)), n, figsize=(1.1 * n, 1.2 * max(1, len(rows))), squeeze=False)
+    for i, (name, images) in enumerate(rows.items()):
+        for j, ax in enumerate(axes[i]):
+            if j < len(images):
+                arr, cmap = as_image(images[j])
+                ax.imshow(arr, cmap=cmap, vmin=0, vmax=1)
+            if j == 0:
+                ax.set_ylabel(name, fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def tcav_score_plot(scores: dict, question: str, title: str):
+    """Each answered list of TCAV scores as points (one per random set) over a box, on a shared [0, 1] axis."""
+    _missing(scores, question)
+    answered_scores = {name: [float(v) for v in values] for name, values in scores.items() if answered(values)}
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    if answered_scores:
+        names = list(answered_scores)
+        ax.boxplot([answered_scores[n] for n in names], vert=False, widths=0.5)
+        for k, name in enumerate(names, 1):
+            values = answered_scores[name]
+            ax.scatter(values, np.full(len(values), k) + np.linspace(-0.12, 0.12, len(values)), s=14, zorder=3)
+        ax.set_yticks(range(1, len(names) + 1), names)
+    ax.set(xlim=(-0.02, 1.02), xlabel="TCAV score (share of class images with a positive directional derivative)",
+           title=title)
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    return fig

@@ -16,7 +16,10 @@ from torch import nn
 
 from ..cnn import classifier_settings, explain, heatmap, predict_logits, train_classifier
 from ..cnn.attribution_study import method_options
-from ..cnn.shortcut import patched_test_set, resolve_shortcut, shortcut_rate, train_shortcut_model
+from ..cnn.shortcut import (PATTERN_SHARE, planted_concept_dataset, patched_test_set, relative_size,
+                            resolve_shortcut, shortcut_rate, train_shortcut_model)
+from ..concepts.sets import planting_pattern
+from ..concepts.tcav import check_layers, default_layers, layer_gradients
 from ..data import ImageDataset, load_dataset
 from ..study import resolve_config, resolve_data_dir, start_notebook
 
@@ -104,6 +107,53 @@ class Lab:
             print(f"shortcut CNN {trained.key} ({'from the cache' if trained.from_cache else 'trained'}, "
                   f"{time.perf_counter() - started:.1f} s)")
         return self.loaded["shortcut"]
+
+    def concept_model(self) -> SimpleNamespace:
+        """Notebook 03's planted-concept model: the plain CNN trained on data where a checkerboard pattern is pasted
+        into every training image of one class (labels unchanged), so the pattern becomes evidence for that class.
+
+        Returns ``model``, ``target_class``, ``pattern`` (the (C, s, s) checkerboard), ``effect`` (share of
+        patched other-class test images it calls the target class, minus the plain model's share) and ``layers``
+        (the study's TCAV layers: first convolution, last convolution, last hidden layer)."""
+        if "concept" not in self.loaded:
+            started = time.perf_counter()
+            target_class, _ = resolve_shortcut(self.data)
+            size = relative_size(self.data.image_shape[-1], PATTERN_SHARE)
+            settings = classifier_settings(self.config, seed=self.seed, device=self.device, cache_dir=self.cache_path)
+            trained = train_classifier("plain", planted_concept_dataset(self.data, target_class, 1.0, size), **settings)
+            model = trained.model.eval()
+            for p in model.parameters():
+                p.requires_grad_(False)
+            patched, _ = patched_test_set(self.data, size)
+            others = self.data.test_y != target_class
+            effect = (shortcut_rate(model, patched[others], target_class)
+                      - shortcut_rate(self.classifier("plain"), patched[others], target_class))
+            self.loaded["concept"] = SimpleNamespace(model=model, target_class=target_class,
+                                                     pattern=planting_pattern(size, self.data.image_shape[0]),
+                                                     effect=effect, layers=default_layers(model))
+            print(f"planted-concept CNN {trained.key} ({'from the cache' if trained.from_cache else 'trained'}, "
+                  f"{time.perf_counter() - started:.1f} s)")
+        return self.loaded["concept"]
+
+    @staticmethod
+    def activations(model: nn.Module, layer: str, images: torch.Tensor) -> torch.Tensor:
+        """(N, D): the output of ``layer`` for ``images``, flattened (what a CAV is trained on)."""
+        check_layers(model, [layer])
+        captured = {}
+        module = dict(model.named_modules())[layer]
+        hook = module.register_forward_hook(lambda m, i, out: captured.__setitem__("out", out.detach().flatten(1)))
+        try:
+            with torch.no_grad():
+                model(images)
+        finally:
+            hook.remove()
+        return captured["out"]
+
+    @staticmethod
+    def layer_gradients(model: nn.Module, layer: str, images: torch.Tensor, target: int) -> torch.Tensor:
+        """(N, D): the gradient of logit ``target`` with respect to the flattened output of ``layer``."""
+        check_layers(model, [layer])
+        return layer_gradients(model, layer, images, target)
 
 
 def start_assignment(name: str, seed: int = 0, *, dataset: str = "mnist5k", profile: str = "course",
