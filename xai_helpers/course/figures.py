@@ -24,6 +24,16 @@ def _map2d(value) -> np.ndarray:
     return np.abs(arr).sum(0) if arr.ndim == 3 else np.abs(arr)
 
 
+def _finish_grid(fig, axes, title: str):
+    """An image grid without ticks, titled."""
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def attribution_rows(images: torch.Tensor, maps: dict, question: str, title: str, labels=None):
     """One column per image: the image on top, then one row per answered map (|attribution|, summed over
     channels, scaled to each map's maximum). ``maps`` maps row names to (N, C, H, W) tensors or None."""
@@ -40,12 +50,7 @@ def attribution_rows(images: torch.Tensor, maps: dict, question: str, title: str
             axes[i, j].imshow(heat / (heat.max() + 1e-12), cmap="hot", vmin=0, vmax=1)
             if j == 0:
                 axes[i, j].set_ylabel(name, fontsize=8)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return _finish_grid(fig, axes, title)
 
 
 def convergence_plot(steps, series: dict, question: str, title: str, ylabel: str):
@@ -127,12 +132,7 @@ def concept_examples(sets: dict, question: str, title: str, n: int = 8):
                 ax.imshow(arr, cmap=cmap, vmin=0, vmax=1)
             if j == 0:
                 ax.set_ylabel(name, fontsize=8)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return _finish_grid(fig, axes, title)
 
 
 def tcav_score_plot(scores: dict, question: str, title: str):
