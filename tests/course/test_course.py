@@ -15,7 +15,7 @@ import pytest
 from nbclient import NotebookClient
 
 from xai_helpers.course import ASSIGNMENTS
-from xai_helpers.course.build import available, build_course, master_path
+from xai_helpers.course.build import available, build_assignment, build_course, master_path
 from xai_helpers.course.grading import grade_folder
 
 from .wrong_answers import WRONG_ANSWERS
@@ -132,3 +132,29 @@ def test_cli_refuses_an_unknown_assignment_before_building(tmp_path):
                            str(tmp_path / "dist")], capture_output=True, text=True)
     assert done.returncode == 2 and "invalid choice: '06_nothing'" in done.stderr
     assert not (tmp_path / "dist").exists()
+
+
+def test_a_master_whose_cell_raises_does_not_build(tmp_path):
+    """A broken set-up cell fails the build even when the tests it does not feed still pass (otter alone would
+    swallow the error and build), and nothing is left in the output folder."""
+    v4 = nbformat.v4
+    nb = v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb.cells = [
+        v4.new_raw_cell("# ASSIGNMENT CONFIG\nname: 01_gradients\ngenerate: true\ntests:\n  files: false\n  ok_format: false"),
+        v4.new_code_cell("raise RuntimeError('a broken set-up cell')"),
+        v4.new_raw_cell("# BEGIN QUESTION\nname: q1\npoints: 1"),
+        v4.new_markdown_cell("**Q1.** Set `answer` to 2."),
+        v4.new_raw_cell("# BEGIN SOLUTION"),
+        v4.new_code_cell("answer = 2  # SOLUTION"),
+        v4.new_raw_cell("# END SOLUTION"),
+        v4.new_raw_cell("# BEGIN TESTS"),
+        v4.new_code_cell("def test_answer(answer):\n    assert answer == 2"),
+        v4.new_raw_cell("# END TESTS"),
+        v4.new_raw_cell("# END QUESTION"),
+    ]
+    master = tmp_path / "course" / "01_gradients" / "01_gradients.ipynb"
+    master.parent.mkdir(parents=True)
+    nbformat.write(nb, master)
+    with pytest.raises(RuntimeError, match="otter assign failed for 01_gradients"):
+        build_assignment("01_gradients", tmp_path / "dist", course_dir=tmp_path / "course")
+    assert not (tmp_path / "dist" / "student").exists() and not (tmp_path / "dist" / "autograder").exists()

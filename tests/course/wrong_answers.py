@@ -40,4 +40,19 @@ WRONG_ANSWERS: dict[str, list[WrongAnswer]] = {
         WrongAnswer("q4", "zip(concept_sets, random_sets_)", "zip(concept_sets, random_sets_[:1])",
                     "set gives a single score", also=("q5",)),
     ],
+    "04_gan_training": [
+        WrongAnswer("q1", "np.exp(-(p * np.log(p)).sum())", "np.exp(-(p * np.log2(p)).sum())",
+                    "four equally frequent classes: 4"),
+        WrongAnswer("q2", """    if separates or exploding:
+        return "diverging"
+    if effective_classes(counts) < 3:
+        return "collapsed"
+""", """    if effective_classes(counts) < 3:
+        return "collapsed"
+    if separates or exploding:
+        return "diverging"
+""", "check divergence first"),
+        WrongAnswer("q3", "covmean = sqrtm(cov_a @ cov_b).real", "covmean = cov_a @ cov_b",
+                    "the distance of a distribution to itself is 0", also=("q4",)),
+    ],
 }

@@ -56,7 +56,9 @@ def build_assignment(name: str, dist: Path = DIST_DIR, *, course_dir: Path = COU
     with tempfile.TemporaryDirectory(prefix=f"{name}-", dir=dist) as scratch:
         started = time.perf_counter()
         # otter assign executes the solutions with a "python3" kernel: this interpreter's own (ipykernel).
-        done = subprocess.run([sys.executable, "-m", "otter", "assign", str(master), scratch],
+        # --debug: a cell that raises fails the build (by default otter swallows errors and only checks scores,
+        # so a master whose setup cell broke could still pass the tests that do not need what it defines).
+        done = subprocess.run([sys.executable, "-m", "otter", "assign", "--debug", str(master), scratch],
                               cwd=master.parent, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - started
         log = logs / f"{name}.log"

@@ -152,3 +152,58 @@ def tcav_score_plot(scores: dict, question: str, title: str):
     ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()
     return fig
+
+
+def training_logs(histories: dict, title: str):
+    """One column per run: both losses (log scale) on top, D's mean output on real and generated images below."""
+    fig, axes = plt.subplots(2, len(histories), figsize=(3.6 * len(histories), 5), squeeze=False, sharex=True)
+    for j, (name, frame) in enumerate(histories.items()):
+        top, bottom = axes[0, j], axes[1, j]
+        top.semilogy(frame.index, frame["d_loss"].clip(lower=1e-8), label="D loss")
+        top.semilogy(frame.index, frame["g_loss"].clip(lower=1e-8), label="G loss")
+        top.set_title(name, fontsize=10)
+        bottom.plot(frame.index, frame["d_real"], label="D(x), real")
+        bottom.plot(frame.index, frame["d_fake"], label="D(G(z)), generated")
+        bottom.set(ylim=(-0.03, 1.03), xlabel="iteration")
+        for ax in (top, bottom):
+            ax.grid(alpha=0.3)
+        if j == 0:
+            top.set_ylabel("loss (log scale)")
+            bottom.set_ylabel("mean D output")
+            top.legend(fontsize=8)
+            bottom.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def sample_rows(samples: dict, title: str, n: int = 10):
+    """The first ``n`` images of each run's samples, one row per run."""
+    fig, axes = plt.subplots(len(samples), n, figsize=(1.0 * n, 1.1 * len(samples)), squeeze=False)
+    for i, (name, images) in enumerate(samples.items()):
+        for j, ax in enumerate(axes[i]):
+            arr, cmap = as_image(images[j])
+            ax.imshow(arr, cmap=cmap, vmin=0, vmax=1)
+            if j == 0:
+                ax.set_ylabel(name, fontsize=8)
+    return _finish_grid(fig, axes, title)
+
+
+def fid_ladder_plot(ladder: dict, reference: float, runs: dict, question: str, title: str, xlabel: str):
+    """FID of corrupted real images against strength, with real-vs-real and each run's FID as horizontal lines."""
+    values = dict(ladder, reference=reference, **runs)
+    _missing(values, question)
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    if all(answered(v) for v in ladder.values()):
+        ax.plot(list(ladder), [float(v) for v in ladder.values()], marker="o", color="black", label="corrupted real")
+    if answered(reference):
+        ax.axhline(float(reference), color="grey", linestyle=":", label="real vs real")
+    for name, value in runs.items():
+        if answered(value):
+            ax.axhline(float(value), linestyle="--", color=f"C{list(runs).index(name)}", label=name)
+    ax.set(xlabel=xlabel, ylabel="FID (classifier features, log scale)", title=title, yscale="log")
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

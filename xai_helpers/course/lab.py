@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -20,11 +21,20 @@ from ..cnn.shortcut import (PATTERN_SHARE, planted_concept_dataset, patched_test
                             resolve_shortcut, shortcut_rate, train_shortcut_model)
 from ..concepts.sets import planting_pattern
 from ..concepts.tcav import check_layers, default_layers, layer_gradients
+from ..gan import class_histogram, gan_settings, generate, history_frame, train_gan
+from ..gan.fidelity import default_hidden_layer, hidden_features
 from ..data import ImageDataset, load_dataset
 from ..study import resolve_config, resolve_data_dir, start_notebook
 
 #: The assignments, in teaching order: the folder and master notebook names under ``course/``.
 ASSIGNMENTS = ("01_gradients", "02_faithfulness", "03_concepts", "04_gan_training", "05_latent_space")
+
+#: Assignment 4's GAN trainings: (factor on the generator's, factor on the discriminator's learning rate) of the
+#: profile's ``gan_lr``. Run A is the study's recipe; run B's huge steps let D separate real from generated
+#: perfectly while G's loss grows without bound; run C's generator outpaces a discriminator that barely learns,
+#: and collapses onto one class while both losses look calm. Measured at the course profile; the names are neutral
+#: so that students diagnose them from the logs.
+GAN_RUNS = {"run A": (1.0, 1.0), "run B": (2e4, 2e4), "run C": (10.0, 0.1)}
 
 
 def answered(value) -> bool:
@@ -154,6 +164,37 @@ class Lab:
         """(N, D): the gradient of logit ``target`` with respect to the flattened output of ``layer``."""
         check_layers(model, [layer])
         return layer_gradients(model, layer, images, target)
+
+    def gan_runs(self) -> dict[str, SimpleNamespace]:
+        """Three DCGAN trainings on the lab's data at the profile's scale, differing only in their learning
+        rates (:data:`GAN_RUNS`), under neutral names: the student diagnoses them from what they logged.
+
+        Each value has ``history`` (the logged dynamics, one row per ``gan_log_every`` iterations),
+        ``generator`` (the final one, eval mode) and ``samples`` (``fid_samples`` images in [0, 1])."""
+        if "gan_runs" not in self.loaded:
+            runs = {}
+            for name, (g_factor, d_factor) in GAN_RUNS.items():
+                started = time.perf_counter()
+                settings = gan_settings(self.config, conditional=False, seed=self.seed, device=self.device,
+                                        cache_dir=self.cache_path)
+                settings.update(lr_g=settings["lr_g"] * g_factor, lr_d=settings["lr_d"] * d_factor, progress="none")
+                gan = train_gan(self.data, **settings)
+                samples, _ = generate(gan.generator, self.config["fid_samples"], self.seed)
+                runs[name] = SimpleNamespace(history=history_frame(gan.history), generator=gan.generator.eval(),
+                                             samples=samples)
+                print(f"{name}: GAN {gan.key} ({'from the cache' if gan.from_cache else 'trained'}, "
+                      f"{time.perf_counter() - started:.1f} s)")
+            self.loaded["gan_runs"] = runs
+        return self.loaded["gan_runs"]
+
+    def features(self, images01: torch.Tensor) -> torch.Tensor:
+        """(N, D) features of the plain classifier's first hidden layer: the space FID is computed in here."""
+        model = self.classifier("plain")
+        return hidden_features(model, images01, default_hidden_layer(model))
+
+    def class_counts(self, images01: torch.Tensor) -> np.ndarray:
+        """How many of ``images01`` the plain classifier assigns to each class."""
+        return np.asarray(class_histogram(self.classifier("plain"), images01, self.data.num_classes))
 
 
 def start_assignment(name: str, seed: int = 0, *, dataset: str = "mnist5k", profile: str = "course",

@@ -194,6 +194,10 @@ PROFILES["course"] = {
     "test_limit": 1000,
     "ig_steps": 32,
     "deletion_steps": 14,
+    "gan_iterations": 600,
+    "gan_log_every": 10,
+    "gan_snapshot_every": 200,
+    "fid_samples": 500,
 }
 
 
