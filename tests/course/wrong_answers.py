@@ -55,4 +55,11 @@ WRONG_ANSWERS: dict[str, list[WrongAnswer]] = {
         WrongAnswer("q3", "covmean = sqrtm(cov_a @ cov_b).real", "covmean = cov_a @ cov_b",
                     "the distance of a distribution to itself is 0", also=("q4",)),
     ],
+    "05_latent_space": [
+        WrongAnswer("q1", "(generator((z + step)[None]) - generator((z - step)[None])) / (2 * eps)",
+                    "(generator((z + step)[None]) - generator(z[None])) / eps", "a one-sided difference is off by"),
+        WrongAnswer("q2", "values.argsort(descending=True)[:k]", "values.argsort()[:k]", "reverse it"),
+        WrongAnswer("q3", "return float(((top_two[0] - top_two[1]) / entropy).mean())",
+                    "return float((top_two[0] - top_two[1]).mean())", "divide each factor's gap by its", also=("q4",)),
+    ],
 }

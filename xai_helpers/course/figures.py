@@ -207,3 +207,15 @@ def fid_ladder_plot(ladder: dict, reference: float, runs: dict, question: str, t
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def mig_bars(scores: dict, question: str, title: str):
+    """One bar per representation's MIG (only the answered ones)."""
+    _missing(scores, question)
+    done = {name: float(v) for name, v in scores.items() if answered(v)}
+    fig, ax = plt.subplots(figsize=(5, 2.8))
+    ax.barh(list(done), list(done.values()), color="tab:green")
+    ax.set(xlim=(0, 1), xlabel="MIG (0: entangled, 1: one code per factor)", title=title)
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    return fig

@@ -55,7 +55,7 @@ class Lab:
     device: torch.device
     cache_path: Path
     models: dict[str, nn.Module] = field(default_factory=dict)
-    loaded: dict[str, SimpleNamespace] = field(default_factory=dict, repr=False)  # set-ups such as shortcut()
+    loaded: dict = field(default_factory=dict, repr=False)  # set-ups loaded so far, such as shortcut()
 
     def classifier(self, arch: str = "plain") -> nn.Module:
         """Notebook 01's classifier ``arch`` at this profile, in eval mode (cached; trained on first use)."""
@@ -165,27 +165,40 @@ class Lab:
         check_layers(model, [layer])
         return layer_gradients(model, layer, images, target)
 
+    def _gan_run(self, name: str) -> SimpleNamespace:
+        """One of :data:`GAN_RUNS`, trained at the profile's scale (cached)."""
+        if ("gan", name) not in self.loaded:
+            started = time.perf_counter()
+            g_factor, d_factor = GAN_RUNS[name]
+            settings = gan_settings(self.config, conditional=False, seed=self.seed, device=self.device,
+                                    cache_dir=self.cache_path)
+            settings.update(lr_g=settings["lr_g"] * g_factor, lr_d=settings["lr_d"] * d_factor, progress="none")
+            gan = train_gan(self.data, **settings)
+            samples, _ = generate(gan.generator, self.config["fid_samples"], self.seed)
+            self.loaded[("gan", name)] = SimpleNamespace(history=history_frame(gan.history),
+                                                         generator=gan.generator.eval(), samples=samples)
+            print(f"{name}: GAN {gan.key} ({'from the cache' if gan.from_cache else 'trained'}, "
+                  f"{time.perf_counter() - started:.1f} s)")
+        return self.loaded[("gan", name)]
+
     def gan_runs(self) -> dict[str, SimpleNamespace]:
         """Three DCGAN trainings on the lab's data at the profile's scale, differing only in their learning
         rates (:data:`GAN_RUNS`), under neutral names: the student diagnoses them from what they logged.
 
         Each value has ``history`` (the logged dynamics, one row per ``gan_log_every`` iterations),
         ``generator`` (the final one, eval mode) and ``samples`` (``fid_samples`` images in [0, 1])."""
-        if "gan_runs" not in self.loaded:
-            runs = {}
-            for name, (g_factor, d_factor) in GAN_RUNS.items():
-                started = time.perf_counter()
-                settings = gan_settings(self.config, conditional=False, seed=self.seed, device=self.device,
-                                        cache_dir=self.cache_path)
-                settings.update(lr_g=settings["lr_g"] * g_factor, lr_d=settings["lr_d"] * d_factor, progress="none")
-                gan = train_gan(self.data, **settings)
-                samples, _ = generate(gan.generator, self.config["fid_samples"], self.seed)
-                runs[name] = SimpleNamespace(history=history_frame(gan.history), generator=gan.generator.eval(),
-                                             samples=samples)
-                print(f"{name}: GAN {gan.key} ({'from the cache' if gan.from_cache else 'trained'}, "
-                      f"{time.perf_counter() - started:.1f} s)")
-            self.loaded["gan_runs"] = runs
-        return self.loaded["gan_runs"]
+        return {name: self._gan_run(name) for name in GAN_RUNS}
+
+    def generator(self) -> nn.Module:
+        """The generator of the study's recipe at this profile (assignment 4's run A), eval mode."""
+        return self._gan_run("run A").generator
+
+    def shapes(self) -> ImageDataset:
+        """The ``shapes`` data set (3 shapes × scale × orientation × x × y, known factors) at the profile's limits."""
+        if "shapes" not in self.loaded:
+            self.loaded["shapes"] = load_dataset("shapes", train_limit=self.config["train_limit"],
+                                                 test_limit=self.config["test_limit"])
+        return self.loaded["shapes"]
 
     def features(self, images01: torch.Tensor) -> torch.Tensor:
         """(N, D) features of the plain classifier's first hidden layer: the space FID is computed in here."""
