@@ -15,20 +15,12 @@ import pytest
 from nbclient import NotebookClient
 
 from xai_helpers.course import ASSIGNMENTS
-from xai_helpers.course.build import available, build_assignment, build_course, master_path
+from xai_helpers.course.build import available, build_assignment, master_path
 from xai_helpers.course.grading import grade_folder
 
 from .wrong_answers import WRONG_ANSWERS
 
 BUILT = available()
-
-
-@pytest.fixture(scope="session")
-def dist(tmp_path_factory):
-    out = tmp_path_factory.mktemp("course-dist")
-    table = build_course(BUILT, out)
-    assert list(table["assignment"]) == BUILT
-    return out
 
 
 def _solution_lines(master: Path) -> set[str]:

@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_port, default=None,
                    help=f"port to listen on (default {DEFAULT_PORT}, or the next free one); a given port must be free")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser; open the printed URL yourself")
-    p.add_argument("--notebook-dir", default=str(REPO_ROOT / "notebooks"), help=argparse.SUPPRESS)
+    p.add_argument("--notebook-dir", default=str(REPO_ROOT / "notebooks"),
+                   help="folder to serve (default: notebooks/), e.g. a course assignment's student folder")
     return p
 
 
