@@ -89,6 +89,32 @@ def test_values_out_of_range_are_refused_before_anything_runs(nbdir, tmp_path, c
     assert not (tmp_path / "out").exists(), "nothing may be written for a refused run"
 
 
+MODEL_PARAMS = """
+model_source: str = "study"  # source
+model_name: str = ""  # name
+model_weights: str = ""  # weights
+model_file: str = ""  # file"""
+
+
+def test_a_supplied_model_is_checked_before_anything_runs_and_refused_where_a_notebook_cannot_explain_it(
+        nbdir, tmp_path, capsys):
+    _notebook(nbdir / "01_model.ipynb", PARAMS + MODEL_PARAMS + '\nepochs: "Optional[int]" = None  # epochs',
+              WRITE_METRICS)
+    rc, _ = _run(nbdir, tmp_path, "--only", "01", "-p", "model_source", "torchvision", "-p", "model_name", "resnet81")
+    assert rc == 2 and "model_name = 'resnet81' is no torchvision classifier; did you mean resnet18" \
+        in capsys.readouterr().err
+    rc, _ = _run(nbdir, tmp_path, "--only", "01", "-p", "model_source", "file", "-p", "model_file", "gone.pt")
+    assert rc == 2 and "model_file = 'gone.pt': no such file" in capsys.readouterr().err
+    # A notebook that uses the classifier (declares its settings) but cannot take a supplied model: refused, since -p
+    # would not reach it and it would explain the study's CNN while 01 reports the user's model.
+    _notebook(nbdir / "02_old.ipynb", PARAMS + '\nepochs: "Optional[int]" = None  # epochs', WRITE_METRICS)
+    rc, _ = _run(nbdir, tmp_path, "--only", "01", "02", "-p", "model_source", "torchvision", "-p", "model_name",
+                 "resnet18")
+    err = capsys.readouterr().err
+    assert rc == 2 and "02_old cannot explain a supplied model" in err and "--only 01" in err
+    assert not (tmp_path / "out").exists(), "nothing may be written for a refused run"
+
+
 def test_a_profile_knob_is_checked_with_the_profile_it_is_merged_with(nbdir, tmp_path, capsys):
     _notebook(nbdir / "01_more.ipynb", PARAMS + '\ninfo_codes: "Optional[int]" = None  # codes', WRITE_METRICS)
     rc, _ = _run(nbdir, tmp_path, "-p", "info_codes", "9")  # smoke's shapes_z_dim is 5

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .captum_ready import ImageClassifier, make_captum_ready
+
 
 def conv_block(c_in: int, c_out: int) -> list[nn.Module]:
     """3×3 convolution, batch norm, ReLU (a fresh ReLU each time)."""
@@ -107,10 +109,37 @@ class AttentionCNN(nn.Module):
 
 
 CLASSIFIERS = {"plain": PlainCNN, "attention": AttentionCNN}
+#: ``torchvision:<name>`` names an untrained torchvision classifier (``torchvision:resnet18``) for the study to train.
+TORCHVISION_PREFIX = "torchvision:"
+
+
+def first_conv_channels(net: nn.Module) -> int | None:
+    """The input channels of the first convolution of ``net`` (None without one)."""
+    return next((m.in_channels for m in net.modules() if isinstance(m, nn.Conv2d)), None)
+
+
+def torchvision_classifier(name: str, in_channels: int, num_classes: int, image_size: int) -> ImageClassifier:
+    """torchvision's ``name`` with ``num_classes`` outputs and random weights, made ready for captum and wrapped to
+    take the study's [0, 1] images (gray images repeated over the 3 channels it reads)."""
+    import torchvision
+
+    net = torchvision.models.get_model(name, weights=None, num_classes=num_classes)
+    channels = first_conv_channels(net) or 3
+    try:
+        split = make_captum_ready(net.eval(), torch.zeros(1, channels, image_size, image_size))
+    except RuntimeError as err:
+        raise ValueError(f"torchvision {name} cannot take {image_size}×{image_size} images: "
+                         f"{' '.join(str(err).split())[:300]}") from None
+    del split
+    return ImageClassifier(net, in_channels=in_channels, net_channels=channels,
+                           description=f"torchvision {name}")
 
 
 def build_classifier(arch: str, in_channels: int, num_classes: int, image_size: int, **kwargs) -> nn.Module:
-    """A classifier by name (one of :data:`CLASSIFIERS`)."""
+    """A classifier by name: one of :data:`CLASSIFIERS`, or ``torchvision:<name>``."""
+    if arch.startswith(TORCHVISION_PREFIX):
+        return torchvision_classifier(arch[len(TORCHVISION_PREFIX):], in_channels, num_classes, image_size, **kwargs)
     if arch not in CLASSIFIERS:
-        raise ValueError(f"unknown classifier architecture {arch!r}; allowed: {', '.join(CLASSIFIERS)}")
+        raise ValueError(f"unknown classifier architecture {arch!r}; allowed: {', '.join(CLASSIFIERS)} or "
+                         f"{TORCHVISION_PREFIX}<a torchvision classifier>")
     return CLASSIFIERS[arch](in_channels=in_channels, num_classes=num_classes, image_size=image_size, **kwargs)

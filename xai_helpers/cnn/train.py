@@ -19,6 +19,7 @@ from ..data.datasets import ImageDataset, TrainStamps
 from ..study import cache as _cache
 from ..study.progress import progress_mode
 from ..study.reproducibility import resolve_device, seed_everything, with_global_rng_restored
+from . import captum_ready as _captum_ready
 from . import models as _models
 
 #: Version tag of the training recipe; the source hash below catches code edits, this documents intent.
@@ -156,8 +157,12 @@ def classifier_config(arch: str, data: ImageDataset, *, epochs: int, batch_size:
                       weight_decay: float, augment: bool, seed: int, device: torch.device,
                       model_kwargs: dict | None = None) -> dict:
     """Everything that determines a classifier's weights: the cache key is the hash of this."""
+    versions = {}
+    if arch.startswith(_models.TORCHVISION_PREFIX):  # the architecture's code lives in torchvision
+        import torchvision
+        versions["torchvision"] = torchvision.__version__.split("+")[0]
     return {
-        "arch": arch, "model_kwargs": model_kwargs or {}, "dataset": data.name,
+        **versions, "arch": arch, "model_kwargs": model_kwargs or {}, "dataset": data.name,
         "data_fingerprint": data.fingerprint, "image_shape": list(data.image_shape),
         "num_classes": data.num_classes, "epochs": epochs, "batch_size": batch_size, "lr": lr,
         "weight_decay": weight_decay, "augment": augment, "seed": seed, "device_type": device.type,
@@ -166,7 +171,7 @@ def classifier_config(arch: str, data: ImageDataset, *, epochs: int, batch_size:
         # weights trained with 1 and with 2 threads differ, so they are different cache entries.
         "cpu_threads": torch.get_num_threads() if device.type == "cpu" else None,
         # The whole training and model modules: any edit there may change the weights.
-        "code": _cache.source_fingerprint(sys.modules[__name__], _models),
+        "code": _cache.source_fingerprint(sys.modules[__name__], _models, _captum_ready),
     }
 
 
@@ -184,8 +189,9 @@ def train_classifier(arch: str, data: ImageDataset, *, epochs: int, batch_size: 
                      cache_dir: str = "results/cache", progress: str = "auto",
                      model_kwargs: dict | None = None) -> TrainedClassifier:
     """Train (or load from the cache) classifier ``arch`` on ``data``."""
-    if arch not in _models.CLASSIFIERS:
-        raise ValueError(f"unknown classifier architecture {arch!r}; allowed: {', '.join(_models.CLASSIFIERS)}")
+    if arch not in _models.CLASSIFIERS and not arch.startswith(_models.TORCHVISION_PREFIX):
+        raise ValueError(f"unknown classifier architecture {arch!r}; allowed: {', '.join(_models.CLASSIFIERS)} or "
+                         f"{_models.TORCHVISION_PREFIX}<a torchvision classifier>")
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")

@@ -12,6 +12,7 @@ import yaml
 
 from ..data.datasets import DATASETS, image_side
 from .config import PROFILES, resolve_config
+from .model_parameters import MODEL_PARAMETERS, model_spec
 from .parameters import ParameterError, check_fits_image, check_values
 
 #: Runner options that map onto notebook parameters of the same role.
@@ -74,6 +75,15 @@ def validate_parameters(declared: dict[str, dict], extra: dict[str, str]) -> Non
             value = convert_value(annotation, raw)
             if annotation != "None" and not _accepts(annotation, value):
                 raise UsageError(f"-p {name} {raw!r}: {nb} declares {name} as {annotation}")
+    if extra.get("model_source", "study") != "study":
+        # -p reaches only the notebooks that declare a name: a notebook that uses the classifier (declares its
+        # settings) without model_source would go on with the study's CNN while 01 reports the user's model.
+        able = [nb for nb, params in declared.items() if "model_source" in params]
+        unable = [nb for nb, params in declared.items() if "epochs" in params and "model_source" not in params]
+        if unable:
+            raise UsageError(f"-p model_source {extra['model_source']}: {', '.join(unable)} cannot explain a "
+                             f"supplied model (yet) and would use the study's CNN instead; select the notebooks that "
+                             f"can with --only {' '.join(nb[:2] for nb in able) or '01'}")
 
 
 def notebook_parameters(declared: dict, options: dict, extra: dict[str, str]) -> dict:
@@ -105,5 +115,7 @@ def check_ranges(declared: dict[str, dict], options: dict, extra: dict[str, str]
             check_values({k: v for k, v in values.items() if k not in knobs})
             if values.get("dataset") in DATASETS and isinstance(values.get("image_size"), int):
                 check_fits_image(values, image_side(values["dataset"], values["image_size"]))
+            if "model_source" in values:  # the classifier to explain: names, combinations, files
+                model_spec(**{k: values.get(k, default) for k, default in MODEL_PARAMETERS.items()})
         except ParameterError as err:
             raise UsageError(f"{nb}: {err}") from None

@@ -89,6 +89,8 @@ ALLOWED: dict[str, Allowed] = {
     "seed": Allowed("int", 0, none=False),
     "image_size": Allowed("int", 8, 512, none=False),
     "channels": Allowed("int", choices=(1, 3), none=False),
+    # a supplied classifier's input normalisation (xai_helpers.study.model_parameters checks the rest)
+    "model_mean": Allowed("list"), "model_std": Allowed("list", 0, open_low=True),
     # the classifier (01, and every notebook that uses 01's classifier)
     "epochs": COUNT, "batch_size": COUNT, "lr": POSITIVE, "weight_decay": NON_NEGATIVE, "augment": Allowed("bool"),
     "train_limit": COUNT, "test_limit": COUNT, "n_probe": COUNT,

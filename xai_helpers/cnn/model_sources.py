@@ -1,0 +1,209 @@
+"""The classifier the study explains: the study's own, a torchvision architecture, or a user's file.
+
+:func:`study_classifier` is the one door: it takes a checked :class:`~xai_helpers.study.model_parameters.ModelSpec`
+and returns a :class:`~.train.TrainedClassifier` whatever the source, so notebooks 01-03 treat every model alike:
+
+- ``study``: notebook 01's plain CNN (trained, or loaded from the cache);
+- ``torchvision`` without weights: the architecture trained here on the data with the study's recipe, cached
+  like the study's CNNs (its ``train_seconds`` is the training time on this machine);
+- ``torchvision`` with ``model_weights``, or ``file``: loaded (state dicts with ``weights_only=True``: plain tensors
+  only, never pickled code), checked against the data (channels, input size, number of classes) and wrapped in an
+  :class:`~.captum_ready.ImageClassifier`. Its ``key`` is ``supplied-`` and a hash of the files, so metrics name
+  the exact weights they explain.
+
+A TorchScript model is a compiled graph: PyTorch refuses forward hooks on it, so the methods and analyses that
+read or change a layer (Grad-CAM, DeepLift, LRP, Guided Backprop, channels, TCAV, attenuation) cannot run on it;
+``hookable`` is False and those parts say so. ``module:factory`` + a state dict has none of these limits.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import pickle
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..data.datasets import ImageDataset
+from ..study.model_parameters import ModelSpec
+from ..study.reproducibility import resolve_device
+from .captum_ready import ImageClassifier, make_captum_ready
+from .layer_detection import LayerChoice, choose_layers
+from .models import TORCHVISION_PREFIX
+from .train import TrainedClassifier, train_classifier
+
+
+class ModelError(ValueError):
+    """A supplied model that cannot be explained on this data: the message names the model and what is wrong."""
+
+
+def load_state_dict_file(path: str) -> dict[str, torch.Tensor]:
+    """A state dict from ``path``, read with ``weights_only=True`` (tensors and plain containers only). A checkpoint
+    that nests it under ``state_dict`` or ``model_state_dict`` is unpacked (and says so)."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, EOFError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelError(f"model_weights {path}: not a plain state dict of tensors; torch.load(weights_only=True) "
+                         f"refused it ({first}). Save it with torch.save(model.state_dict(), path)") from None
+    for key in ("state_dict", "model_state_dict"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            print(f"[model] {path}: using the state dict under {key!r}")
+            obj = obj[key]
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ModelError(f"model_weights {path}: expected a state dict (a dict of parameter names to tensors), "
+                         f"found {type(obj).__name__}. Save it with torch.save(model.state_dict(), path)")
+    return obj
+
+
+def _factory_model(spec: ModelSpec) -> nn.Module:
+    module_name, factory_name = spec.file.rsplit(":", 1)
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))  # a module beside where the study was started
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ModelError(f"model_file {spec.file}: cannot import module {module_name!r} ({err}); it must be on "
+                         "PYTHONPATH or in the folder the study is started from") from None
+    factory = getattr(module, factory_name, None)
+    if not callable(factory):
+        raise ModelError(f"model_file {spec.file}: module {module_name!r} has no function {factory_name!r}")
+    net = factory()
+    if not isinstance(net, nn.Module):
+        raise ModelError(f"model_file {spec.file}: {factory_name}() returned {type(net).__name__}, not a "
+                         "torch.nn.Module")
+    return net
+
+
+def _with_weights(net: nn.Module, spec: ModelSpec, num_classes: int) -> nn.Module:
+    state = load_state_dict_file(spec.weights)
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        outputs = _last_linear_outputs(state)
+        hint = (f"; the weights have {outputs} outputs and the data set has {num_classes} classes"
+                if outputs is not None and outputs != num_classes else "")
+        detail = " ".join(str(err).split())[:600]
+        raise ModelError(f"model_weights {spec.weights} do not fit {spec.label()}{hint}: {detail}") from None
+    return net
+
+
+def _last_linear_outputs(state: dict) -> int | None:
+    weights = [v for k, v in state.items() if k.endswith("weight") and v.ndim == 2]
+    return int(weights[-1].shape[0]) if weights else None
+
+
+def _probe(net: nn.Module, channels: int, side: int) -> torch.Tensor:
+    with torch.no_grad():
+        return net(torch.zeros(1, channels, side, side))
+
+
+def _net_channels(net: nn.Module, data: ImageDataset, label: str) -> int:
+    """The channels ``net`` reads: the data's, or 3 for gray images and an RGB model."""
+    c, h, _ = data.image_shape
+    errors = []
+    for channels in ([c] + ([3] if c == 1 else [])):
+        try:
+            out = _probe(net, channels, h)
+        except Exception as err:  # noqa: BLE001 - any failure of the user's forward pass is reported
+            errors.append(f"{channels}×{h}×{h}: {' '.join(str(err).split())[:300]}")
+            continue
+        if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[1] != data.num_classes:
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ModelError(f"{label} returns {shape} for one image; expected (1, {data.num_classes}): one logit "
+                             f"per class of {data.name} ({', '.join(data.classes[:12])}"
+                             f"{', ...' if data.num_classes > 12 else ''})")
+        return channels
+    raise ModelError(f"{label} cannot take {data.name}'s images ({c}×{h}×{h}, set by image_size and channels): "
+                     + "; ".join(errors))
+
+
+def _files_key(spec: ModelSpec) -> str:
+    h = hashlib.sha256(spec.source.encode())
+    for path in (spec.file if spec.is_torchscript else "", spec.weights):
+        if path:
+            h.update(Path(path).read_bytes())
+    if spec.source == "file" and not spec.is_torchscript:
+        h.update(spec.file.encode())
+    h.update(repr((spec.name, spec.mean, spec.std)).encode())
+    return "supplied-" + h.hexdigest()[:16]
+
+
+def load_supplied(spec: ModelSpec, data: ImageDataset, device: str | torch.device = "cpu") -> ImageClassifier:
+    """The model ``spec`` names (torchvision with weights, or a file), checked against ``data`` and ready for
+    captum: eval mode, images in [0, 1], normalisation inside. Raises :class:`ModelError` with what is wrong."""
+    if spec.source == "torchvision":
+        import torchvision
+
+        net = _with_weights(torchvision.models.get_model(spec.name, weights=None, num_classes=data.num_classes),
+                            spec, data.num_classes)
+    elif spec.is_torchscript:
+        try:
+            with warnings.catch_warnings():  # torch.jit is deprecated for new models; users still have such files
+                warnings.filterwarnings("ignore", category=FutureWarning, message=".*torch.jit")
+                net = torch.jit.load(spec.file, map_location="cpu")
+        except (RuntimeError, ValueError) as err:
+            raise ModelError(f"model_file {spec.file}: not a TorchScript file torch.jit.load can read "
+                             f"({' '.join(str(err).split())[:300]})") from None
+    elif spec.source == "file":
+        net = _with_weights(_factory_model(spec), spec, data.num_classes)
+    else:
+        raise ValueError(f"load_supplied reads supplied models; model_source is {spec.source!r}")
+    net.eval()
+    channels = _net_channels(net, data, spec.label())
+    if spec.mean is not None and len(spec.mean) not in (1, channels):
+        raise ModelError(f"model_mean has {len(spec.mean)} values but {spec.label()} reads {channels} channels")
+    hookable = not spec.is_torchscript
+    if hookable:
+        make_captum_ready(net, torch.zeros(1, channels, *data.image_shape[1:]))
+    model = ImageClassifier(net, in_channels=data.image_shape[0], net_channels=channels, mean=spec.mean,
+                            std=spec.std, description=describe(spec), hookable=hookable)
+    return model.to(device).eval()
+
+
+def describe(spec: ModelSpec) -> str:
+    """One line on where the explained model comes from."""
+    if spec.source == "study":
+        return "the study's plain CNN, trained by notebook 01"
+    if spec.trained_here:
+        return f"torchvision {spec.name}, trained here on the data with the study's recipe"
+    if spec.source == "torchvision":
+        return f"torchvision {spec.name} with the weights {spec.weights}"
+    if spec.is_torchscript:
+        return f"the TorchScript model {spec.file}"
+    return f"{spec.file}() with the weights {spec.weights}"
+
+
+def attach_layers(model: nn.Module, spec: ModelSpec, image_shape) -> LayerChoice | None:
+    """Choose the model's Grad-CAM, channel and TCAV layers (names in ``spec`` win) and, for an ImageClassifier,
+    store them on it; None for a model without hooks (TorchScript)."""
+    if isinstance(model, ImageClassifier) and not model.hookable:
+        return None
+    choice = choose_layers(model, tuple(image_shape), gradcam_layer=spec.gradcam_layer, tcav_layers=spec.tcav_layers)
+    if isinstance(model, ImageClassifier):
+        model.layers = {"gradcam": choice.gradcam, "channels": list(choice.channels), "tcav": list(choice.tcav)}
+    return choice
+
+
+def study_classifier(spec: ModelSpec, data: ImageDataset, *, progress: str = "auto", **settings) -> TrainedClassifier:
+    """The classifier ``spec`` names, for ``data``: trained (or loaded from the cache) with the study's recipe
+    (``settings``: :func:`~.train.classifier_settings`) for ``study`` and weight-less ``torchvision``, otherwise
+    loaded and checked. Its layers are chosen and attached (:func:`attach_layers`)."""
+    if spec.source == "study":
+        return train_classifier("plain", data, progress=progress, **settings)
+    if spec.trained_here:
+        trained = train_classifier(TORCHVISION_PREFIX + spec.name, data, progress=progress, **settings)
+        attach_layers(trained.model, spec, data.image_shape)
+        return trained
+    t0 = time.perf_counter()
+    model = load_supplied(spec, data, device=resolve_device(settings.get("device", "auto")))
+    attach_layers(model, spec, data.image_shape)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    meta = {"train_seconds": 0.0, "load_seconds": time.perf_counter() - t0, "source": describe(spec),
+            "test_accuracy": None, "n_train": 0}
+    return TrainedClassifier(model=model, arch=spec.label(), key=_files_key(spec), from_cache=True, history=[],
+                             snapshots=[state], meta=meta)
