@@ -6,6 +6,7 @@ import papermill
 import pytest
 
 from xai_helpers.cnn.train import CLASSIFIER_PARAMETERS
+from xai_helpers.study.model_parameters import MODEL_PARAMETERS
 from xai_helpers.study.parameters import ALLOWED, PIXEL_SIZES
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -64,7 +65,9 @@ def test_only_shared_settings_are_declared_by_several_notebooks():
     # ``interactive``.
     shared |= {"shortcut_class", "patch_size", "ig_steps", "lime_samples", "latent_samples", "interfacegan_samples",
                "shapes_gan_iterations", "shapes_z_dim", "info_codes", "info_weight", "cr_weight", "regressor_epochs",
-               "set_size", "n_random_sets", "n_controls", "n_class_images", "interactive"}
+               "set_size", "n_random_sets", "n_controls", "n_class_images", "interactive", "concepts_dir"}
+    # The explained classifier (issue 18): every notebook that explains it declares the same model parameters.
+    shared |= set(MODEL_PARAMETERS)
     owners = {}
     for path in NOTEBOOKS:
         for name in papermill.inspect_notebook(str(path)):

@@ -22,13 +22,14 @@ from typing import Callable
 
 import numpy as np
 import torch
-from captum.attr import (LRP, DeepLift, Deconvolution, GradientShap, GuidedBackprop, GuidedGradCam,
+from captum.attr import (LRP, DeepLift, Deconvolution, FeatureAblation, GradientShap, GuidedBackprop, GuidedGradCam,
                          InputXGradient, IntegratedGradients, KernelShap, LayerAttribution, LayerGradCam, Lime,
                          NoiseTunnel, Occlusion, Saliency)
 from torch import nn
 
 from ..study.reproducibility import with_global_rng_restored
 from .substrates import substrate
+from .superpixels import slic_masks
 
 
 @dataclass(frozen=True)
@@ -39,17 +40,19 @@ class Method:
     reference: str  # the paper behind it
     #: "gradient" (one or few backward passes), "path" (many), "perturbation" (forward passes only), "layer"
     family: str
+    #: True where captum hooks modules (DeepLift, LRP, Guided Backprop, layer methods): impossible on TorchScript.
+    hooks: bool = False
 
 
 METHODS: dict[str, Method] = {}
 
 
-def register(name: str, title: str, reference: str, family: str):
+def register(name: str, title: str, reference: str, family: str, hooks: bool = False):
     """Decorator: add ``fn(model, x, target, **options)`` to :data:`METHODS` under ``name``."""
     def wrap(fn):
         if name in METHODS:
             raise ValueError(f"attribution method {name!r} is already registered")
-        METHODS[name] = Method(name, title, fn, reference, family)
+        METHODS[name] = Method(name, title, fn, reference, family, hooks)
         return fn
     return wrap
 
@@ -135,22 +138,22 @@ def _gradient_shap(model, x, target, n_samples: int = 20, stdev: float = 0.1, ba
     return GradientShap(model).attribute(x, baselines=baselines, target=target, n_samples=n_samples, stdevs=stdev)
 
 
-@register("deeplift", "DeepLift", "Shrikumar et al. 2017", "gradient")
+@register("deeplift", "DeepLift", "Shrikumar et al. 2017", "gradient", hooks=True)
 def _deeplift(model, x, target, baseline: float = 0.0):
     return DeepLift(model).attribute(x, baselines=torch.full_like(x, baseline), target=target)
 
 
-@register("guided_backprop", "Guided Backprop", "Springenberg et al. 2015", "gradient")
+@register("guided_backprop", "Guided Backprop", "Springenberg et al. 2015", "gradient", hooks=True)
 def _guided_backprop(model, x, target):
     return GuidedBackprop(model).attribute(x, target=target)
 
 
-@register("deconvolution", "Deconvolution", "Zeiler & Fergus 2014", "gradient")
+@register("deconvolution", "Deconvolution", "Zeiler & Fergus 2014", "gradient", hooks=True)
 def _deconvolution(model, x, target):
     return Deconvolution(model).attribute(x, target=target)
 
 
-@register("grad_cam", "Grad-CAM", "Selvaraju et al. 2017", "layer")
+@register("grad_cam", "Grad-CAM", "Selvaraju et al. 2017", "layer", hooks=True)
 def _grad_cam(model, x, target, layer: nn.Module | None = None):
     # Selvaraju et al. apply the ReLU to the coarse map and then upsample; the other order lets negative cells
     # pull their positive neighbours' interpolated values to zero.
@@ -158,7 +161,7 @@ def _grad_cam(model, x, target, layer: nn.Module | None = None):
     return _upsample(LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True), x)
 
 
-@register("guided_grad_cam", "Guided Grad-CAM", "Selvaraju et al. 2017", "layer")
+@register("guided_grad_cam", "Guided Grad-CAM", "Selvaraju et al. 2017", "layer", hooks=True)
 def _guided_grad_cam(model, x, target, layer: nn.Module | None = None):
     """captum's GuidedGradCam upsamples the Grad-CAM map with nearest-neighbour interpolation by default;
     Selvaraju et al. (Sec. 3.2) and our Grad-CAM upsample bilinearly, so we ask for bilinear."""
@@ -167,37 +170,62 @@ def _guided_grad_cam(model, x, target, layer: nn.Module | None = None):
 
 
 @register("occlusion", "Occlusion", "Zeiler & Fergus 2014", "perturbation")
-def _occlusion(model, x, target, window: int = 4, stride: int = 2, baseline: float = 0.0):
+def _occlusion(model, x, target, window: int = 4, stride: int = 2, baseline: float = 0.0,
+               superpixels: int | None = None):
+    if superpixels:  # large images: remove one SLIC superpixel at a time (see superpixels.py)
+        masks = slic_masks(x, superpixels).to(x.device)
+        return FeatureAblation(model).attribute(x, target=target, feature_mask=masks, baselines=baseline,
+                                                perturbations_per_eval=16)
     c = x.shape[1]
     return Occlusion(model).attribute(x, target=target, sliding_window_shapes=(c, window, window),
                                       strides=(c, stride, stride), baselines=baseline, perturbations_per_eval=64)
 
 
-@register("lrp", "LRP (ε)", "Bach et al. 2015", "gradient")
+@register("lrp", "LRP (ε)", "Bach et al. 2015", "gradient", hooks=True)
 def _lrp(model, x, target):
     # captum's default rules are the epsilon rule (ε = 1e-9) on conv, linear and pooling layers.
     try:
-        return LRP(model).attribute(x, target=target)
+        relevance = LRP(model).attribute(x, target=target)
     except TypeError as err:  # a layer outside captum's short list of LRP rules (e.g. the attention sigmoid)
         raise ValueError(f"LRP cannot explain {type(model).__name__}: {err}") from None
+    # LRP redistributes the logit: the relevances sum to about f_c(x) (less what biases absorb). captum has no rule
+    # for a residual addition, and on a ResNet the sums reach 1e10: refuse that rather than return it as a map.
+    with torch.no_grad():
+        logit = model(x).gather(1, torch.as_tensor(target, device=x.device).expand(len(x)).view(-1, 1))[:, 0]
+    total = relevance.detach().flatten(1).sum(1)
+    if not torch.isfinite(total).all() or bool((total.abs() > LRP_CONSERVATION_LIMIT * (logit.abs() + 1)).any()):
+        worst = float(total.abs().max())
+        raise ValueError(f"LRP's relevance is not conserved on {type(model).__name__} (sums up to {worst:.3g} for "
+                         f"logits of {float(logit.abs().max()):.3g}): captum's rules do not cover its layers "
+                         "(residual additions have none)")
+    return relevance
 
 
-def _per_image(explainer_cls, model, x, target, n_samples, cell):
-    mask = grid_feature_mask(x.shape, cell).to(x.device)
+#: How far LRP's relevance sum may exceed the explained logit (plus 1) before the map is refused as not conserved.
+LRP_CONSERVATION_LIMIT = 100.0
+
+
+def _per_image(explainer_cls, model, x, target, n_samples, cell, superpixels):
+    """One image at a time, on its own SLIC superpixels when ``superpixels`` is given, else on a fixed grid."""
+    masks = (slic_masks(x, superpixels) if superpixels else grid_feature_mask(x.shape, cell).expand(len(x), -1, -1, -1))
+    masks = masks.to(x.device)
     explainer = explainer_cls(model)
     targets = target if isinstance(target, torch.Tensor) else torch.full((len(x),), int(target))
-    return torch.cat([explainer.attribute(x[i:i + 1], target=int(targets[i]), feature_mask=mask, n_samples=n_samples,
-                                          perturbations_per_eval=n_samples) for i in range(len(x))])
+    # On large images a batch of n_samples perturbed copies would not fit in memory at once.
+    per_eval = n_samples if x[0].numel() <= 3 * 64 * 64 else min(n_samples, 32)
+    return torch.cat([explainer.attribute(x[i:i + 1], target=int(targets[i]), feature_mask=masks[i:i + 1],
+                                          n_samples=n_samples, perturbations_per_eval=per_eval)
+                      for i in range(len(x))])
 
 
 @register("lime", "LIME", "Ribeiro et al. 2016", "perturbation")
-def _lime(model, x, target, n_samples: int = 200, cell: int = 4):
-    return _per_image(Lime, model, x, target, n_samples, cell)
+def _lime(model, x, target, n_samples: int = 200, cell: int = 4, superpixels: int | None = None):
+    return _per_image(Lime, model, x, target, n_samples, cell, superpixels)
 
 
 @register("kernel_shap", "KernelSHAP", "Lundberg & Lee 2017", "perturbation")
-def _kernel_shap(model, x, target, n_samples: int = 200, cell: int = 4):
-    return _per_image(KernelShap, model, x, target, n_samples, cell)
+def _kernel_shap(model, x, target, n_samples: int = 200, cell: int = 4, superpixels: int | None = None):
+    return _per_image(KernelShap, model, x, target, n_samples, cell, superpixels)
 
 
 def method_names() -> list[str]:

@@ -11,17 +11,43 @@ from scipy.stats import kendalltau, pearsonr
 
 from . import explanation_metrics as em
 from .attribution import METHODS, explain, heatmap
+from .superpixels import DEFAULT_SUPERPIXELS, uses_superpixels
 
 
-def method_options(config: dict) -> dict[str, dict]:
-    """Per-method options from a profile (the expensive knobs only)."""
-    return {
+def method_options(config: dict, image_side: int | None = None) -> dict[str, dict]:
+    """Per-method options from a profile (the expensive knobs only); from :data:`.superpixels.SUPERPIXEL_MIN_SIDE`
+    pixels on, occlusion, LIME and KernelSHAP work on SLIC superpixels instead of fixed blocks."""
+    options = {
         "integrated_gradients": {"n_steps": config["ig_steps"]},
         "smoothgrad": {"nt_samples": config["smoothgrad_samples"]},
         "gradient_shap": {"n_samples": config["smoothgrad_samples"]},
         "lime": {"n_samples": config["lime_samples"]},
         "kernel_shap": {"n_samples": config["lime_samples"]},
     }
+    if image_side is not None and uses_superpixels(image_side):
+        for name in ("occlusion", "lime", "kernel_shap"):
+            options.setdefault(name, {})["superpixels"] = DEFAULT_SUPERPIXELS
+    return options
+
+
+def applicable_methods(model, x, targets, methods, options: dict[str, dict], seed: int = 0):
+    """The methods that can explain ``model``, tried on two images, and why the others cannot: (names, reasons).
+
+    A TorchScript model takes no hooks, so the methods that need them are left out without trying; a method that
+    raises on the model (LRP has rules for a short list of layer types only) is left out with its error."""
+    usable, reasons = [], {}
+    hookable = getattr(model, "hookable", True)
+    for name in methods:
+        if METHODS[name].hooks and not hookable:
+            reasons[name] = "needs module hooks, which TorchScript models do not take"
+            continue
+        try:
+            explain(model, x[:2], targets[:2], name, seed=seed, **options.get(name, {}))
+        except (ValueError, RuntimeError, TypeError, NotImplementedError, LookupError) as err:
+            reasons[name] = " ".join(str(err).split())[:200] or type(err).__name__
+            continue
+        usable.append(name)
+    return usable, reasons
 
 
 def run_attributions(model, x, targets, methods, options: dict[str, dict], progress=print, seed: int = 0):

@@ -139,3 +139,23 @@ class ImageClassifier(nn.Module):
             # Not AttributeError: nn.Module would swallow it and report a missing attribute instead.
             raise LookupError("no Grad-CAM layer chosen yet (xai_helpers.cnn.layer_detection.choose_layers)")
         return self.layer(self.layers["gradcam"])
+
+
+def clone_classifier(model: nn.Module) -> nn.Module:
+    """An independent copy of ``model`` that can be trained. ``copy.deepcopy`` of a TorchScript module returns
+    parameters that are not leaves (an optimiser refuses them), so a TorchScript net is copied by saving and loading."""
+    if isinstance(model, ImageClassifier) and isinstance(model.net, torch.jit.ScriptModule):
+        import io
+        import warnings
+
+        buffer = io.BytesIO()
+        with warnings.catch_warnings():  # torch.jit is deprecated for new models; the user's file is TorchScript
+            warnings.filterwarnings("ignore", category=FutureWarning, message=".*torch.jit")
+            torch.jit.save(model.net, buffer)
+            buffer.seek(0)
+            net = torch.jit.load(buffer, map_location="cpu")
+        mean = None if model.mean is None else model.mean.flatten().tolist()
+        std = None if model.std is None else model.std.flatten().tolist()
+        return ImageClassifier(net, in_channels=model.in_channels, net_channels=model.net_channels, mean=mean,
+                               std=std, layers=model.layers, description=model.description, hookable=model.hookable)
+    return copy.deepcopy(model)

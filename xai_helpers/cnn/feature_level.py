@@ -7,9 +7,17 @@ import torch.nn.functional as F
 from captum.attr import LayerGradientXActivation
 from torch import nn
 
+from .captum_ready import ACTIVATIONS, ImageClassifier
+
 
 def conv_activation_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """(name, ReLU module) after each Conv2d, in forward order: the layers whose channels we attribute."""
+    """(name, ReLU module) after each Conv2d, in forward order: the layers whose channels we attribute. A supplied
+    model (:class:`.captum_ready.ImageClassifier`) gives the channel layers chosen for it instead (first, Grad-CAM
+    and deepest feature maps, :mod:`.layer_detection`): a ResNet has 17 ReLUs after convolutions."""
+    if isinstance(model, ImageClassifier):
+        if "channels" not in model.layers:
+            raise LookupError("no channel layers chosen for this model (xai_helpers.cnn.model_sources.attach_layers)")
+        return [(name, model.layer(name)) for name in model.layers["channels"]]
     layers, pending = [], False
     for name, module in model.named_modules():
         if isinstance(module, nn.Conv2d):
@@ -89,12 +97,15 @@ def class_logit_objective(classes):
 def channel_objective(layer: nn.Module, channels):
     """Pre-activation of the centre unit of channel ``channels[i]`` at ``layer`` (the input of that ReLU), for
     image i: what one unit of the channel responds to in its receptive field (a channel-wide mean is maximised
-    by flat images). Pre-activations, as in Lucid: a ReLU output at zero has no gradient to climb."""
+    by flat images). Pre-activations, as in Lucid: a ReLU output at zero has no gradient to climb. A layer that is
+    no activation module (a residual block or stage of a supplied model) is read at its output, whose channels are
+    the ones attributed."""
     channels = torch.as_tensor(channels)
+    pre_activation = isinstance(layer, ACTIVATIONS)
 
     def objective(model, x):
         stash = {}
-        handle = layer.register_forward_hook(lambda m, i, o: stash.__setitem__("a", i[0]))
+        handle = layer.register_forward_hook(lambda m, i, o: stash.__setitem__("a", i[0] if pre_activation else o))
         try:
             model(x)
         finally:

@@ -207,3 +207,35 @@ def study_classifier(spec: ModelSpec, data: ImageDataset, *, progress: str = "au
             "test_accuracy": None, "n_train": 0}
     return TrainedClassifier(model=model, arch=spec.label(), key=_files_key(spec), from_cache=True, history=[],
                              snapshots=[state], meta=meta)
+
+
+def variant_settings(spec: ModelSpec, explained: TrainedClassifier) -> dict:
+    """How a notebook trains a variant of the explained classifier on other data (02's planted-shortcut model, 03's
+    planted-concept models): the study's own CNN is trained from scratch with the study's recipe, as always; any
+    other model is the starting point itself (fine-tuned from its weights with the same recipe), so the variant is
+    the user's network that has learned a known shortcut, and one model gives the same variants whether it came
+    from torchvision, a factory or TorchScript. Keyword arguments for :func:`~.train.train_classifier` (and
+    ``train_shortcut_model``)."""
+    if spec.source == "study":
+        return {"arch": "plain"}
+    return {"arch": spec.label(), "init": explained.model, "init_key": explained.key}
+
+
+def train_variant(spec: ModelSpec, explained: TrainedClassifier, data: ImageDataset, **settings) -> TrainedClassifier:
+    """A variant of the explained classifier trained on ``data`` (:func:`variant_settings`), with its layers chosen
+    as the explained model's are."""
+    variant = variant_settings(spec, explained)
+    trained = train_classifier(variant.pop("arch"), data, **settings, **variant)
+    if spec.supplied:
+        attach_layers(trained.model, spec, data.image_shape)
+    return trained
+
+
+def tcav_layer_names(model: ImageClassifier) -> dict[str, str]:
+    """The TCAV layers chosen for a supplied model: {its own name: the name in the explained model's modules}."""
+    if not model.hookable:
+        raise ValueError(f"TCAV reads a layer's activations, and {model.description or 'a TorchScript model'} takes no "
+                         "hooks: supply the model as module:factory with model_weights instead")
+    if "tcav" not in model.layers:
+        raise LookupError("no TCAV layers chosen for this model (attach_layers)")
+    return {name: "net." + name for name in model.layers["tcav"]}

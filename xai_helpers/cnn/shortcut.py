@@ -145,7 +145,7 @@ def shortcut_rate(model: nn.Module, images: torch.Tensor, target_class: int) -> 
 
 def train_shortcut_model(data: ImageDataset, target_class: int, patch: int, *, epochs: int, fraction: float = 0.1,
                          min_rate: float = SHORTCUT_RATE_MIN, max_rounds: int = 3, check_images: int = 500,
-                         **settings) -> tuple[TrainedClassifier, list[dict]]:
+                         arch: str = "plain", **settings) -> tuple[TrainedClassifier, list[dict]]:
     """A classifier trained on :func:`shortcut_dataset` that has learned the shortcut, within a bounded budget.
 
     Round k trains from scratch with ``epochs · 2^k`` epochs (each round is its own cache entry) until at least
@@ -153,7 +153,8 @@ def train_shortcut_model(data: ImageDataset, target_class: int, patch: int, *, e
     relabelled, patched at new positions. The test split is not used to decide, so the shortcut rate 02 reports on
     patched test images stays an honest measurement. After ``max_rounds`` (at most 1 + 2 + 4 = 7 times the
     epochs) the last model is returned as it is, and the caller reports "ground truth not learned". Returns the
-    model and one record per round (``epochs``, ``check_rate``)."""
+    model and one record per round (``epochs``, ``check_rate``). ``arch`` and ``settings`` go to
+    :func:`~.train.train_classifier` (a supplied classifier: :func:`~.model_sources.variant_settings`)."""
     if max_rounds < 1:
         raise ValueError(f"max_rounds = {max_rounds!r} is not allowed: expected an integer ≥ 1")
     planted = shortcut_dataset(data, target_class, patch, fraction)
@@ -164,7 +165,7 @@ def train_shortcut_model(data: ImageDataset, target_class: int, patch: int, *, e
                   checkerboard(patch, data.image_shape[0]))
     rounds = []
     for k in range(max_rounds):
-        trained = train_classifier("plain", planted, epochs=epochs * 2 ** k, **settings)
+        trained = train_classifier(arch, planted, epochs=epochs * 2 ** k, **settings)
         rounds.append({"epochs": epochs * 2 ** k, "check_rate": shortcut_rate(trained.model, check, target_class)})
         if rounds[-1]["check_rate"] >= min_rate:
             break

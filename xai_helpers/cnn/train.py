@@ -187,9 +187,16 @@ def classifier_settings(config: dict, *, seed: int, device, cache_dir) -> dict:
 def train_classifier(arch: str, data: ImageDataset, *, epochs: int, batch_size: int, lr: float,
                      weight_decay: float = 0.0, augment: bool = True, seed: int = 0, device: str = "auto",
                      cache_dir: str = "results/cache", progress: str = "auto",
-                     model_kwargs: dict | None = None) -> TrainedClassifier:
-    """Train (or load from the cache) classifier ``arch`` on ``data``."""
-    if arch not in _models.CLASSIFIERS and not arch.startswith(_models.TORCHVISION_PREFIX):
+                     model_kwargs: dict | None = None, init: nn.Module | None = None,
+                     init_key: str | None = None) -> TrainedClassifier:
+    """Train (or load from the cache) classifier ``arch`` on ``data``.
+
+    With ``init`` (a supplied model and ``init_key``, the hash naming its weights), a copy of ``init`` is trained,
+    starting from its weights: how the planted-shortcut and planted-concept variants of a user's classifier are
+    made; ``arch`` is then only its name."""
+    if init is not None and not init_key:
+        raise ValueError("init needs init_key, the cache id of its weights (part of the cache key)")
+    if init is None and arch not in _models.CLASSIFIERS and not arch.startswith(_models.TORCHVISION_PREFIX):
         raise ValueError(f"unknown classifier architecture {arch!r}; allowed: {', '.join(_models.CLASSIFIERS)} or "
                          f"{_models.TORCHVISION_PREFIX}<a torchvision classifier>")
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
@@ -201,8 +208,12 @@ def train_classifier(arch: str, data: ImageDataset, *, epochs: int, batch_size: 
     c, h, _ = data.image_shape
     config = classifier_config(arch, data, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                                augment=augment, seed=seed, device=dev, model_kwargs=model_kwargs)
+    if init is not None:
+        config["init"] = init_key
 
     def new_model():
+        if init is not None:
+            return _captum_ready.clone_classifier(init).cpu()
         return _models.build_classifier(arch, c, data.num_classes, h, **(model_kwargs or {}))
 
     def _build():

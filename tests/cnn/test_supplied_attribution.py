@@ -1,0 +1,172 @@
+"""Attribution on supplied classifiers and large images: superpixels, methods that cannot explain a model, LRP's
+conservation check, a wide layer's attenuation, variants fine-tuned from a supplied model."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from xai_helpers.cnn import conv_activation_layers, explain, method_options
+from xai_helpers.cnn.attenuation import attenuation_channels
+from xai_helpers.cnn.attribution_study import applicable_methods
+from xai_helpers.cnn.captum_ready import ImageClassifier
+from xai_helpers.cnn.feature_level import channel_objective
+from xai_helpers.cnn.model_sources import attach_layers, variant_settings
+from xai_helpers.cnn.models import PlainCNN, torchvision_classifier
+from xai_helpers.cnn.superpixels import SUPERPIXEL_MIN_SIDE, slic_masks
+from xai_helpers.cnn.train import train_classifier
+from xai_helpers.data.datasets import ImageDataset
+from xai_helpers.study.model_parameters import model_spec
+
+
+def _two_tone(n=2, side=64):
+    """Images whose left half is red and right half blue, with noise: an edge SLIC must not cross."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(n, 3, side, side, generator=g) * 0.05
+    x[:, 0, :, : side // 2] += 0.9
+    x[:, 2, :, side // 2:] += 0.9
+    return x.clamp(0, 1)
+
+
+def test_slic_superpixels_follow_edges_are_numbered_from_zero_and_repeat():
+    x = _two_tone()
+    masks = slic_masks(x, 32)
+    assert masks.shape == x.shape and masks.dtype == torch.long and torch.equal(masks, slic_masks(x, 32))
+    for m in masks[:, 0]:
+        labels = torch.unique(m)
+        assert torch.equal(labels, torch.arange(len(labels))) and 16 <= len(labels) <= 48
+        left, right = set(m[:, :32].unique().tolist()), set(m[:, 32:].unique().tolist())
+        assert not left & right  # no superpixel crosses the red-blue edge
+    gray = slic_masks(x[:, :1], 16)
+    assert gray.shape == (2, 1, 64, 64)
+    with pytest.raises(ValueError, match="n_segments = 1 is not allowed"):
+        slic_masks(x, 1)
+
+
+class RedLeftScore(nn.Module):
+    """Class 0's logit is the mean red of the image's top-left quarter; class 1's its opposite."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(1))
+
+    def forward(self, x):
+        s = x[:, 0, :16, :16].mean((1, 2)) * self.scale
+        return torch.stack([s, -s], 1)
+
+
+def test_on_large_images_perturbation_methods_work_on_superpixels():
+    x = _two_tone(1)
+    options = method_options({"ig_steps": 4, "smoothgrad_samples": 2, "lime_samples": 40}, image_side=64)
+    assert all(options[m]["superpixels"] == 64 for m in ("occlusion", "lime", "kernel_shap"))
+    assert "superpixels" not in method_options({"ig_steps": 4, "smoothgrad_samples": 2, "lime_samples": 40},
+                                               image_side=SUPERPIXEL_MIN_SIDE - 1).get("occlusion", {})
+    model = RedLeftScore()
+    masks = slic_masks(x, 64)[0, 0]
+    for method in ("occlusion", "lime", "kernel_shap"):
+        attr = explain(model, x, 0, method, **options[method])[0, 0]
+        for label in torch.unique(masks):  # one value per superpixel
+            values = attr[masks == label]
+            assert torch.allclose(values, values[0].expand_as(values))
+        assert attr[:16, :16].mean() > 3 * attr[:, 40:].abs().mean()  # the scored corner stands out
+        if method == "occlusion":  # exact: removing a superpixel away from the corner changes nothing
+            away = torch.unique(masks[:, 40:])
+            away = away[~torch.isin(away, torch.unique(masks[:16, :16]))]
+            assert attr[torch.isin(masks, away)].abs().max() == 0
+
+
+def test_lrp_is_refused_where_its_relevance_is_not_conserved_and_kept_where_it_is():
+    torch.manual_seed(0)
+    plain = PlainCNN().eval()
+    x = torch.rand(3, 1, 28, 28)
+    assert explain(plain, x, 1, "lrp").shape == x.shape
+    resnet = torchvision_classifier("resnet18", 3, 10, 32).eval()
+    with pytest.raises(ValueError, match=r"LRP's relevance is not conserved .*\(residual additions have none\)"):
+        explain(resnet, torch.rand(3, 3, 32, 32), 1, "lrp")
+    vgg = torchvision_classifier("vgg11", 3, 10, 32).eval()  # no skip connections: captum's rules hold
+    x = torch.rand(2, 3, 32, 32)
+    relevance = explain(vgg, x, 1, "lrp")
+    with torch.no_grad():  # conserved: the relevances sum to the logit (the biases are zero at initialisation)
+        assert torch.allclose(relevance.flatten(1).sum(1), vgg(x)[:, 1], rtol=1e-3, atol=1e-5)
+
+
+def test_methods_that_cannot_explain_a_model_are_left_out_with_the_reason(tmp_path):
+    torch.manual_seed(0)
+    x, targets = torch.rand(2, 3, 32, 32), torch.tensor([0, 1])
+    options = method_options({"ig_steps": 4, "smoothgrad_samples": 2, "lime_samples": 10})
+    resnet = torchvision_classifier("resnet18", 3, 10, 32).eval()
+    attach_layers(resnet, model_spec("torchvision", "resnet18"), (3, 32, 32))
+    usable, reasons = applicable_methods(resnet, x, targets, ["saliency", "grad_cam", "lrp", "deeplift"], options)
+    assert usable == ["saliency", "grad_cam", "deeplift"] and "not conserved" in reasons["lrp"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        scripted = torch.jit.script(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                                                  nn.Flatten(), nn.Linear(4, 10)).eval())
+    model = ImageClassifier(scripted, in_channels=3, net_channels=3, hookable=False)
+    usable, reasons = applicable_methods(model, x, targets, ["saliency", "integrated_gradients", "grad_cam",
+                                                             "guided_backprop", "occlusion"], options)
+    assert usable == ["saliency", "integrated_gradients", "occlusion"]
+    assert reasons == {m: "needs module hooks, which TorchScript models do not take"
+                       for m in ("grad_cam", "guided_backprop")}
+
+
+def test_a_wide_layer_is_attenuated_on_an_even_spread_of_its_ranking():
+    order = np.arange(512)[::-1]
+    chosen = attenuation_channels(order, 64)
+    assert len(chosen) == 64 and 511 in chosen and 0 in chosen and np.all(np.diff(chosen) > 0)
+    assert np.array_equal(attenuation_channels(np.array([3, 0, 2, 1]), 64), [0, 1, 2, 3])
+
+
+def test_channel_layers_and_objectives_of_a_supplied_model():
+    model = torchvision_classifier("resnet18", 3, 10, 64).eval()
+    attach_layers(model, model_spec("torchvision", "resnet18"), (3, 64, 64))
+    layers = conv_activation_layers(model)
+    assert [name for name, _ in layers] == ["relu", "layer2", "layer4"]
+    stage = dict(layers)["layer2"]  # a stage, not an activation: its output's channels (128) are the objective's
+    scores = channel_objective(stage, [127, 5])(model, torch.rand(2, 3, 64, 64))
+    assert scores.shape == (2,)
+    with pytest.raises(LookupError, match="no channel layers chosen"):
+        conv_activation_layers(torchvision_classifier("resnet18", 3, 10, 64))
+
+
+def test_a_variant_of_a_supplied_model_starts_from_its_weights(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(40, 3, 16, 16, generator=g)
+    y = torch.arange(40) % 2
+    data = ImageDataset("tiny", x[:32], y[:32], x[32:], y[32:], ("a", "b"))
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                        nn.Linear(4, 2))
+    supplied = ImageClassifier(net, in_channels=3, net_channels=3).eval()
+    settings = dict(epochs=1, batch_size=8, lr=1e-2, augment=False, seed=0, device="cpu",
+                    cache_dir=str(tmp_path), progress="none")
+    with pytest.raises(ValueError, match="init needs init_key"):
+        train_classifier("mine", data, init=supplied, **settings)
+    first = train_classifier("mine", data, init=supplied, init_key="supplied-aaaa", **settings)
+    assert all(torch.equal(first.snapshots[0][k], v) for k, v in supplied.state_dict().items())  # its weights first
+    assert not torch.equal(first.snapshots[1]["net.4.weight"], supplied.state_dict()["net.4.weight"])  # then trained
+    assert torch.equal(supplied.state_dict()["net.4.weight"], net[4].weight)  # the supplied model is left alone
+    other = train_classifier("mine", data, init=supplied, init_key="supplied-bbbb", **settings)
+    assert other.key != first.key  # other weights, another cache entry
+    assert variant_settings(model_spec(), first) == {"arch": "plain"}
+    trained_here = variant_settings(model_spec("torchvision", "resnet18"), first)
+    assert trained_here == {"arch": "resnet18", "init": first.model, "init_key": first.key}
+
+
+def test_a_torchscript_model_is_copied_and_fine_tuned_without_touching_the_loaded_one(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(40, 3, 16, 16, generator=g)
+    y = torch.arange(40) % 2
+    data = ImageDataset("tiny", x[:32], y[:32], x[32:], y[32:], ("a", "b"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(torch.jit.script(nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                                                      nn.Flatten(), nn.Linear(4, 2))), tmp_path / "net.pt")
+    from xai_helpers.cnn.model_sources import load_supplied
+    supplied = load_supplied(model_spec("file", model_file=str(tmp_path / "net.pt")), data)
+    before = {k: v.clone() for k, v in supplied.state_dict().items()}
+    tuned = train_classifier("net", data, init=supplied, init_key="supplied-cccc", epochs=1, batch_size=8, lr=1e-2,
+                             augment=False, seed=0, device="cpu", cache_dir=str(tmp_path / "cache"), progress="none")
+    assert not tuned.model.hookable and isinstance(tuned.model.net, torch.jit.ScriptModule)
+    assert any(not torch.equal(v, before[k]) for k, v in tuned.model.state_dict().items())
+    assert all(torch.equal(v, before[k]) for k, v in supplied.state_dict().items())
