@@ -78,14 +78,11 @@ def taylor_prediction(scores: np.ndarray, channels, alphas) -> np.ndarray:
     return np.stack([(1 - float(a)) * total for a in alphas])
 
 
-#: The most channels 02 attenuates one by one (11 factors each, on every explained image): a ResNet's last stage has
-#: 512, which at 224 px would take hours on a CPU; 64 spread over the ranking keep the curves and correlations.
-ATTENUATION_MAX_CHANNELS = 64
-
-
-def attenuation_channels(order: np.ndarray, limit: int = ATTENUATION_MAX_CHANNELS) -> np.ndarray:
-    """The channels to attenuate: all of them when there are at most ``limit``, else ``limit`` evenly spaced
-    over ``order`` (channels sorted by first-order score, best first: the first and last included), sorted."""
+def attenuation_channels(order: np.ndarray, limit: int) -> np.ndarray:
+    """The channels to attenuate one by one (11 factors each, on every explained image): all of them when there are at
+    most ``limit`` (the profile's ``attenuation_channels``), else ``limit`` evenly spaced over ``order`` (channels
+    sorted by first-order score, best first: the first and last included), sorted. A ResNet's last stage has 512
+    channels, which at 224 px would take hours on a CPU; a spread over the ranking keeps the curves and correlations."""
     order = np.asarray(order)
     if limit < 2:
         raise ValueError(f"limit = {limit!r} is not allowed: expected an integer ≥ 2")

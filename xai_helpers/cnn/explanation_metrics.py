@@ -5,7 +5,6 @@ Heat maps are non-negative (N, H, W) tensors (see :func:`xai_helpers.cnn.attribu
 """
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 import torch
@@ -16,6 +15,7 @@ from skimage.metrics import structural_similarity
 from torch import nn
 
 from .attribution import explain, heatmap
+from .captum_ready import clone_classifier
 from .substrates import SUBSTRATES, substrate  # noqa: F401  (re-exported: callers score with em.substrate)
 
 
@@ -133,13 +133,18 @@ def max_sensitivity(model, x, targets, method: str, radius: float = 0.02, n_pert
 
 
 # ------------------------------------------------------------------------------------------------- sanity
+def _kind(module: nn.Module) -> str:
+    """The module's class name; for a TorchScript submodule (no Python class) the name it was compiled from."""
+    return module.original_name if isinstance(module, torch.jit.ScriptModule) else type(module).__name__
+
+
 def parameter_layers(model: nn.Module) -> list[tuple[str, list[nn.Module]]]:
     """Layers in forward order, each a conv or linear module grouped with the batch norm that follows it."""
     groups: list[tuple[str, list[nn.Module]]] = []
     for name, module in model.named_modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear, nn.ConvTranspose2d)):
+        if _kind(module) in ("Conv2d", "Linear", "ConvTranspose2d"):
             groups.append((name, [module]))
-        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)) and groups:
+        elif _kind(module) in ("BatchNorm1d", "BatchNorm2d") and groups:
             groups[-1][1].append(module)
     return groups
 
@@ -147,8 +152,11 @@ def parameter_layers(model: nn.Module) -> list[tuple[str, list[nn.Module]]]:
 def _reinitialise(modules, generator: torch.Generator) -> None:
     with torch.no_grad():
         for m in modules:
-            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                m.reset_parameters()  # weight 1, bias 0, running stats reset
+            if _kind(m).startswith("BatchNorm"):  # weight 1, bias 0, running statistics reset
+                m.weight.fill_(1.0)
+                m.bias.zero_()
+                m.running_mean.zero_()
+                m.running_var.fill_(1.0)
                 continue
             fan_in = m.weight[0].numel()
             bound = 1 / np.sqrt(fan_in)
@@ -198,7 +206,7 @@ def cascading_randomization(model: nn.Module, x: torch.Tensor, targets: torch.Te
                 "ssim": float(map_ssim(reference, heat).mean()), "degenerate": int(np.isnan(rho).sum())}
 
     reference = explained(model)
-    work = copy.deepcopy(model).eval()
+    work = clone_classifier(model).eval()  # deepcopy, except for TorchScript (see clone_classifier)
     # Step 0 explains the (still trained) copy: 1 unless the method is not deterministic.
     records = [record("none (trained)", explained(work))]
     for name, modules in reversed(parameter_layers(work)):

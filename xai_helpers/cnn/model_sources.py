@@ -30,6 +30,7 @@ from torch import nn
 
 from ..data.datasets import ImageDataset
 from ..study.model_parameters import ModelSpec
+from ..study.run_io import REPO_ROOT
 from ..study.reproducibility import resolve_device
 from .captum_ready import ImageClassifier, make_captum_ready
 from .layer_detection import LayerChoice, choose_layers
@@ -62,13 +63,13 @@ def load_state_dict_file(path: str) -> dict[str, torch.Tensor]:
 
 def _factory_model(spec: ModelSpec) -> nn.Module:
     module_name, factory_name = spec.file.rsplit(":", 1)
-    if "" not in sys.path and str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))  # a module beside where the study was started
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.append(str(REPO_ROOT))  # where run_all.sh runs (notebooks run in notebooks/)
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise ModelError(f"model_file {spec.file}: cannot import module {module_name!r} ({err}); it must be on "
-                         "PYTHONPATH or in the folder the study is started from") from None
+                         f"PYTHONPATH or in the repository's folder {REPO_ROOT}") from None
     factory = getattr(module, factory_name, None)
     if not callable(factory):
         raise ModelError(f"model_file {spec.file}: module {module_name!r} has no function {factory_name!r}")
@@ -162,6 +163,7 @@ def load_supplied(spec: ModelSpec, data: ImageDataset, device: str | torch.devic
         make_captum_ready(net, torch.zeros(1, channels, *data.image_shape[1:]))
     model = ImageClassifier(net, in_channels=data.image_shape[0], net_channels=channels, mean=spec.mean,
                             std=spec.std, description=describe(spec), hookable=hookable)
+    model.use_channels_last(data.image_shape[-1])
     return model.to(device).eval()
 
 

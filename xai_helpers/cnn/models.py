@@ -131,8 +131,9 @@ def torchvision_classifier(name: str, in_channels: int, num_classes: int, image_
         raise ValueError(f"torchvision {name} cannot take {image_size}×{image_size} images: "
                          f"{' '.join(str(err).split())[:300]}") from None
     del split
-    return ImageClassifier(net, in_channels=in_channels, net_channels=channels,
-                           description=f"torchvision {name}")
+    model = ImageClassifier(net, in_channels=in_channels, net_channels=channels, description=f"torchvision {name}")
+    model.use_channels_last(image_size)
+    return model
 
 
 def build_classifier(arch: str, in_channels: int, num_classes: int, image_size: int, **kwargs) -> nn.Module:

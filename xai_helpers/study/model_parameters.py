@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .parameters import ParameterError
+from .run_io import REPO_ROOT
 
 MODEL_SOURCES = ("study", "torchvision", "file")
 #: The notebook parameters that choose and describe the explained classifier, with their defaults.
@@ -73,8 +74,15 @@ def torchvision_classifiers() -> list[str]:
     return sorted(torchvision.models.list_models(module=torchvision.models))
 
 
-def _existing_file(name: str, path: str, what: str) -> str:
+def resolve_path(path: str) -> Path:
+    """A file the user named: relative paths are taken from the repository root, as data folders are (notebooks run
+    with cwd = notebooks/, and run_all.sh changes to the root)."""
     p = Path(path).expanduser()
+    return p if p.is_absolute() else REPO_ROOT / p
+
+
+def _existing_file(name: str, path: str, what: str) -> str:
+    p = resolve_path(path)
     if not p.is_file():
         raise ParameterError(f"{name} = {path!r}: no such file ({p.resolve()}); expected {what}")
     return str(p.resolve())
@@ -140,7 +148,7 @@ def model_spec(model_source: str = "study", model_name: str = "", model_weights:
         if not model_file:
             raise ParameterError("model_source 'file' needs model_file: a TorchScript file, or module:factory "
                                  "with model_weights")
-        if _FACTORY.match(model_file) and not Path(model_file).exists():
+        if _FACTORY.match(model_file) and not resolve_path(model_file).exists():
             if not model_weights:
                 raise ParameterError(f"model_file = {model_file!r} (module:factory) needs model_weights, the "
                                      "state-dict file of the model the factory builds")

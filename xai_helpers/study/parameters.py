@@ -97,6 +97,7 @@ ALLOWED: dict[str, Allowed] = {
     # 02: attribution
     "n_explain": COUNT, "n_sensitivity": COUNT, "n_sanity": COUNT, "ig_steps": COUNT, "smoothgrad_samples": COUNT,
     "lime_samples": COUNT, "deletion_steps": Allowed("int", 2), "am_steps": COUNT,
+    "attenuation_channels": Allowed("int", 2),
     "shortcut_class": Allowed("int", 0), "patch_size": Allowed("int", 1), "sanity_threshold": SHARE,
     # 03: TCAV (a CAV is trained on a held-out split, and the paired test needs 3 kept draws)
     "set_size": Allowed("int", 4), "tcav_set_size": Allowed("int", 4),
