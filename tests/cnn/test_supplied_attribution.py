@@ -170,3 +170,14 @@ def test_a_torchscript_model_is_copied_and_fine_tuned_without_touching_the_loade
     assert not tuned.model.hookable and isinstance(tuned.model.net, torch.jit.ScriptModule)
     assert any(not torch.equal(v, before[k]) for k, v in tuned.model.state_dict().items())
     assert all(torch.equal(v, before[k]) for k, v in supplied.state_dict().items())
+
+
+def test_counts_are_scaled_by_area_only_above_64_px_and_explicit_values_win():
+    from xai_helpers.cnn.attribution_study import scaled_for_image_size
+    config = {"n_explain": 64, "n_sanity": 8, "n_sensitivity": 8}
+    assert scaled_for_image_size(config, 64, 10) == {}  # the profiles' own scale
+    at_224 = scaled_for_image_size(config, 224, 10)
+    assert at_224 == {"n_explain": 10, "n_sanity": 2, "n_sensitivity": 2}  # one image per class at least
+    assert scaled_for_image_size(config, 128, 3) == {"n_explain": 16, "n_sanity": 2, "n_sensitivity": 2}
+    assert "n_explain" not in scaled_for_image_size(config, 224, 10, explicit={"n_explain"})
+    assert scaled_for_image_size({"n_explain": 5, "n_sanity": 1, "n_sensitivity": 2}, 224, 10) == {}  # never raised
