@@ -1,6 +1,7 @@
 """The course, built and graded as an instructor would: ``otter assign`` on every master (which runs the tests
 against the solutions), student versions without solutions that run top to bottom, and offline grading of a
-folder of submissions (solutions: full marks; untouched student versions and prepared wrong answers: less)."""
+folder of submissions (untouched student versions and prepared wrong answers: less than full marks; the solutions
+get full marks from the same autograder at build time)."""
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 from nbclient import NotebookClient
 
 from xai_helpers.course import ASSIGNMENTS
@@ -90,26 +92,40 @@ def _wrong_submission(name: str, source: Path, target: Path) -> None:
     nbformat.write(nb, target)
 
 
+def _auto_points(master: Path) -> dict[str, float]:
+    """Points of each automatically graded question of a master (``# BEGIN QUESTION`` cells, not ``manual``)."""
+    points = {}
+    for cell in nbformat.read(master, as_version=4).cells:
+        if cell.cell_type == "raw" and cell.source.startswith("# BEGIN QUESTION"):
+            config = yaml.safe_load(cell.source.split("\n", 1)[1])
+            if not config.get("manual"):
+                points[config["name"]] = float(config["points"])
+    return points
+
+
 @pytest.mark.parametrize("name", BUILT)
 def test_grading_a_folder_of_submissions(dist, name, tmp_path):
-    """Three submissions (the solutions, the untouched student version, the prepared wrong answers) graded
-    offline: a scores table with full marks, under half, and marks lost exactly where the wrong answers are."""
+    """Two submissions (the untouched student version, the solutions with the prepared wrong answers) graded
+    offline: a scores table with under half, and marks lost exactly where the wrong answers are. The solutions
+    themselves got full marks from this very autograder when the course was built (otter assign grades the
+    autograder notebook with the zip and fails on less than 100 %), so they are not graded again here."""
     folder = tmp_path / "submissions"
     folder.mkdir()
-    shutil.copy(dist / "autograder" / name / f"{name}.ipynb", folder / "a_solution.ipynb")
     shutil.copy(dist / "student" / name / f"{name}.ipynb", folder / "b_untouched.ipynb")
     _wrong_submission(name, dist / "autograder" / name / f"{name}.ipynb", folder / "c_wrong.ipynb")
     table = grade_folder(name, folder, dist=dist).set_index("submission")
-    assert (folder / "scores.csv").is_file() and len(table) == 3
-    assert table.loc["a_solution.ipynb", "total"] == table.loc["a_solution.ipynb", "possible"] > 0
+    points = _auto_points(master_path(name))
+    assert (folder / "scores.csv").is_file() and len(table) == 2
+    assert set(table.columns) == {*points, "total", "possible", "percent"}
+    assert (table["possible"] == sum(points.values())).all() and sum(points.values()) > 0
     assert table.loc["b_untouched.ipynb", "total"] < 0.5 * table.loc["b_untouched.ipynb", "possible"]
     feedback = json.loads((folder / "feedback" / "c_wrong.json").read_text())
     for wrong in WRONG_ANSWERS[name]:
-        assert table.loc["c_wrong.ipynb", wrong.question] < table.loc["a_solution.ipynb", wrong.question], wrong
+        assert table.loc["c_wrong.ipynb", wrong.question] < points[wrong.question], wrong
         assert any(wrong.message in m for m in feedback.get(wrong.question, [])), (wrong, feedback.get(wrong.question))
     untouched = {w.question for w in WRONG_ANSWERS[name]} | {q for w in WRONG_ANSWERS[name] for q in w.also}
-    for question in table.columns.difference(["total", "possible", "percent", *untouched]):
-        assert table.loc["c_wrong.ipynb", question] == table.loc["a_solution.ipynb", question], question
+    for question in set(points) - untouched:
+        assert table.loc["c_wrong.ipynb", question] == points[question], question
 
 
 def test_unknown_assignment_and_missing_build_are_refused(tmp_path):

@@ -118,3 +118,14 @@ def test_study_scores_every_regime_on_the_real_test_split_with_samples_of_that_r
     assert table.set_index(["real_fraction", "training_set"])["n_synthetic"].xs(0.2).to_dict() == {
         "real": 0, "real + synthetic": 60, "synthetic only": 60}
     assert (table["label_source"] == "given").all()
+
+
+def test_a_regime_smaller_than_one_gan_minibatch_is_refused_before_training():
+    """A small folder's 10 % share (here 20 of 200 images) cannot feed a GAN minibatch of 32; train_gan would only
+    say so deep inside the study, without naming the parameter to change."""
+    data = _data()
+    with pytest.raises(ValueError, match=r"low_data_fraction 0.1 leaves 20 of the 200 real training images, fewer "
+                                         r"than one GAN minibatch \(gan_batch_size 32\): raise low_data_fraction to "
+                                         r"at least 0.16 or lower gan_batch_size"):
+        A.check_regimes(data, (0.1, 1.0), 32)
+    A.check_regimes(data, (0.16, 1.0), 32)  # 32 images: one minibatch

@@ -185,6 +185,26 @@ def test_sanity_ranks_use_absolute_spearman_and_put_degenerate_maps_last(tmp_pat
     assert ranks.index[-1] == "blank"
 
 
+def test_a_supplied_model_gets_its_own_rows_and_its_skipped_methods_are_no_results(tmp_path):
+    """Issue 18: 01 evaluated one supplied model (no attention CNN, so no difference row); 02 left LRP out with the
+    reason. The old tables raised KeyError on the first and counted the second as a method with no metrics."""
+    for s, acc in enumerate([0.8, 0.9]):
+        model = {"test_accuracy": acc, "macro_f1": acc, "ece": 0.05}
+        _write(tmp_path / f"seed-{s}", "01_cnn_training", {"seed": s, "models": {"resnet18 (trained here)": model}})
+        _write(tmp_path / f"seed-{s}", "02_cnn_attribution", {"seed": s, "methods": {
+            "saliency": {"deletion_auc": {"zero": 0.5}, "pointing_game": 0.9, "pointing_game_clean_model": 0.1,
+                         "sanity_pass": True},
+            "lrp": {"skipped": "relevance not conserved"}}})
+    table = ET.classification_table(tmp_path)
+    assert list(table.index.get_level_values("model").unique()) == ["resnet18 (trained here)"]
+    assert table.loc[("accuracy", "resnet18 (trained here)")]["mean"] == pytest.approx(0.85)
+    means, ranks = ET.explanation_table(tmp_path)
+    assert list(means.index) == ["saliency"] and list(ranks.index) == ["saliency"]
+    checks = ET.study_checks(tmp_path)
+    sanity = checks[checks["check"].str.startswith("model-randomisation")]
+    assert set(sanity["measured"]) == {"1 of 1 methods"}
+
+
 def _attribution_metrics(games: dict, **extra):
     """02's metrics with ``{method: (pointing game on the shortcut model, on the clean model)}``."""
     methods = {k: {"pointing_game": s, "pointing_game_clean_model": c, "sanity_pass": True}

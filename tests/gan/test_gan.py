@@ -29,7 +29,7 @@ def _data(n=64, size=28, nan_at=None, classes=2):
 
 
 # ------------------------------------------------------------------------------------------------- models
-@pytest.mark.parametrize("size,channels,classes", [(28, 1, 0), (32, 3, 0), (28, 1, 3)])
+@pytest.mark.parametrize("size,channels,classes", [(28, 1, 0), (32, 3, 0), (28, 1, 3), (64, 3, 0), (64, 1, 2)])
 def test_dcgan_shapes_ranges_and_labels(size, channels, classes):
     g = DCGANGenerator(8, channels, size, 4, classes).eval()
     d = DCGANDiscriminator(channels, size, 4, classes).eval()
@@ -37,6 +37,19 @@ def test_dcgan_shapes_ranges_and_labels(size, channels, classes):
     images = g(torch.randn(5, 8), y)
     assert images.shape == (5, channels, size, size) and images.abs().max() <= 1
     assert d(images, y).shape == (5,)
+    seen = []
+    hook = d.cam_layer.register_forward_hook(lambda m, i, o: seen.append(o.shape[-1]))
+    d(images, y)
+    hook.remove()
+    assert seen == [7 if size == 28 else 8], "Grad-CAM's map: the last one above 4×4"
+
+
+def test_the_28_and_32_px_networks_did_not_change_when_64_px_came():
+    """Their cached weights must still load: the same parameter names and shapes as before (counted at width 4)."""
+    for size, n_g, n_d in ((28, 4505, 2037), (32, 5209, 2933)):
+        g, d = DCGANGenerator(8, 1, size, 4), DCGANDiscriminator(1, size, 4)
+        assert sum(p.numel() for p in g.parameters()) == n_g and sum(p.numel() for p in d.parameters()) == n_d
+        assert len(d.features) == 8 and len(g.net) == (5 if size == 28 else 8)
 
 
 def test_conditional_networks_use_the_label_and_demand_it():
@@ -63,8 +76,8 @@ def test_dcgan_init_statistics():
 
 
 def test_geometry_is_validated():
-    with pytest.raises(ValueError, match="28 or 32"):
-        DCGANGenerator(image_size=64)
+    with pytest.raises(ValueError, match="DCGAN image_size must be one of 28, 32, 64, got 48"):
+        DCGANGenerator(image_size=48)
     with pytest.raises(ValueError, match="channels must be 1 or 3"):
         DCGANDiscriminator(in_channels=2)
     with pytest.raises(ValueError, match="num_classes"):
@@ -194,8 +207,8 @@ def test_bad_arguments_are_refused(tmp_path):
         train_gan(data, cache_dir=str(tmp_path), **dict(TINY, iterations=0))
     with pytest.raises(ValueError, match="batch_size 100 exceeds the 64 training images"):
         train_gan(data, cache_dir=str(tmp_path), **dict(TINY, batch_size=100))
-    with pytest.raises(ValueError, match="28×28 and 32×32"):
-        train_gan(_data(size=64), cache_dir=str(tmp_path), **TINY)
+    with pytest.raises(ValueError, match="28×28 and 32×32 and 64×64 images; tiny has 48×48"):
+        train_gan(_data(size=48), cache_dir=str(tmp_path), **TINY)
     with pytest.raises(ValueError, match="beta1"):
         train_gan(data, cache_dir=str(tmp_path), beta1=1.0, **TINY)
     assert not any(tmp_path.iterdir())  # nothing half-written

@@ -67,6 +67,18 @@ def regime_data(data: ImageDataset, fraction: float) -> ImageDataset:
     return with_training_set(data, data.train_x[keep], data.train_y[keep], f"real{fraction:g}")
 
 
+def check_regimes(data: ImageDataset, fractions, gan_batch_size: int) -> None:
+    """Refuse, before any training, a regime with fewer real training images than one GAN minibatch (a small
+    folder's 10 % share): its GAN could not take a single step. The message names the parameters to change."""
+    for fraction in fractions:
+        n = len(regime_data(data, fraction).train_y)
+        if n < gan_batch_size:
+            raise ValueError(f"low_data_fraction {fraction:g} leaves {n} of the {len(data.train_y)} real training "
+                             f"images, fewer than one GAN minibatch (gan_batch_size {gan_batch_size}): raise "
+                             f"low_data_fraction to at least {gan_batch_size / len(data.train_y):.2g} or lower "
+                             f"gan_batch_size")
+
+
 def augmentation_sets(regime: ImageDataset, synthetic_x: torch.Tensor,
                       synthetic_y: torch.Tensor) -> dict[str, ImageDataset]:
     """The three training sets of one regime (see the module docstring), sharing the real test split."""

@@ -71,18 +71,20 @@ def _summary(values, confidence: float, bounds: tuple[float, float] = (-math.inf
 
 
 def classification_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFrame:
-    """Plain vs attention CNN (01): mean and t-interval over seeds of accuracy, macro-F1 and ECE, and the
-    paired difference attention − plain with its interval and paired t-test p-value (seeds are the pairs).
+    """The classifiers 01 evaluated: mean and t-interval over seeds of accuracy, macro-F1 and ECE. For the study's
+    plain and attention CNNs also the paired difference attention − plain with its interval and paired t-test
+    p-value (seeds are the pairs); a supplied model (``model_source``) is one row per metric, under its own name.
     Intervals are clipped to the metric's range, [0, 1], and differences to [−1, 1]."""
     runs = metrics_over_seeds(run_root, "01_cnn_training")
     seeds = sorted(runs)
+    archs = [a for a in runs[seeds[0]]["models"] if all(a in runs[s]["models"] for s in seeds)]
     rows = []
     for key, label in CLASSIFICATION_METRICS.items():
-        values = {arch: [runs[s]["models"][arch][key] for s in seeds] for arch in CLASSIFIERS}
-        for arch, name in CLASSIFIERS.items():
-            rows.append({"metric": label, "model": name,
+        values = {arch: [runs[s]["models"][arch][key] for s in seeds] for arch in archs}
+        for arch in archs:
+            rows.append({"metric": label, "model": CLASSIFIERS.get(arch, arch),
                          **_summary(values[arch], confidence, METRIC_RANGES[key])})
-        if len(seeds) >= 2:
+        if len(seeds) >= 2 and set(CLASSIFIERS) <= set(archs):
             d = paired_difference(values["attention"], values["plain"], confidence)
             lo, hi = METRIC_RANGES[key]
             low, high = _clip(d["low"], d["high"], (lo - hi, hi - lo))
@@ -128,6 +130,11 @@ def _flat_numbers(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def _explained(m: dict) -> dict:
+    """02's methods that explained the model; those it left out (``{"skipped": reason}``) are not results."""
+    return {k: v for k, v in m["methods"].items() if "skipped" not in v}
+
+
 def explanation_table(run_root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Attribution methods (02): ``(means, ranks)``. ``means`` holds every numeric metric of each method
     (nested ones as ``deletion_auc.zero`` …) averaged over seeds, plus ``n_seeds``; ``ranks`` ranks the methods
@@ -136,7 +143,7 @@ def explanation_table(run_root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]
     ranked by |ρ|, and methods with degenerate (constant) maps come last on both randomisation metrics
     (:func:`_sanity_rank`); ``means`` keeps the signed values."""
     runs = metrics_over_seeds(run_root, "02_cnn_attribution")
-    frames = [pd.DataFrame({m: _flat_numbers(v) for m, v in r["methods"].items()}).T for r in runs.values()]
+    frames = [pd.DataFrame({m: _flat_numbers(v) for m, v in _explained(r).items()}).T for r in runs.values()]
     stacked = pd.concat(frames, keys=list(runs), names=["seed", "method"])
     means = stacked.groupby(level="method").mean()
     means["n_seeds"] = stacked.groupby(level="method").size()
@@ -263,7 +270,7 @@ def _patch_check(m: dict) -> tuple[str, bool | None, str]:
     rate = m.get("shortcut_rate")  # absent in runs made before 02 recorded it: the pointing games decide alone
     if rate is not None and rate < SHORTCUT_RATE_MIN:
         return check, False, f"ground truth not learned: shortcut rate {rate:.3f} < {SHORTCUT_RATE_MIN:g}"
-    games = {k: (v["pointing_game"], v["pointing_game_clean_model"]) for k, v in m["methods"].items()
+    games = {k: (v["pointing_game"], v["pointing_game_clean_model"]) for k, v in _explained(m).items()
              if v.get("pointing_game") is not None and v.get("pointing_game_clean_model") is not None}
     if not games:
         return check, None, "not run: no clean-model control (pointing_game_clean_model) in these metrics"
@@ -307,10 +314,11 @@ def _checks_of(notebook: str, m: dict) -> list[tuple[str, bool | None, str]]:
     """(check, passed, measured) of one notebook's metrics; the study's own ground-truth checks. ``passed`` is
     None where a check could not be made with what the run recorded (the reason is in ``measured``)."""
     if notebook == "02_cnn_attribution":
-        n_pass = sum(bool(v.get("sanity_pass")) for v in m["methods"].values())
+        methods = _explained(m)
+        n_pass = sum(bool(v.get("sanity_pass")) for v in methods.values())
         return [_patch_check(m),
                 ("model-randomisation sanity check passed by some method", n_pass > 0,
-                 f"{n_pass} of {len(m['methods'])} methods")]
+                 f"{n_pass} of {len(methods)} methods")]
     if notebook == "03_tcav":
         return _tcav_checks(m)
     if notebook == "04_gan_dynamics":

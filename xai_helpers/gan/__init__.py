@@ -7,6 +7,7 @@ from .dynamics import (D_METHODS, batchnorm_as_in_training, describe_phases, dia
                        evaluate_snapshots, history_frame, ink_share, map_rank_similarity)
 from .fidelity import (class_coverage, class_histogram, collapsed_samples, corruption_ladder, extractor_info, fid,
                        fidelity_metrics, inception_fid, register_classifier_features)
+from .image_side import gan_image_side, resized_for_gan
 from .models import sample_latent
 from .train import (TrainedGAN, decode, fixed_noise, gan_settings, generate, shapes_gan_settings, to_gan_range,
                     to_unit_range, train_gan)
@@ -14,6 +15,6 @@ from .train import (TrainedGAN, decode, fixed_noise, gan_settings, generate, sha
 __all__ = ["D_METHODS", "TrainedGAN", "batchnorm_as_in_training", "class_coverage", "class_histogram",
            "collapsed_samples", "corruption_ladder", "decode", "describe_phases", "diagnose",
            "discriminator_explanations", "evaluate_snapshots", "extractor_info", "fid", "fidelity_metrics",
-           "fixed_noise", "gan_settings", "generate", "history_frame", "inception_fid", "ink_share",
-           "map_rank_similarity", "register_classifier_features", "sample_latent", "shapes_gan_settings",
+           "fixed_noise", "gan_image_side", "gan_settings", "generate", "history_frame", "inception_fid", "ink_share",
+           "map_rank_similarity", "register_classifier_features", "resized_for_gan", "sample_latent", "shapes_gan_settings",
            "to_gan_range", "to_unit_range", "train_gan"]

@@ -3,7 +3,10 @@
 The architecture follows the paper: the generator projects z to a small feature map and doubles its side with
 strided 4×4 transposed convolutions (batch norm + ReLU between them, tanh at the end); the discriminator halves
 the side with strided convolutions (4×4; the last one 3×3 for 28×28 images, since 7 → 4 needs it; LeakyReLU 0.2,
-batch norm except after the first) and ends in one logit. 28×28: 7 → 14 → 28; 32×32: 4 → 8 → 16 → 32. Images live in [-1, 1].
+batch norm except after the first) and ends in one logit. 28×28: 7 → 14 → 28; 32×32: 4 → 8 → 16 → 32; 64×64 (for
+larger images, resized: :mod:`xai_helpers.gan.image_side`): 4 → 8 → 16 → 32 → 64, with one more block in each
+network, as in the paper's 64 px DCGAN. The 28 and 32 px networks are the same modules as before 64 px existed.
+Images live in [-1, 1].
 
 InfoGAN (Chen et al. 2016; ``code_dim > 0``): the first ``code_dim`` entries of z are structured codes c drawn
 from U(−1, 1) (the rest stays N(0, 1) noise), and the discriminator grows a head Q(c | x) that predicts them; a
@@ -21,9 +24,13 @@ import torch
 from torch import nn
 
 
+#: The image sides the DCGAN is built for, and per side the generator's start map and its number of upsamplings.
+GAN_SIDES = {28: (7, 2), 32: (4, 3), 64: (4, 4)}
+
+
 def _check(image_size: int, channels: int, num_classes: int) -> None:
-    if image_size not in (28, 32):
-        raise ValueError(f"DCGAN image_size must be 28 or 32, got {image_size!r}")
+    if image_size not in GAN_SIDES:
+        raise ValueError(f"DCGAN image_size must be one of {', '.join(map(str, GAN_SIDES))}, got {image_size!r}")
     if channels not in (1, 3):
         raise ValueError(f"DCGAN channels must be 1 or 3, got {channels!r}")
     if not isinstance(num_classes, int) or num_classes < 0:
@@ -74,7 +81,7 @@ class DCGANGenerator(nn.Module):
         self.z_dim, self.image_size, self.out_channels, self.num_classes = z_dim, image_size, out_channels, num_classes
         #: How many leading entries of z are InfoGAN codes (U(−1, 1)); 0 for a plain GAN.
         self.code_dim = code_dim
-        self.start, ups = (7, 2) if image_size == 28 else (4, 3)
+        self.start, ups = GAN_SIDES[image_size]
         self.start_channels = width * 2 ** (ups - 1)
         n = self.start_channels * self.start ** 2
         self.project = nn.Sequential(nn.Linear(z_dim + num_classes, n, bias=False), nn.BatchNorm1d(n), nn.ReLU())
@@ -106,11 +113,15 @@ class DCGANDiscriminator(nn.Module):
         self.image_size, self.num_classes, self.code_dim = image_size, num_classes, code_dim
         w = width
         last_kernel = 3 if image_size == 28 else 4  # 7 → 4 needs a 3×3 kernel; 8 → 4 a 4×4 one
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels + num_classes, w, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(w, 2 * w, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * w), nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * w, 4 * w, last_kernel, 2, 1, bias=False), nn.BatchNorm2d(4 * w), nn.LeakyReLU(0.2),
-        )
+        blocks = [nn.Conv2d(in_channels + num_classes, w, 4, 2, 1), nn.LeakyReLU(0.2),
+                  nn.Conv2d(w, 2 * w, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * w), nn.LeakyReLU(0.2)]
+        if image_size == 64:  # 64 → 32 → 16 → 8 → 4: one more halving block
+            blocks += [nn.Conv2d(2 * w, 4 * w, 4, 2, 1, bias=False), nn.BatchNorm2d(4 * w), nn.LeakyReLU(0.2)]
+            w *= 2
+        blocks += [nn.Conv2d(2 * w, 4 * w, last_kernel, 2, 1, bias=False), nn.BatchNorm2d(4 * w), nn.LeakyReLU(0.2)]
+        self.features = nn.Sequential(*blocks)
+        #: Index of the 7×7 or 8×8 map in :attr:`features`, for Grad-CAM (see :attr:`cam_layer`).
+        self._cam_index = 7 if image_size == 64 else 4
         self.head = nn.Linear(4 * w * 4 * 4, 1)
         self.code_head = nn.Linear(4 * w * 4 * 4, code_dim) if code_dim else None
 
@@ -132,10 +143,11 @@ class DCGANDiscriminator(nn.Module):
 
     @property
     def cam_layer(self) -> nn.Module:
-        """The middle feature map (its LeakyReLU; 7×7 for 28×28 images, 8×8 for 32×32), for Grad-CAM.
+        """The last feature map above 4×4 (its LeakyReLU; 7×7 for 28×28 images, 8×8 for 32×32 and 64×64), for
+        Grad-CAM.
 
         Not the last one: at 4×4, a Grad-CAM cell covers a quarter of a digit's width and the maps say little."""
-        return self.features[4]
+        return self.features[self._cam_index]
 
 
 def dcgan_init(module: nn.Module) -> None:

@@ -391,9 +391,10 @@ def train_gan(data: ImageDataset, *, iterations: int, batch_size: int = 64, z_di
     if batch_size > len(data.train_x):
         raise ValueError(f"batch_size {batch_size} exceeds the {len(data.train_x)} training images")
     c, h_size, _ = data.image_shape
-    if (h_size, data.image_shape[2]) not in ((28, 28), (32, 32)):
-        raise ValueError(f"the DCGAN handles 28×28 and 32×32 images; {data.name} has "
-                         f"{h_size}×{data.image_shape[2]} (load shapes or imagefolder data with image_size=32)")
+    if h_size != data.image_shape[2] or h_size not in _gan_models.GAN_SIDES:
+        raise ValueError(f"the DCGAN handles {' and '.join(f'{s}×{s}' for s in _gan_models.GAN_SIDES)} images; "
+                         f"{data.name} has {h_size}×{data.image_shape[2]} (resize them with "
+                         f"xai_helpers.gan.resized_for_gan)")
     dev = resolve_device(device)
     config = gan_config(data, iterations=iterations, batch_size=batch_size, z_dim=z_dim, width=width, lr_g=lr_g,
                         lr_d=lr_d, beta1=beta1, conditional=conditional, log_every=log_every,
