@@ -8,7 +8,8 @@ from xai_helpers.cnn import explanation_metrics as em
 from xai_helpers.cnn.attenuation import attenuated, attenuation_effect, taylor_channel_scores, taylor_prediction
 from captum.attr import GuidedGradCam, LayerAttribution, LayerGradCam
 
-from xai_helpers.cnn.attribution import METHODS, explain, grid_feature_mask, heatmap, last_conv_activation, register
+from xai_helpers.cnn.attribution import (METHODS, PIXELS_PER_PASS, explain, grid_feature_mask, heatmap, images_per_pass,
+                                         last_conv_activation, register)
 from xai_helpers.cnn.models import AttentionCNN, PlainCNN
 from xai_helpers.cnn.shortcut import checkerboard, plant, random_boxes, shortcut_dataset
 from xai_helpers.cnn.train import train_classifier
@@ -141,6 +142,51 @@ def test_bad_calls_are_refused(tiny):
         explain(tiny, torch.rand(2, 1, 8, 8), torch.tensor([0, 1, 2]), "saliency")
     with pytest.raises(ValueError, match="already registered"):
         register("saliency", "x", "y", "gradient")(lambda m, x, t: x)
+    for bad in (0, -1, 2.5, True, "8"):
+        with pytest.raises(ValueError, match=f"batch_size must be a positive int or None, got {bad!r}"):
+            explain(tiny, torch.rand(2, 1, 8, 8), 0, "saliency", batch_size=bad)
+
+
+def test_images_per_pass_keeps_the_study_sizes_and_shrinks_for_large_images():
+    assert PIXELS_PER_PASS == 2 ** 19
+    assert [images_per_pass((3, s, s), 64) for s in (28, 32, 64)] == [64, 64, 64]  # unchanged at the study's sizes
+    assert [images_per_pass((3, s, s), 512) for s in (28, 32, 64, 224)] == [512, 512, 128, 8]
+    assert images_per_pass((1, 3, 224, 224), 64) == 8 and images_per_pass((3, 224, 224), 4) == 4
+    assert images_per_pass((3, 1024, 1024), 64) == 1  # larger than the budget: still one at a time
+
+
+class _PassSizes(nn.Module):
+    """A linear classifier on any image size that records how many images each forward pass carries."""
+
+    def __init__(self):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(2)
+        self.fc = nn.Linear(12, 3)
+        self.sizes = []
+
+    def forward(self, x):
+        self.sizes.append(len(x))
+        return self.fc(self.pool(x).flatten(1))
+
+
+def test_explain_batches_large_images_by_the_pixel_budget():
+    model = _PassSizes()
+    side = 256  # 8 images of 256 × 256 fill the budget
+    x, targets = torch.rand(20, 3, side, side), torch.zeros(20, dtype=torch.long)
+    explain(model, x[:1], targets[:1], "saliency")  # (the first call also runs the model once to look for batch norms)
+    model.sizes.clear()
+    explain(model, x, targets, "saliency")
+    assert model.sizes == [8, 8, 4]  # was one pass of 20 with a fixed batch of 64
+    model.sizes.clear()
+    explain(model, x[:3], targets[:3], "integrated_gradients", n_steps=16)  # 48 path points
+    assert model.sizes and max(model.sizes) <= 8 and sum(model.sizes) == 48  # captum used to take 512 at once
+    model.sizes.clear()
+    explain(model, x, targets, "saliency", batch_size=20)  # an explicit batch size is kept
+    assert model.sizes == [20]
+    small = torch.rand(70, 3, 32, 32)
+    model.sizes.clear()
+    explain(model, small, torch.zeros(70, dtype=torch.long), "saliency")
+    assert model.sizes == [64, 6]
 
 
 def test_registering_a_method_is_one_entry(tiny):
