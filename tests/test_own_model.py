@@ -140,14 +140,21 @@ def test_the_same_weights_as_factory_and_state_dict_give_the_same_metrics(own):
                 else ours[key] == theirs[key] or _close(ours[key], theirs[key]), (nb, key)
 
 
-def _close(a, b):
+def _close(a, b, rel=1e-5):
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(_close(a[k], b[k], rel) for k in a)
     if isinstance(a, float) and isinstance(b, float):
-        return math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-6) or (math.isnan(a) and math.isnan(b))
+        return math.isclose(a, b, rel_tol=rel, abs_tol=1e-6) or (math.isnan(a) and math.isnan(b))
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_close(x, y, rel) for x, y in zip(a, b))
     return a == b
+
+
+#: How far 02's metrics of a TorchScript net may be from those of the same weights in memory: explain() folds the
+#: in-memory model's batch norms into its convolutions (a TorchScript net cannot be folded), which changes the
+#: logits by float rounding (~1e-6); deletion curves rank the attributions, and near-ties reorder, so KernelSHAP's
+#: deletion AUC moved by 2e-3 relative. Wrong weights, normalisation or preprocessing move them by far more.
+FOLDING_REL_TOL = 1e-2
 
 
 def test_the_same_weights_as_torchscript_give_the_same_metrics_where_no_hook_is_needed(own):
@@ -160,4 +167,4 @@ def test_the_same_weights_as_torchscript_give_the_same_metrics_where_no_hook_is_
     ours = own["trained"]["02_cnn_attribution"]["methods"]
     for method in both:  # the explained model's own metrics (the shortcut model differs: see below)
         for key in ("deletion_auc", "insertion_auc", "infidelity", "gini"):
-            assert _close(ours[method][key], s02["methods"][method][key]), (method, key)
+            assert _close(ours[method][key], s02["methods"][method][key], FOLDING_REL_TOL), (method, key)
