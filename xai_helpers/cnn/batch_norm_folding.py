@@ -4,7 +4,8 @@ In eval mode a ``BatchNorm2d`` is an affine map per channel, :math:`y = \\gamma 
 \\epsilon} + \\beta`. When :math:`z` is the output of a ``Conv2d`` and nothing else reads :math:`z`, the map folds
 into the convolution's weights and bias (``torch.nn.utils.fusion.fuse_conv_bn_eval``): the same function up to
 float rounding, with one operator less in every forward and backward pass. A ResNet-18 at 224 px on 2 cores
-gives Saliency maps about 6 % faster so (19.8 instead of 18.6 images/s, its 20 pairs folded).
+gives Saliency maps 6–17 % faster so (its 20 pairs folded; 19.0–19.8 instead of 16.9–18.6 images/s in one
+hour, 13.7–14.2 instead of 11.7–13.1 in a slower one).
 
 Why not ``torch.fx.experimental.optimization.fuse``: it returns a ``GraphModule`` whose graph calls the leaf
 modules directly, so forward hooks on container modules (a ResNet's ``layer4``, the study's Grad-CAM layer) never
