@@ -115,3 +115,65 @@ def test_stale_temporaries_of_dead_writers_are_swept(tmp_path):
     stale.mkdir()
     save_entry(tmp_path, "k-6", {"model": _state()}, {})
     assert not stale.exists()
+
+
+_BUILDER = """
+import json, sys, time
+from pathlib import Path
+from xai_helpers.study.cache import cached
+
+cache_dir, start, builds = sys.argv[1], float(sys.argv[2]), Path(sys.argv[3])
+while time.time() < start:  # both processes ask for the entry at the same moment
+    time.sleep(0.005)
+
+def build():
+    with open(builds, "a") as fh:
+        fh.write("built\\n")
+    time.sleep(1.0)  # long enough for the other process to arrive while this one builds
+    return {"model": {"w": [1.0, 2.0]}}, {"note": "slow build"}
+
+tensors, meta, key, hit = cached(cache_dir, "k", {"a": 1}, build)
+print(json.dumps({"hit": hit, "key": key, "w": tensors["model"]["w"]}))
+"""
+
+
+def test_two_processes_needing_the_same_missing_entry_build_it_once(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    builds = tmp_path / "builds.txt"
+    start = time.time() + 2.0  # after both interpreters have started
+    procs = [subprocess.Popen([sys.executable, "-c", _BUILDER, str(tmp_path / "cache"), str(start), str(builds)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
+    assert builds.read_text() == "built\n"  # one build (without the lock: two)
+    assert sorted(r["hit"] for r in results) == [False, True]  # the second loaded the first one's entry
+    assert results[0]["key"] == results[1]["key"] and results[0]["w"] == results[1]["w"] == [1.0, 2.0]
+    waiting = [out for out, _ in outs if "[cache] waiting for" in out]
+    assert len(waiting) == 1 and results[0]["key"] in waiting[0]
+
+
+def test_a_build_lock_held_by_a_killed_process_does_not_block_the_next_build(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from filelock import FileLock, Timeout
+
+    key = cache_key("k", {"x": 1})
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nfrom xai_helpers.study.cache import build_lock\n"
+        f"with build_lock({str(tmp_path)!r}, {key!r}):\n    print('held', flush=True)\n    time.sleep(600)\n")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(Timeout):  # held: nobody else can take it
+            FileLock(tmp_path / f".{key}.lock").acquire(timeout=0.2)
+    finally:
+        holder.send_signal(signal.SIGKILL)  # dies holding it: the kernel releases the lock
+        holder.wait(timeout=30)
+    tensors, _, _, hit = cached(tmp_path, "k", {"x": 1}, lambda: ({"model": _state()}, {}))
+    assert not hit and torch.equal(tensors["model"]["w"], _state()["w"])

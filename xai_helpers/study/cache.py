@@ -6,12 +6,14 @@ seed, device type, and the source code of the function that builds it). An entry
 config, metrics, provenance and the SHA-256 of every tensor file.
 
 Writes are atomic: the entry is assembled in a temporary sibling folder and renamed into place, so a crash
-never leaves a half-written entry under the final name. Loads use ``torch.load(weights_only=True)``. An
+never leaves a half-written entry under the final name. Builds are locked (:func:`build_lock`): processes that
+need the same missing entry at once build it once. Loads use ``torch.load(weights_only=True)``. An
 entry whose meta is unreadable, whose files are missing or whose checksums differ is reported with a
 :class:`CorruptCacheWarning`, removed, and rebuilt, never used.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from filelock import FileLock, Timeout
 
 
 class CorruptCacheWarning(UserWarning):
@@ -172,15 +175,42 @@ def cached(cache_dir: str | Path, kind: str, config: dict, build: Callable[[], t
     ``build`` returns ``(tensors, meta)``; ``meta`` gets ``config`` added before it is stored.
     """
     key = cache_key(kind, config)
-    hit = load_entry(cache_dir, key, device)
+    hit = load_entry(cache_dir, key, device)  # the common case, without touching a lock
     if hit is not None:
         return hit[0], hit[1], key, True
-    tensors, meta = build()
-    save_entry(cache_dir, key, tensors, dict(meta, config=config, kind=kind))
+    with build_lock(cache_dir, key):
+        # Another process may have built it while this one waited for the lock: load rather than build twice.
+        hit = load_entry(cache_dir, key, device)
+        if hit is not None:
+            return hit[0], hit[1], key, True
+        tensors, meta = build()
+        save_entry(cache_dir, key, tensors, dict(meta, config=config, kind=kind))
     hit = load_entry(cache_dir, key, device)  # what later runs will see, checksums included
     if hit is None:
         raise CacheError(f"cache entry {key} could not be read back right after it was written")
     return hit[0], hit[1], key, False
+
+
+@contextlib.contextmanager
+def build_lock(cache_dir: str | Path, key: str, log=print):
+    """Hold ``<cache_dir>/.<key>.lock`` while an entry is built, so that two processes needing the same entry
+    (parallel workflow jobs) build it once: the second waits, says so, and then loads the first one's entry.
+
+    ``filelock.FileLock`` takes an operating-system lock (``flock``), which the kernel releases when its holder
+    dies, so a crashed build never blocks the next one. (On a network file system without ``flock`` support use a
+    local cache folder per node.)"""
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(cache_dir / f".{key}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log(f"[cache] waiting for {key}: another process is building it")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @dataclass
