@@ -248,3 +248,52 @@ def test_the_runner_entry_point_stays_where_it_was():
     for module in ("xai_helpers.runner", "xai_helpers.study.runner"):
         done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0 and "--profile" in done.stdout, (module, done.stderr)
+
+
+THREADS = '''import json, os, pathlib, torch
+pathlib.Path(run_dir, "metrics", "00_ok.json").write_text(json.dumps(
+    {"seed": seed, "omp": os.environ.get("OMP_NUM_THREADS"), "torch_threads": torch.get_num_threads()}))'''
+
+
+def test_job_mode_writes_into_the_given_folder_with_its_own_status(nbdir, tmp_path):
+    """--run-dir (what workflow/Snakefile runs): one notebook, one seed, into the folder itself; status and
+    provenance in the job's own files, so jobs sharing a folder do not overwrite each other's; no runs/, no
+    latest; --threads reaches the kernel."""
+    _notebook(nbdir / "00_ok.ipynb", PARAMS, THREADS)
+    _notebook(nbdir / "01_other.ipynb", PARAMS, "print('other')")
+    folder = tmp_path / "out" / "mnist5k" / "seed-3"
+    rc, out = _run(nbdir, tmp_path, "--run-dir", str(folder), "--only", "00", "--seed", "3", "--threads", "1")
+    assert rc == 0, out
+    assert json.loads((folder / "metrics" / "00_ok.json").read_text()) == {"seed": 3, "omp": "1", "torch_threads": 1}
+    status = json.loads((folder / "logs" / "00_ok.status.json").read_text())
+    assert status["state"] == "complete" and [(r["notebook"], r["seed"], r["status"]) for r in status["notebooks"]] \
+        == [("00_ok", 3, "ok")]
+    env = json.loads((folder / "logs" / "00_ok.environment.json").read_text())
+    assert env["seeds"] == [3] and env["runner_torch_threads"] == 1 and env["state"] == "complete"
+    assert (folder / "executed" / "00_ok.ipynb").exists() and (folder / "html" / "00_ok.html").exists()
+    for absent in ("status.json", "environment.json", "INCOMPLETE", "summary.md", "runs", "latest"):
+        assert not (folder / absent).exists() and not (tmp_path / "out" / absent).exists(), absent
+    # a second job in the same folder keeps the first one's files
+    assert _run(nbdir, tmp_path, "--run-dir", str(folder), "--only", "01", "--seed", "3")[0] == 0
+    assert (folder / "logs" / "00_ok.status.json").exists() and (folder / "logs" / "01_other.status.json").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--only", "00", "01"], "--run-dir runs exactly one notebook"),
+    ([], "--run-dir runs exactly one notebook: name it with --only (got no --only)"),
+    (["--only", "00", "--seeds", "0,1"], "--run-dir runs one seed, got --seeds 0,1"),
+    (["--only", "00", "--threads", "0"], "--threads 0: expected a positive integer"),
+])
+def test_job_mode_is_refused_for_anything_but_one_notebook_and_one_seed(nbdir, tmp_path, capsys, args, message):
+    _notebook(nbdir / "01_other.ipynb", PARAMS, "print('other')")
+    rc, _ = _run(nbdir, tmp_path, "--run-dir", str(tmp_path / "job"), *args)
+    assert rc == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "job").exists(), "nothing may be written for a refused run"
+
+
+def test_a_failed_job_names_notebook_and_cell_and_exits_1(nbdir, tmp_path):
+    _notebook(nbdir / "01_bad.ipynb", PARAMS, "x = 1", "raise ValueError('planted failure')")
+    rc, out = _run(nbdir, tmp_path, "--run-dir", str(tmp_path / "job"), "--only", "01")
+    assert rc == 1 and "01_bad FAILED" in out and "code cell 3" in out and "ValueError: planted failure" in out
+    status = json.loads((tmp_path / "job" / "logs" / "01_bad.status.json").read_text())
+    assert status["state"] == "failed" and status["notebooks"][0]["status"] == "failed"

@@ -234,15 +234,18 @@ def disentanglement_table(run_root: str | Path) -> pd.DataFrame:
 
 def cost_table(run_root: str | Path) -> pd.DataFrame:
     """Wall time of every finished notebook (per seed, and the total) with the run's device, profile, CPU and
-    threads. Times come from the runner's ``status.json``, which is current while the run goes on (a study-level
-    notebook reads it before the run ends); the machine from ``environment.json``."""
+    threads. Times come from the runner's ``status.json`` (or a workflow's per-job status files), which is current
+    while the run goes on (a study-level notebook reads it before the run ends); the machine from
+    ``environment.json`` (or the jobs'), see :mod:`xai_helpers.study.run_records`."""
+    from ..study.run_records import job_records, run_environment
+
     root = Path(run_root)
-    env_path, status_path = root / "environment.json", root / "status.json"
-    if not env_path.exists():
-        raise FileNotFoundError(f"{env_path} does not exist: cost is read from the runner's run folder")
-    env = json.loads(env_path.read_text())
-    if status_path.exists():
-        records = [r for r in json.loads(status_path.read_text())["notebooks"] if r.get("seconds") is not None]
+    env = run_environment(root)
+    if not env:
+        raise FileNotFoundError(f"{root / 'environment.json'} does not exist (nor any workflow job's "
+                                f"logs/*.environment.json): cost is read from the runner's run folder")
+    records = [r for r in job_records(root) if r.get("seconds") is not None]
+    if records:
         rows = [{"notebook": r["notebook"], "seed": str(r.get("seed")), "seconds": r["seconds"]} for r in records]
     else:
         rows = [{"notebook": k.rpartition("@")[0], "seed": k.rpartition("@")[2], "seconds": v}

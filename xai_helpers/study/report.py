@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from .report_findings import findings
+from .run_records import run_environment
 from .report_html import contents_html, esc, figure_html, key_value_table, page_html, summary_html, table_html
 from .report_tables import TableSpec, display_tables, read_table
 
@@ -149,7 +150,7 @@ def _figures(root: Path, seed_roots: list[Path]) -> list[tuple[str, list[tuple[P
 def build_report(run_root: str | Path) -> Path:
     """Write ``report.html`` into the run folder and append the findings and evaluation tables to ``summary.md``."""
     root = Path(run_root)
-    env = _read_json(root / "environment.json")
+    env = run_environment(root)  # environment.json, or a workflow's job files merged
     seed_roots = _seed_roots(root)
     n_seeds = len(env.get("seeds") or []) or len(seed_roots)
     tables = _tables(root)

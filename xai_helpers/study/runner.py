@@ -7,6 +7,13 @@ notebook does not declare and then runs with the default, which silently changes
 Exit status: 0 all notebooks succeeded; 1 a notebook failed (its name and cell are printed); 2 bad
 arguments; 130 interrupted. A run that did not finish keeps an ``INCOMPLETE`` marker, and ``<out>/latest``
 moves only when a run finishes without failure.
+
+Job mode (``--run-dir DIR --only NB``, what ``workflow/Snakefile`` runs): one notebook and one seed, written into
+``DIR`` itself, so that a workflow engine can run the study's notebooks as separate, parallel jobs into one
+folder per data set and seed. Several jobs then share a folder, so a job keeps its own status and provenance in
+``DIR/logs/<notebook>.status.json`` and ``.environment.json`` (:mod:`.run_records` reads them back as one run)
+instead of the run-wide ``status.json`` and ``environment.json``; it neither creates ``runs/<id>`` nor moves
+``latest``. A study-level job (06) also writes the folder's ``summary.md`` and ``report.html``.
 """
 from __future__ import annotations
 
@@ -33,6 +40,8 @@ DEVICES = ("auto", "cpu", "cuda")
 #: Notebooks about the whole study rather than one seed: they run once, after every seed's notebooks, with the
 #: run folder itself as ``run_dir`` (where they find ``seed-N/`` folders of a multi-seed run) and the first seed.
 STUDY_LEVEL = ("06_evaluation",)
+#: Environment variables that set a kernel's thread count (``--threads``).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 #: Log lines echoed to the console while a notebook runs (the full log goes to logs/<notebook>.log).
 _ECHO = re.compile(r"^\[(train|cache|gan|tcav|progress)")
 
@@ -113,7 +122,8 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         pass
 
 
-def run_notebook(nb: Path, run_root: Path, params: dict, timeout: float | None, log, record: dict) -> dict:
+def run_notebook(nb: Path, run_root: Path, params: dict, timeout: float | None, log, record: dict,
+                 threads: int | None = None) -> dict:
     """Execute one notebook with papermill in a child process, filling in its status ``record``."""
     executed = run_root / "executed" / nb.name
     log_path = run_root / "logs" / f"{nb.stem}.log"
@@ -126,6 +136,8 @@ def run_notebook(nb: Path, run_root: Path, params: dict, timeout: float | None, 
     env = dict(os.environ, XAI_HEADLESS="1", PYTHONUNBUFFERED="1")
     for var in ("XAI_PROFILE", "MPLBACKEND"):  # explicit profile wins; Agg would drop inline figures
         env.pop(var, None)
+    if threads:  # torch (intra- and inter-op), OpenMP and BLAS read these when the kernel starts
+        env.update({var: str(threads) for var in THREAD_VARIABLES})
     t0 = time.perf_counter()
     record.update(status="running", seconds=None, parameters=params)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
@@ -246,6 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="any other notebook parameter (repeatable)")
     p.add_argument("--timeout", type=float, default=None, help="per-cell execution timeout in seconds")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads of each notebook's kernel (default: torch's, one per core)")
+    p.add_argument("--run-dir", default=None, metavar="DIR",
+                   help="job mode (workflow/Snakefile): run the one notebook named by --only, for one seed, into DIR "
+                        "itself (no runs/<id>, 'latest' not moved); its status goes to DIR/logs/<notebook>.status.json")
     p.add_argument("--notebooks-dir", default=str(REPO_ROOT / "notebooks"), help=argparse.SUPPRESS)
     return p
 
@@ -283,6 +300,10 @@ def _main(args, log) -> int:
     seeds = parse_seeds(args)
     if args.seed is not None and args.seed < 0:
         raise UsageError(f"--seed {args.seed}: expected a non-negative integer")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads {args.threads}: expected a positive integer")
+    if args.run_dir is not None and len(seeds) > 1:
+        raise UsageError(f"--run-dir runs one seed, got --seeds {args.seeds}: use --seed (one job per seed)")
     if args.device == "cuda":
         import torch
 
@@ -291,6 +312,9 @@ def _main(args, log) -> int:
     notebooks = select_notebooks(discover_notebooks(Path(args.notebooks_dir)), args.only)
     if not notebooks:
         raise UsageError(f"no notebooks found in {args.notebooks_dir}")
+    if args.run_dir is not None and (not args.only or len(notebooks) != 1):
+        raise UsageError(f"--run-dir runs exactly one notebook: name it with --only "
+                         f"(got {', '.join(nb.stem for nb in notebooks) if args.only else 'no --only'})")
     declared = {nb.stem: papermill.inspect_notebook(str(nb)) for nb in notebooks}
     extra = {name: value for name, value in args.parameter}
     validate_parameters(declared, extra)
@@ -304,8 +328,14 @@ def _main(args, log) -> int:
 
     out = Path(args.out).expanduser().resolve()
     cache_dir = Path(args.cache_dir).expanduser().resolve() if args.cache_dir else REPO_ROOT / "results" / "cache"
-    run_id = make_run_id(profile, seeds, out)  # creates the folder
-    run_root = out / "runs" / run_id
+    job = args.run_dir is not None
+    if job:
+        run_root = Path(args.run_dir).expanduser().resolve()
+        run_root.mkdir(parents=True, exist_ok=True)
+        run_id = f"{run_root.name} · {notebooks[0].stem}"
+    else:
+        run_id = make_run_id(profile, seeds, out)  # creates the folder
+        run_root = out / "runs" / run_id
     multi = len(seeds) > 1
     for seed in seeds:
         for sub in RUN_SUBDIRS:
@@ -313,7 +343,11 @@ def _main(args, log) -> int:
     if multi and any(nb.stem in STUDY_LEVEL for nb in notebooks):
         for sub in RUN_SUBDIRS:
             (run_root / sub).mkdir(parents=True, exist_ok=True)
-    (run_root / "INCOMPLETE").write_text("This run has not finished (or was interrupted); see status.json.\n")
+    if not job:
+        (run_root / "INCOMPLETE").write_text("This run has not finished (or was interrupted); see status.json.\n")
+    # A job shares its folder with the other notebooks' jobs: its status and provenance are its own files.
+    status_path = run_root / ("logs/" + notebooks[0].stem + ".status.json" if job else "status.json")
+    environment_path = run_root / ("logs/" + notebooks[0].stem + ".environment.json" if job else "environment.json")
 
     from .reproducibility import provenance, resolve_device
 
@@ -322,10 +356,12 @@ def _main(args, log) -> int:
     env_info = provenance(device, seeds=seeds, profile=profile, run_id=run_id, argv=sys.argv[1:],
                           start_utc=started.isoformat(timespec="seconds"), notebooks=[nb.stem for nb in notebooks])
     # Measured in the runner, these two would describe this process, not the kernels that do the work:
-    # each notebook calls seed_everything (deterministic algorithms on) in its own kernel.
+    # each notebook calls seed_everything (deterministic algorithms on) in its own kernel. The kernels inherit
+    # the runner's environment, so they run with the runner's torch threads unless --threads sets theirs.
     env_info.pop("deterministic", None)
-    env_info["runner_torch_threads"] = env_info.pop("torch_threads")
-    write_json_atomic(run_root / "environment.json", env_info)
+    env_info["runner_torch_threads"] = args.threads or env_info.pop("torch_threads")
+    env_info.pop("torch_threads", None)
+    write_json_atomic(environment_path, env_info)
     log(f"Study run {run_id}: profile {profile}, seeds {seeds}, device {device}, "
         f"{len(notebooks)} notebook(s) → {run_root}")
 
@@ -333,7 +369,7 @@ def _main(args, log) -> int:
     state = "running"
 
     def save_status():
-        write_json_atomic(run_root / "status.json", {"state": state, "run_id": run_id, "notebooks": records})
+        write_json_atomic(status_path, {"state": state, "run_id": run_id, "notebooks": records})
 
     def on_sigterm(signum, frame):
         raise KeyboardInterrupt
@@ -359,7 +395,7 @@ def _main(args, log) -> int:
             record = {"notebook": nb.stem, "seed": seed, "status": "running", "seconds": None}
             records.append(record)
             save_status()
-            run_notebook(nb, folder, params, args.timeout, log, record)
+            run_notebook(nb, folder, params, args.timeout, log, record, threads=args.threads)
             save_status()
             if record["status"] == "ok":
                 log(f"  ✓ {nb.stem} finished in {record['seconds']:.1f} s")
@@ -389,12 +425,15 @@ def _main(args, log) -> int:
             signal.signal(sig, handler)
         env_info.update(end_utc=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), state=state,
                         wall_seconds={f"{r['notebook']}@{r.get('seed')}": r.get("seconds") for r in records})
-        write_json_atomic(run_root / "environment.json", env_info)
+        write_json_atomic(environment_path, env_info)
         save_status()
-        write_summary(run_root, records, {"state": state, "profile": profile, "seeds": seeds,
-                                          "device": str(device), "git_sha": env_info["git_sha"],
-                                          "multi_seed": multi})
+        if not job:
+            write_summary(run_root, records, {"state": state, "profile": profile, "seeds": seeds,
+                                              "device": str(device), "git_sha": env_info["git_sha"],
+                                              "multi_seed": multi})
     print_table(records, log)
+    if job:
+        return _finish_job(run_root, notebooks[0].stem, state, log)
     from .report import build_report
 
     try:
@@ -412,6 +451,28 @@ def _main(args, log) -> int:
         return 130
     log(f"\nRun FAILED: {run_root} ('latest' not moved)")
     return 1
+
+
+def _finish_job(run_root: Path, notebook: str, state: str, log) -> int:
+    """A job's end: a study-level job writes its folder's summary.md (every job found there) and report."""
+    if state == "complete" and notebook in STUDY_LEVEL:
+        from .report import build_report
+        from .run_records import job_records, run_environment
+
+        env = run_environment(run_root)
+        records = job_records(run_root)
+        write_summary(run_root, records, {"state": env.get("state"), "profile": env.get("profile"),
+                                          "seeds": env.get("seeds"), "device": env.get("device"),
+                                          "git_sha": env.get("git_sha"),
+                                          "multi_seed": any(p.is_dir() for p in run_root.glob("seed-*"))})
+        try:
+            log(f"Report: {build_report(run_root)}")
+        except Exception as err:  # as in a whole run: the notebook's results stand, the failure is reported
+            log(f"\nReport FAILED: {type(err).__name__}: {err}")
+            return 1
+    if state == "complete":
+        return 0
+    return 130 if state == "incomplete" else 1
 
 
 if __name__ == "__main__":

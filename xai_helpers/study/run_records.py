@@ -1,0 +1,62 @@
+"""A run folder's status and provenance, whether one runner process wrote it or many workflow jobs did.
+
+A run of ``run_all.sh`` keeps ``status.json`` (every notebook's record) and ``environment.json`` at its root. A
+workflow (``workflow/Snakefile``) runs each notebook and seed as its own job in the runner's job mode, and jobs
+that share a folder cannot share those two files: each keeps ``logs/<notebook>.status.json`` and
+``logs/<notebook>.environment.json`` in its folder (the data set's folder for 06, ``seed-N/`` for the others).
+These functions read either layout back as one run, for the cost table and the report.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+
+def _folders(root: Path) -> list[Path]:
+    """The seed folders of a run in seed order, then the run's own folder (where study-level notebooks run)."""
+    seeds = [(int(m.group(1)), p) for p in root.glob("seed-*") if (m := re.fullmatch(r"seed-(\d+)", p.name)) and p.is_dir()]
+    return [p for _, p in sorted(seeds)] + [root]
+
+
+def _job_files(root: Path, suffix: str) -> list[Path]:
+    return [f for folder in _folders(root) for f in sorted((folder / "logs").glob(f"*.{suffix}.json"))]
+
+
+def job_records(run_root: str | Path) -> list[dict]:
+    """Every notebook record of a run (notebook, seed, status, seconds …): from ``status.json``, else from the
+    workflow jobs' ``logs/*.status.json`` (seed folders in seed order, then the study-level jobs)."""
+    root = Path(run_root)
+    if (root / "status.json").exists():
+        return json.loads((root / "status.json").read_text())["notebooks"]
+    return [record for f in _job_files(root, "status") for record in json.loads(f.read_text())["notebooks"]]
+
+
+def run_environment(run_root: str | Path) -> dict:
+    """The run's provenance: ``environment.json``, else the workflow jobs' merged. The machine, versions and
+    profile are the first job's (a study-level job's when there is one); ``seeds`` and ``notebooks`` the union,
+    the start the earliest, the end the latest, the state ``complete`` only if every job's is; ``jobs`` counts
+    them. An empty dict when the folder holds neither."""
+    root = Path(run_root)
+    if (root / "environment.json").exists():
+        return json.loads((root / "environment.json").read_text())
+    envs = [json.loads(f.read_text()) for f in _job_files(root, "environment")]
+    if not envs:
+        return {}
+    merged = dict(envs[-1])  # the study-level job's (the run's own folder comes last) or the last seed's
+    merged["run_id"] = root.name
+    merged["jobs"] = len(envs)
+    merged["seeds"] = sorted({s for e in envs for s in e.get("seeds") or []})
+    merged["notebooks"] = sorted({n for e in envs for n in e.get("notebooks") or []})
+    starts = [e["start_utc"] for e in envs if e.get("start_utc")]
+    ends = [e.get("end_utc") for e in envs]
+    merged["start_utc"] = min(starts) if starts else None
+    merged["end_utc"] = max(ends) if ends and all(ends) else None
+    states = {e.get("state", "running") for e in envs}
+    merged["state"] = next((s for s in ("failed", "incomplete", "running") if s in states), "complete")
+    merged["wall_seconds"] = {k: v for e in envs for k, v in (e.get("wall_seconds") or {}).items()}
+    for key in ("profile", "device", "git_sha", "runner_torch_threads"):
+        values = {json.dumps(e.get(key)) for e in envs}
+        if len(values) > 1:  # jobs that disagree (a rerun at another version or profile): say so, never pick one
+            merged[key] = "mixed: " + ", ".join(sorted(str(json.loads(v)) for v in values))
+    return merged
