@@ -1,0 +1,139 @@
+"""What ``workflow/Snakefile`` needs from the study: its configuration, checked before any job runs, the job
+graph's folders and notebooks, and the runner command of each job.
+
+The Snakefile stays a readable list of rules; everything that can be wrong in a configuration is refused here
+with the key, the bad value and what is allowed, at the moment Snakemake reads the Snakefile (a dry run
+included), before any job starts. Notebook parameters (``params``) are checked exactly as the runner checks
+``-p`` (undeclared names, types, ranges for each data set), and each job is given only the parameters its
+notebook declares, since the runner refuses a ``-p`` that the one notebook of a job does not take.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+from ..data.datasets import DATASETS
+from .config import PROFILES
+from .notebook_parameters import UsageError, check_ranges, validate_parameters
+from .run_io import REPO_ROOT
+
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+#: The per-seed notebooks and the ones each needs first (its model or GAN comes from the cache they fill).
+PER_SEED = {"01_cnn_training": (), "02_cnn_attribution": ("01_cnn_training",), "03_tcav": ("01_cnn_training",),
+            "04_gan_dynamics": ("01_cnn_training",), "05_gan_latent": ("04_gan_dynamics",)}
+#: Run once per data set over all its seeds, in the data set's folder (where it finds the seed-N folders).
+PER_DATASET = "06_evaluation"
+KEYS = ("datasets", "seeds", "profile", "threads", "out", "cache", "params")
+#: Rule names by notebook (Snakemake rule names are identifiers).
+RULES = {"01_cnn_training": "cnn_training", "02_cnn_attribution": "cnn_attribution", "03_tcav": "tcav",
+         "04_gan_dynamics": "gan_dynamics", "05_gan_latent": "gan_latent", "06_evaluation": "evaluation"}
+
+
+class WorkflowConfigError(ValueError):
+    """A bad workflow configuration: the message names the key, the value and what is allowed."""
+
+
+def _bad(key: str, value, allowed: str) -> WorkflowConfigError:
+    return WorkflowConfigError(f"workflow config: {key} = {value!r} is not allowed: expected {allowed} "
+                               f"(workflow/config.yaml, or --config {key}=...)")
+
+
+def _integer(v) -> int | None:
+    """An int from an int or from decimal digits (Snakemake's ``--config seeds='[0,1]'`` gives the items as
+    text); None for anything else (booleans, floats, other text)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.strip().isdigit():
+        return int(v)
+    return None
+
+
+def check_config(config: dict) -> dict:
+    """The configuration with its values checked and normalised (paths absolute, relative ones taken from the
+    repository root, as the runner takes them); raises :class:`WorkflowConfigError` on the first bad value."""
+    unknown = sorted(set(config) - set(KEYS))
+    if unknown:
+        raise WorkflowConfigError(f"workflow config: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(KEYS)}")
+    missing = [k for k in KEYS if k not in config]
+    if missing:
+        raise WorkflowConfigError(f"workflow config: missing key(s) {', '.join(missing)} (see workflow/config.yaml)")
+    datasets, seeds = config["datasets"], config["seeds"]
+    if isinstance(datasets, str):  # --config datasets=mnist5k: one name
+        datasets = [datasets]
+    if not isinstance(datasets, list) or not datasets or any(d not in DATASETS for d in datasets) \
+            or len(set(datasets)) != len(datasets):
+        raise _bad("datasets", config["datasets"], f"a non-empty list of distinct names from {', '.join(DATASETS)}")
+    if not isinstance(seeds, list):
+        seeds = [seeds]
+    seeds = [_integer(s) for s in seeds]
+    if not seeds or not all(s is not None and s >= 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise _bad("seeds", config["seeds"], "a non-empty list of distinct non-negative integers, e.g. [0, 1, 2]")
+    if config["profile"] not in PROFILES:
+        raise _bad("profile", config["profile"], f"one of {', '.join(PROFILES)}")
+    threads = _integer(config["threads"])
+    if threads is None or threads < 1:
+        raise _bad("threads", config["threads"], "a positive integer (CPU threads per job)")
+    for key in ("out", "cache"):
+        if not isinstance(config[key], str) or not config[key].strip():
+            raise _bad(key, config[key], "a folder path")
+    params = config["params"] or {}
+    if not isinstance(params, dict):
+        raise _bad("params", config["params"], "a mapping of notebook parameter names to values, e.g. {epochs: 3}")
+    checked = dict(config, datasets=list(datasets), seeds=seeds, threads=threads, params=dict(params),
+                   out=str(_absolute(config["out"])), cache=str(_absolute(config["cache"])))
+    check_params(checked)
+    return checked
+
+
+def _absolute(path: str) -> Path:
+    p = Path(path).expanduser()
+    return (p if p.is_absolute() else REPO_ROOT / p).resolve()
+
+
+@lru_cache(maxsize=None)
+def declared_parameters() -> dict[str, dict]:
+    """papermill's view of every study notebook's parameters (01–06), read once per process."""
+    import papermill
+
+    return {nb: papermill.inspect_notebook(str(NOTEBOOKS_DIR / f"{nb}.ipynb")) for nb in [*PER_SEED, PER_DATASET]}
+
+
+def _as_text(value) -> str:
+    """A parameter value as the runner's ``-p`` reads it: strings as they are, anything else as JSON (which is
+    YAML: ``true``, ``null``, ``[1, 2]``)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def check_params(config: dict) -> None:
+    """``params`` checked against the study's notebooks as the runner checks ``-p``, for every data set."""
+    declared = declared_parameters()
+    extra = {name: _as_text(v) for name, v in config["params"].items()}
+    try:
+        validate_parameters(declared, extra)
+        for dataset in config["datasets"]:
+            check_ranges(declared, {"profile": config["profile"], "device": "auto", "seed": config["seeds"][0],
+                                    "dataset": dataset}, extra, config["profile"])
+    except UsageError as err:
+        raise WorkflowConfigError(f"workflow config: params: {err}".replace("-p ", "")) from None
+
+
+def runner_command(notebook: str, dataset: str, seed: int, run_dir: str, config: dict, threads: int) -> str:
+    """The shell command of one job: the runner in job mode on ``notebook`` for ``dataset`` and ``seed``, writing
+    into ``run_dir``, with the configuration's parameters that the notebook declares."""
+    declared = declared_parameters()[notebook]
+    args = [sys.executable, "-m", "xai_helpers.study.runner", "--run-dir", run_dir, "--only", notebook,
+            "--profile", config["profile"], "--dataset", dataset, "--seed", str(seed),
+            "--cache-dir", config["cache"], "--threads", str(threads)]
+    for name, value in sorted(config["params"].items()):
+        if name in declared:
+            args += ["-p", name, _as_text(value)]
+    return shlex.join(args)
+
+
+def summary_command(config: dict) -> str:
+    """The last job's command: the cross-data-set summary in ``<out>/summary/``."""
+    return shlex.join([sys.executable, "-m", "xai_helpers.evaluation.cross_dataset_report", "--out", config["out"],
+                       "--datasets", *config["datasets"]])
