@@ -16,6 +16,9 @@ from xai_helpers.data.colour import colourise, write_imagefolder
 from xai_helpers.data.datasets import render_shapes
 from xai_helpers.study import runner
 
+#: About 7 minutes on 2 cores (a ResNet-18 through four notebooks, then twice more): run with -m slow (CI does).
+pytestmark = pytest.mark.slow
+
 SIDE = 64
 CLASSES = ("square", "ellipse", "triangle", "blank")
 SMALL = ["-p", "image_size", str(SIDE), "-p", "channels", "3", "-p", "epochs", "1"]

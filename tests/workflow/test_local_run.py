@@ -28,7 +28,7 @@ def test_a_local_workflow_run_equals_the_sequential_runner_and_ends_with_the_sum
         "threads": 1, "out": str(out), "cache": str(tmp_path / "workflow-cache")})
     workflow_seconds = time.perf_counter() - started
     assert done.returncode == 0, done.stderr[-5000:] + done.stdout[-5000:]
-    assert job_counts(done.stdout)["total"] == len(DATASETS) * len(SEEDS) * 5 + len(DATASETS) + 1 + 1
+    assert job_counts(done.stderr + done.stdout)["total"] == len(DATASETS) * len(SEEDS) * 5 + len(DATASETS) + 1 + 1
     page = (out / "summary" / "report.html").read_text()
     assert "data sets compared" in page and all(f'href="../{d}/report.html"' in page for d in DATASETS)
     assert "Kendall" in page and "data:image/png;base64," in page

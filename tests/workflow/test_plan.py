@@ -89,3 +89,26 @@ def test_check_config_normalises_what_snakemake_passes():
         W.check_config({k: v for k, v in config.items() if k != "cache"})
     with pytest.raises(W.WorkflowConfigError, match=r"seeds = \[0, 0\]"):
         W.check_config(dict(config, seeds=[0, 0]))
+
+
+def test_data_dir_and_device_become_the_runners_options(tmp_path):
+    config = W.check_config({"datasets": ["imagefolder"], "seeds": [0], "profile": "smoke", "threads": 1,
+                             "out": "o", "cache": "c", "params": {"data_dir": "data/mine", "device": "cpu"}})
+    command = W.runner_command("01_cnn_training", "imagefolder", 0, "o/imagefolder/seed-0", config, 1)
+    assert f"--data-dir {W.REPO_ROOT / 'data' / 'mine'}" in command and "--device cpu" in command
+    assert "-p data_dir" not in command and "-p device" not in command
+    with pytest.raises(W.WorkflowConfigError, match="params.device = 'gpu' is not allowed: expected one of auto"):
+        W.check_config(dict(config, params={"device": "gpu"}))
+
+
+def test_a_failing_job_names_its_notebook_and_cell(tmp_path):
+    """An imagefolder data set whose folder holds no images: 01's job fails in the cell that loads it, and
+    Snakemake's output shows the runner's line naming notebook and cell, and the notebook's log."""
+    (tmp_path / "empty").mkdir()
+    target = f"{tmp_path}/out/imagefolder/seed-0/metrics/01_cnn_training.json"
+    done = snakemake(tmp_path, "--profile", "workflow/profiles/local", target, config=_config(
+        tmp_path, datasets="[imagefolder]", seeds="[0]", params=f"{{data_dir: {tmp_path / 'empty'}}}"))
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "✗ 01_cnn_training FAILED after" in output and "in code cell" in output, output[-3000:]
+    assert "Error in rule cnn_training" in output and f"{tmp_path}/out/imagefolder/seed-0/logs/01_cnn_training.log" in output

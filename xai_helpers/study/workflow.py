@@ -5,7 +5,8 @@ The Snakefile stays a readable list of rules; everything that can be wrong in a 
 with the key, the bad value and what is allowed, at the moment Snakemake reads the Snakefile (a dry run
 included), before any job starts. Notebook parameters (``params``) are checked exactly as the runner checks
 ``-p`` (undeclared names, types, ranges for each data set), and each job is given only the parameters its
-notebook declares, since the runner refuses a ``-p`` that the one notebook of a job does not take.
+notebook declares, since the runner refuses a ``-p`` that the one notebook of a job does not take. Two ``params``
+are the runner's options, not notebook parameters: ``data_dir`` (``--data-dir``) and ``device`` (``--device``).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from ..data.datasets import DATASETS
 from .config import PROFILES
 from .notebook_parameters import UsageError, check_ranges, validate_parameters
+from .runner import DEVICES
 from .run_io import REPO_ROOT
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -27,6 +29,8 @@ PER_SEED = {"01_cnn_training": (), "02_cnn_attribution": ("01_cnn_training",), "
 #: Run once per data set over all its seeds, in the data set's folder (where it finds the seed-N folders).
 PER_DATASET = "06_evaluation"
 KEYS = ("datasets", "seeds", "profile", "threads", "out", "cache", "params")
+#: ``params`` that are runner options rather than notebook parameters: the data folder and the device.
+RUNNER_OPTIONS = {"data_dir": "--data-dir", "device": "--device"}
 #: Rule names by notebook (Snakemake rule names are identifiers).
 RULES = {"01_cnn_training": "cnn_training", "02_cnn_attribution": "cnn_attribution", "03_tcav": "tcav",
          "04_gan_dynamics": "gan_dynamics", "05_gan_latent": "gan_latent", "06_evaluation": "evaluation"}
@@ -82,7 +86,14 @@ def check_config(config: dict) -> dict:
     params = config["params"] or {}
     if not isinstance(params, dict):
         raise _bad("params", config["params"], "a mapping of notebook parameter names to values, e.g. {epochs: 3}")
-    checked = dict(config, datasets=list(datasets), seeds=seeds, threads=threads, params=dict(params),
+    params = dict(params)
+    if "data_dir" in params:
+        if not isinstance(params["data_dir"], str) or not params["data_dir"].strip():
+            raise _bad("params.data_dir", params["data_dir"], "a folder path (of torchvision or imagefolder data)")
+        params["data_dir"] = str(_absolute(params["data_dir"]))  # jobs run in Snakemake's working directory
+    if "device" in params and params["device"] not in DEVICES:
+        raise _bad("params.device", params["device"], f"one of {', '.join(DEVICES)}")
+    checked = dict(config, datasets=list(datasets), seeds=seeds, threads=threads, params=params,
                    out=str(_absolute(config["out"])), cache=str(_absolute(config["cache"])))
     check_params(checked)
     return checked
@@ -110,12 +121,12 @@ def _as_text(value) -> str:
 def check_params(config: dict) -> None:
     """``params`` checked against the study's notebooks as the runner checks ``-p``, for every data set."""
     declared = declared_parameters()
-    extra = {name: _as_text(v) for name, v in config["params"].items()}
+    extra = {name: _as_text(v) for name, v in config["params"].items() if name not in RUNNER_OPTIONS}
     try:
         validate_parameters(declared, extra)
         for dataset in config["datasets"]:
-            check_ranges(declared, {"profile": config["profile"], "device": "auto", "seed": config["seeds"][0],
-                                    "dataset": dataset}, extra, config["profile"])
+            check_ranges(declared, {"profile": config["profile"], "device": config["params"].get("device", "auto"),
+                                    "seed": config["seeds"][0], "dataset": dataset}, extra, config["profile"])
     except UsageError as err:
         raise WorkflowConfigError(f"workflow config: params: {err}".replace("-p ", "")) from None
 
@@ -128,7 +139,9 @@ def runner_command(notebook: str, dataset: str, seed: int, run_dir: str, config:
             "--profile", config["profile"], "--dataset", dataset, "--seed", str(seed),
             "--cache-dir", config["cache"], "--threads", str(threads)]
     for name, value in sorted(config["params"].items()):
-        if name in declared:
+        if name in RUNNER_OPTIONS:
+            args += [RUNNER_OPTIONS[name], value]
+        elif name in declared:
             args += ["-p", name, _as_text(value)]
     return shlex.join(args)
 
