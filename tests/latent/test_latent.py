@@ -161,8 +161,22 @@ def test_interfacegan_recovers_a_linear_boundary():
     normal = torch.tensor([0.0, 3.0, 0.0, -4.0, 0.0, 0.0]) / 5
     direction, acc = LD.interfacegan(z, (z @ normal > 0.2).numpy())
     assert direction @ normal.numpy() > 0.95 and acc > 0.9
-    with pytest.raises(ValueError, match="both True and False"):
+    with pytest.raises(ValueError, match="600 of 600 latents have the attribute and 0 do not"):
         LD.interfacegan(z, np.ones(600, bool))
+
+
+def test_interfacegan_refuses_a_side_with_fewer_than_ten_latents():
+    """05 on shapes at smoke scale (seed 0, 2 threads) fitted a boundary to a property measurable on a handful of
+    samples: one latent above the median, and sklearn's stratified split failed with its own message."""
+    z = torch.randn(200, 4, generator=torch.Generator().manual_seed(0))
+    few = np.zeros(200, bool)
+    few[:9] = True
+    assert LD.interfacegan_refusal(few) == ("9 of 200 latents have the attribute and 191 do not; a boundary needs at "
+                                            "least 10 on each side")
+    with pytest.raises(ValueError, match="InterFaceGAN: 9 of 200 latents"):
+        LD.interfacegan(z, few)
+    few[9] = True
+    assert LD.interfacegan_refusal(few) is None and len(LD.interfacegan(z, few)[0]) == 4
 
 
 def test_slerp_keeps_norm_and_endpoints_and_lerp_is_linear():

@@ -63,9 +63,9 @@ def latent_directions(gan: TrainedGAN, classifier: nn.Module, classes, *, k: int
     predicted = _predict(classifier, decode(G, z_pool, y_pool)).numpy()
     counts = np.bincount(predicted, minlength=len(classes))
     for c in np.argsort(-counts):
-        if len(out["InterFaceGAN"]) == k or counts[c] < 10:
+        if len(out["InterFaceGAN"]) == k or counts[c] < LD.INTERFACEGAN_MIN_PER_SIDE:
             break
-        if n_pool - counts[c] < 10:
+        if n_pool - counts[c] < LD.INTERFACEGAN_MIN_PER_SIDE:
             continue
         normal, accuracy = LD.interfacegan(z_pool, predicted == c, seed)
         out["InterFaceGAN"].append(Direction("InterFaceGAN", f"InterFaceGAN → '{classes[c]}' (boundary accuracy "

@@ -112,19 +112,36 @@ def ganspace(generator: nn.Module, z: torch.Tensor, k: int = 8,
     return pca.explained_variance_ratio_, _unit_rows(u)
 
 
+#: InterFaceGAN fits a boundary only with at least this many latents on each side: its 30 % held-out split then
+#: holds at least 3 of each, so that the accuracy it reports rests on more than one or two latents.
+INTERFACEGAN_MIN_PER_SIDE = 10
+
+
+def interfacegan_refusal(has_attribute: np.ndarray) -> str | None:
+    """Why no InterFaceGAN boundary can be fitted to these labels (too few latents on a side), or None."""
+    y = np.asarray(has_attribute, bool)
+    n_with, n_without = int(y.sum()), int((~y).sum())
+    if min(n_with, n_without) < INTERFACEGAN_MIN_PER_SIDE:
+        return (f"{n_with} of {len(y)} latents have the attribute and {n_without} do not; a boundary needs at "
+                f"least {INTERFACEGAN_MIN_PER_SIDE} on each side")
+    return None
+
+
 def interfacegan(z: torch.Tensor, has_attribute: np.ndarray, seed: int = 0) -> tuple[np.ndarray, float]:
     """InterFaceGAN: (unit normal of a linear SVM boundary in z-space, its held-out accuracy).
 
     ``has_attribute`` is boolean per latent. The normal points towards the attribute. The accuracy is on a
-    stratified 30 % held-out split (a direction from a boundary at chance level means nothing)."""
+    stratified 30 % held-out split (a direction from a boundary at chance level means nothing). Labels with fewer
+    than :data:`INTERFACEGAN_MIN_PER_SIDE` latents on a side are refused (:func:`interfacegan_refusal`)."""
     from sklearn.model_selection import train_test_split
     from sklearn.svm import LinearSVC
 
     y = np.asarray(has_attribute, bool)
     if y.shape != (len(z),):
         raise ValueError(f"has_attribute must be one bool per latent ({len(z)}), got shape {y.shape}")
-    if y.all() or not y.any():
-        raise ValueError("has_attribute must contain both True and False")
+    reason = interfacegan_refusal(y)
+    if reason:
+        raise ValueError(f"InterFaceGAN: {reason}")
     x = z.double().cpu().numpy()
     xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.3, random_state=seed, stratify=y)
     svm = LinearSVC(C=1.0, random_state=seed).fit(xtr, ytr)
