@@ -121,32 +121,21 @@ def test_cost_table_reads_the_runners_wall_times(tmp_path):
         ET.cost_table(tmp_path / "missing")
 
 
-def test_study_checks_report_failures_and_missing_notebooks(tmp_path):
-    tcav = {"seed": 0, "planted_significant": {"0": True, "1": True}, "planted_tcav_score": {"0": 0.9, "1": 1.0},
-            "random_controls_significant": 0}
-    _write(tmp_path, "03_tcav", tcav)
-    checks = ET.study_checks(tmp_path)
-    got = dict(zip(checks["check"], checks["passed"]))
-    assert got["planted concept (100 %) significant"] is True
-    assert got["absent concept (0 %) not significant"] is False  # a significant absent concept is a failure
-    missing = checks[checks["check"] == "(not run in this run)"]["notebook"].tolist()
-    assert missing == ["02_cnn_attribution", "04_gan_dynamics", "05_gan_latent"]
-
-
 def test_tcav_table_counts_shares_and_planted_scores_over_seeds(tmp_path):
     for s, (n_sig, planted) in enumerate([(9, 0.8), (3, 1.0)]):
         _write(tmp_path / f"seed-{s}", "03_tcav", {
             "seed": s, "n_significant": n_sig, "n_tests": 60, "random_controls_significant": s,
             "n_cavs_flagged": 4, "planted_tcav_score": {"0": 0.5, "1": planted},
-            "planted_significant": {"0": False, "1": s == 0}})
+            "planted_significant": {"0": False if s == 0 else None, "1": s == 0}})  # seed 1: rate 0 not tested
     table = ET.tcav_table(tmp_path)
     assert table.loc["share of tests significant (Holm)", "mean"] == pytest.approx(0.1)  # (9 + 3) / 2 / 60
     assert table.loc["random controls significant", "mean"] == pytest.approx(0.5)
     assert table.loc["planted pattern at 100%: TCAV score", "mean"] == pytest.approx(0.9)
     assert table.loc["planted pattern at 100%: significant", "mean"] == pytest.approx(0.5)  # 1 of 2 seeds
     assert table.loc["planted pattern at 0%: significant", "mean"] == 0
+    assert table.loc["planted pattern at 0%: significant", "n_seeds"] == 1  # an untested seed is no "not significant"
     assert table["ci_low"].min() >= 0 and table.loc["planted pattern at 100%: TCAV score", "ci_high"] <= 1
-    assert (table["n_seeds"] == 2).all()
+    assert (table.drop("planted pattern at 0%: significant")["n_seeds"] == 2).all()
 
 
 def test_latent_table_summarises_checks_directions_and_dissection(tmp_path):
@@ -249,39 +238,92 @@ def test_patch_check_fails_when_the_shortcut_was_not_learned(tmp_path):
     assert passed is None and "pointing_game_clean_model" in measured
 
 
-def _tcav_checks(folder, scores: dict, significant: dict, **extra):
-    _write(folder, "03_tcav", {"seed": 0, "planted_tcav_score": scores, "planted_significant": significant,
-                               "random_controls_significant": 0, **extra})
+def _layer(score, significant, tested=True, null=0.5, p=0.01):
+    return {"tcav_score": score, "null_score": null, "p_value": p, "p_value_corrected": p if tested else None,
+            "significant": significant, "tested": tested}
+
+
+def _tcav_metrics(layers_by_rate: dict, **extra):
+    """03's metrics with ``{rate: {layer: _layer(...)}}`` (the headline layer is the first)."""
+    planted = {rate: {**next(iter(layers.values())), "layers": layers} for rate, layers in layers_by_rate.items()}
+    return {"seed": 0, "planted": planted,
+            "planted_tcav_score": {rate: v["tcav_score"] for rate, v in planted.items()},
+            "planted_significant": {rate: v["significant"] for rate, v in planted.items()},
+            "random_controls_significant": 0, **extra}
+
+
+def _tcav_checks(folder, layers_by_rate: dict, **extra):
+    _write(folder, "03_tcav", _tcav_metrics(layers_by_rate, **extra))
     checks = ET.study_checks(folder)
     checks = checks[checks["notebook"] == "03_tcav"].set_index("check")
     return checks["passed"].to_dict(), checks["measured"].to_dict()
 
 
+PRESENT, ABSENT = "planted concept (100 %) significant and above the null", "absent concept (0 %) not significant"
+
+
+def test_study_checks_report_failures_and_missing_notebooks(tmp_path):
+    _write(tmp_path, "03_tcav", _tcav_metrics({"0": {"fc": _layer(0.9, True)}, "1": {"fc": _layer(1.0, True)}}))
+    checks = ET.study_checks(tmp_path)
+    got = dict(zip(checks["check"], checks["passed"]))
+    assert got[PRESENT] is True
+    assert got[ABSENT] is False  # a significant absent concept is a failure
+    missing = checks[checks["check"] == "(not run in this run)"]["notebook"].tolist()
+    assert missing == ["02_cnn_attribution", "04_gan_dynamics", "05_gan_latent"]
+
+
 def test_tcav_checks_of_rates_not_run_are_not_run(tmp_path):
-    passed, measured = _tcav_checks(tmp_path / "a", {"0": 0.5, "0.5": 0.9}, {"0": False, "0.5": True})
-    assert passed["planted concept (100 %) significant"] is None
-    assert "not run" in measured["planted concept (100 %) significant"] and "0, 0.5" in measured[
-        "planted concept (100 %) significant"]
-    assert passed["absent concept (0 %) not significant"] is True
-    passed, measured = _tcav_checks(tmp_path / "b", {"0.5": 0.9, "1.0": 1.0}, {"0.5": True, "1.0": True})
-    assert passed["planted concept (100 %) significant"] is True  # "1.0" is rate 1 as much as "1"
-    assert passed["absent concept (0 %) not significant"] is None and "not run" in measured[
-        "absent concept (0 %) not significant"]
+    passed, measured = _tcav_checks(tmp_path / "a", {"0": {"fc": _layer(0.5, False)}, "0.5": {"fc": _layer(0.9, True)}})
+    assert passed[PRESENT] is None
+    assert "not run" in measured[PRESENT] and "0, 0.5" in measured[PRESENT]
+    assert passed[ABSENT] is True
+    passed, measured = _tcav_checks(tmp_path / "b", {"0.5": {"fc": _layer(0.9, True)}, "1.0": {"fc": _layer(1.0, True)}})
+    assert passed[PRESENT] is True  # "1.0" is rate 1 as much as "1"
+    assert passed[ABSENT] is None and "not run" in measured[ABSENT]
+
+
+def test_tcav_checks_made_on_no_tested_layer_are_not_run(tmp_path):
+    """Issue 29, item 1: the quick run's rate 0 had ``tested: False`` at the headline layer (classifier.0), and the
+    old check read ``significant`` (False) as "not significant": a pass without a test. It also ignored the layer
+    where a test was made. Every CAV flagged at every layer: not run, at both rates."""
+    untested = {"classifier.0": _layer(0.503, False, tested=False), "features.12": _layer(0.5, False, tested=False)}
+    passed, measured = _tcav_checks(tmp_path / "a", {"0": untested, "1": untested})
+    assert passed[ABSENT] is None and passed[PRESENT] is None
+    assert measured[ABSENT].startswith("not run: CAVs flagged at every layer (2 probed)")
+    assert measured[PRESENT].startswith("not run: CAVs flagged at every layer")
+    # the headline layer untested, another layer tested and not significant: the check reads that layer
+    mixed = {"classifier.0": _layer(0.503, False, tested=False), "features.12": _layer(0.48, False, p=1.0)}
+    passed, measured = _tcav_checks(tmp_path / "b", {"0": mixed, "1": {"classifier.0": _layer(1.0, True)}})
+    assert passed[ABSENT] is True and "1 tested layers (2 probed)" in measured[ABSENT]
+    assert "features.12" in measured[ABSENT]
+    # … and a false positive at a layer other than the headline one fails
+    false_positive = {"classifier.0": _layer(0.503, False, tested=False), "features.12": _layer(0.9, True)}
+    passed, measured = _tcav_checks(tmp_path / "c", {"0": false_positive, "1": {"classifier.0": _layer(1.0, True)}})
+    assert passed[ABSENT] is False and "features.12" in measured[ABSENT]
+
+
+def test_tcav_planted_check_reads_every_layer_and_needs_the_score_above_the_null(tmp_path):
+    # found at the second layer only: a pass naming that layer
+    layers = {"fc": _layer(0.6, False, p=0.2), "conv": _layer(1.0, True, p=0.003)}
+    passed, measured = _tcav_checks(tmp_path / "a", {"1": layers})
+    assert passed[PRESENT] is True and measured[PRESENT].startswith("TCAV 1.000 vs null 0.500 at conv, Holm p 0.003")
+    # significant in the two-sided test, but *below* the null: the pattern pushes away from the class
+    passed, measured = _tcav_checks(tmp_path / "b", {"1": {"fc": _layer(0.1, True, null=0.5)}})
+    assert passed[PRESENT] is False and "found at 0 of 1 tested layers" in measured[PRESENT]
 
 
 def test_tcav_check_fails_when_the_planted_pattern_was_not_learned(tmp_path):
-    scores, significant = {"0": 0.5, "1": 0.95}, {"0": False, "1": True}
-    passed, measured = _tcav_checks(tmp_path / "a", scores, significant, planted_pattern_learned=False,
-                                    planted_pattern_effect=0.02)
-    assert passed["planted concept (100 %) significant"] is False
-    assert measured["planted concept (100 %) significant"].startswith("ground truth not learned")
-    assert "0.020" in measured["planted concept (100 %) significant"]
-    passed, measured = _tcav_checks(tmp_path / "b", scores, significant, planted_pattern_learned=True,
-                                    planted_pattern_effect=0.97)
-    assert passed["planted concept (100 %) significant"] is True
-    assert measured["planted concept (100 %) significant"] == "TCAV 0.950; pattern effect 0.970"
-    passed, _ = _tcav_checks(tmp_path / "c", scores, {"0": False, "1": False}, planted_pattern_learned=True)
-    assert passed["planted concept (100 %) significant"] is False  # learned, yet TCAV missed it
+    rates = {"0": {"fc": _layer(0.5, False, p=0.8)}, "1": {"fc": _layer(0.95, True)}}
+    passed, measured = _tcav_checks(tmp_path / "a", rates, planted_pattern_learned=False, planted_pattern_effect=0.02)
+    assert passed[PRESENT] is False
+    assert measured[PRESENT].startswith("ground truth not learned") and "0.020" in measured[PRESENT]
+    passed, measured = _tcav_checks(tmp_path / "b", rates, planted_pattern_learned=True, planted_pattern_effect=0.97)
+    assert passed[PRESENT] is True
+    assert measured[PRESENT] == ("TCAV 0.950 vs null 0.500 at fc, Holm p 0.01; found at 1 of 1 tested layers "
+                                 "(1 probed); pattern effect 0.970")
+    missed = {"0": rates["0"], "1": {"fc": _layer(0.95, False, p=0.2)}}
+    passed, _ = _tcav_checks(tmp_path / "c", missed, planted_pattern_learned=True)
+    assert passed[PRESENT] is False  # learned, yet TCAV missed it
 
 
 def test_disentanglement_table_averages_raw_accuracies_before_the_chance_correction(tmp_path):

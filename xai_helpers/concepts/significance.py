@@ -55,3 +55,15 @@ def correct(results: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     adjusted, out["significant"] = holm(p, alpha)
     out["p_value_corrected"] = pd.Series(adjusted, index=out.index).astype(object).where(~np.isnan(p), None)
     return out
+
+
+def correct_within(results: pd.DataFrame, family: pd.Series, alpha: float = 0.05) -> pd.DataFrame:
+    """:func:`correct` applied to each family of tests on its own (``family``: a label per row of ``results``),
+    with the label kept as column ``family``. Confirmatory tests, whose hypothesis was fixed in advance, are one
+    family; pooling them with many exploratory tests would spend their power on hypotheses nobody stated."""
+    if len(family) != len(results) or not family.index.equals(results.index):
+        raise ValueError("family must label every row of results, on the same index")
+    if results.empty:
+        return correct(results, alpha).assign(family=family)
+    parts = [correct(results[family == name], alpha).assign(family=name) for name in family.unique()]
+    return pd.concat(parts).loc[results.index]

@@ -316,6 +316,11 @@ def nested_metrics(results: pd.DataFrame, class_names, fields=("tcav_score", "ma
     return out
 
 
+def significant_pairs(rows: pd.DataFrame, class_names) -> str:
+    """``concept→class (score), …`` of result rows, for a printed summary ("none" for no rows)."""
+    return ", ".join(f"{r.concept}→{class_names[r.class_index]} ({r.tcav_score:.2f})" for r in rows.itertuples()) or "none"
+
+
 def json_value(value):
     """A table cell as a metrics value: NaN and None as None (JSON null), numpy scalars as Python ones."""
     if value is None or (isinstance(value, (float, np.floating)) and np.isnan(value)):

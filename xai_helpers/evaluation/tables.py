@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..cnn.shortcut import SHORTCUT_RATE_MIN  # the share of patched test images 02's shortcut model must call its class
+from ..concepts.planted import absent_verdict, present_verdict
 from ..latent.disentanglement import mean_over_seeds
 from .rating_stats import mean_ci, paired_difference
 
@@ -183,8 +184,9 @@ def _quantity_table(rows: dict[str, list], confidence: float, bounds: dict[str, 
 
 def tcav_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFrame:
     """TCAV (03) in numbers over seeds: the share of significant tests, random controls found significant, CAVs
-    flagged for low held-out accuracy, and the planted pattern's TCAV score and significance at each planting
-    rate (a significance row's mean is the share of seeds where it was significant)."""
+    flagged for low held-out accuracy, and the planted pattern's TCAV score (at 03's headline layer) and
+    significance at each planting rate (a significance row's mean is the share of seeds where the pattern was
+    found at some layer; seeds where no layer was tested are left out, and the row is absent if none was)."""
     runs = metrics_over_seeds(run_root, "03_tcav")
     rows: dict[str, list] = {"share of tests significant (Holm)": [], "random controls significant": [],
                              "CAVs flagged (held-out accuracy too low)": []}
@@ -194,8 +196,9 @@ def tcav_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFrame:
         rows["CAVs flagged (held-out accuracy too low)"].append(m.get("n_cavs_flagged"))
         for rate, score in sorted(m["planted_tcav_score"].items(), key=lambda kv: float(kv[0])):
             rows.setdefault(f"planted pattern at {float(rate):.0%}: TCAV score", []).append(score)
+            found = m["planted_significant"].get(rate)  # None: no layer tested, left out of the share
             rows.setdefault(f"planted pattern at {float(rate):.0%}: significant", []).append(
-                float(bool(m["planted_significant"].get(rate))))
+                None if found is None else float(found))
     bounds = {name: (0.0, math.inf) if name.startswith(("random controls", "CAVs")) else (0.0, 1.0) for name in rows}
     return _quantity_table(rows, confidence, bounds)
 
@@ -291,24 +294,41 @@ def _rate_key(by_rate: dict, rate: float):
     return next((k for k in by_rate if float(k) == rate), None)
 
 
+def _planted_layers(m: dict, key: str) -> dict | None:
+    """Every layer's test of the planted concept at one rate (03's ``planted[rate]["layers"]``), or None where
+    the metrics predate them."""
+    return (m.get("planted", {}).get(key) or {}).get("layers")
+
+
 def _tcav_checks(m: dict) -> list[tuple[str, bool | None, str]]:
-    """03's checks; a planting rate that was not run is "not run" (None), never a pass or a failure."""
-    sig, score = m["planted_significant"], m["planted_tcav_score"]
+    """03's checks over every probed layer (:func:`~xai_helpers.concepts.planted.present_verdict`,
+    :func:`~xai_helpers.concepts.planted.absent_verdict`): a planting rate that was not run, or at which every
+    layer's CAVs were flagged (no test made), is "not run" (None), never a pass or a failure."""
+    score = m["planted_tcav_score"]
     run = ", ".join(f"{float(k):g}" for k in sorted(score, key=float)) or "none"
     full, absent = _rate_key(score, 1.0), _rate_key(score, 0.0)
     effect = m.get("planted_pattern_effect")
     effect_text = f"; pattern effect {effect:.3f}" if effect is not None else ""
+
+    def verdict(key, judge):
+        layers = _planted_layers(m, key)
+        if layers is None:
+            return None, "not run: these metrics of 03 predate per-layer planted tests (rerun 03)"
+        return judge(layers)
+
     if full is None:
         planted = (None, f"not run: planting rate 1 not among the rates run ({run})")
     elif m.get("planted_pattern_learned") is False:  # absent in older runs: TCAV alone decides
         planted = (False, "ground truth not learned: the 100 % model does not use the pattern" + effect_text)
     else:
-        planted = (bool(sig.get(full)), f"TCAV {score[full]:.3f}" + effect_text)
+        ok, measured = verdict(full, present_verdict)
+        planted = (ok, measured + effect_text)
     if absent is None:
         clean = (None, f"not run: planting rate 0 not among the rates run ({run})")
     else:
-        clean = (not sig.get(absent), f"TCAV {score[absent]:.3f}")
-    return [("planted concept (100 %) significant", *planted), ("absent concept (0 %) not significant", *clean),
+        clean = verdict(absent, absent_verdict)
+    return [("planted concept (100 %) significant and above the null", *planted),
+            ("absent concept (0 %) not significant", *clean),
             ("no random control significant", m["random_controls_significant"] == 0,
              f"{m['random_controls_significant']} significant")]
 

@@ -160,8 +160,12 @@ def tcav_finding(table: pd.DataFrame) -> Finding:
     n = int(table["n_seeds"].max()) if "n_seeds" in table else None
 
     def at(rate):
-        share = q.loc[f"planted pattern at {rate}%: significant", "mean"]
-        return f"TCAV score {_value(q.loc[f'planted pattern at {rate}%: TCAV score'])}, {_significance(share, n)}"
+        score = f"TCAV score {_value(q.loc[f'planted pattern at {rate}%: TCAV score'])}"
+        key = f"planted pattern at {rate}%: significant"
+        if key not in q.index:  # no seed tested any layer at this rate (every CAV flagged)
+            return f"{score}, not tested (CAVs flagged at every layer)"
+        seeds = q.loc[key].get("n_seeds", n)  # seeds where a test was made at this rate
+        return f"{score}, {_significance(q.loc[key, 'mean'], None if pd.isna(seeds) else int(seeds))}"
     text = f"TCAV: the pattern planted in {rates[-1]} % of the target class's training images gives {at(rates[-1])}"
     if len(rates) > 1:
         text += f"; planted in {rates[0]} % it gives {at(rates[0])}"
