@@ -51,7 +51,7 @@ def entangled(factors):
 def test_perfect_codes_score_high(perfect):
     assert all(perfect[name] >= 0.9 for name in HEADLINE), perfect
     assert all(isinstance(value, float) for value in perfect.values())
-    assert set(perfect) == (set(HEADLINE) | set(dis.DCI_DISLIB) | {"factorvae_raw", "betavae_raw",
+    assert set(perfect) == (set(HEADLINE) | set(dis.DCI_DISLIB) | {"mig_equal_width", "factorvae_raw", "betavae_raw",
                                                                     "factorvae_num_factors", "betavae_num_factors"})
     assert perfect["factorvae_num_factors"] == perfect["betavae_num_factors"] == 5
 
@@ -140,6 +140,34 @@ def test_discretize_keeps_categories_and_bins_continuous_columns():
     assert binned[:, 1].min() == 0 and binned[:, 1].max() == 19
     assert len(np.unique(binned[:, 1])) > 3
     assert np.all(np.diff(binned[np.argsort(values[:, 1]), 1]) >= 0)  # bins follow the order of the values
+
+
+def test_quantile_mig_scores_one_disentanglement_alike_under_uniform_and_gaussian_codes():
+    """Issue 29, item 3: the same perfect disentanglement (each code an increasing function of one factor) with
+    U(-1, 1) codes, as InfoGAN-CR draws, and N(0, 1) codes, as the DCGAN draws. Equal-width bins (dislib's, the
+    old MIG) score them 0.98 and 0.68; quantile bins depend on the order of the values only and score them alike."""
+    from scipy.stats import norm
+
+    factors = np.random.default_rng(3).uniform(size=(3000, 5))
+    uniform, gaussian = 2 * factors - 1, norm.ppf(factors)
+    old = [dis.mig(codes, factors, binning="equal_width")["mig"] for codes in (uniform, gaussian)]
+    assert old[0] > 0.95 and old[1] < 0.75  # the bias the comparison of 05 suffered
+    new = [dis.mig(codes, factors)["mig"] for codes in (uniform, gaussian)]
+    assert new[0] == pytest.approx(new[1], abs=1e-12) and new[0] > 0.95
+    scores = dis.disentanglement_scores(gaussian, factors, **FAST)
+    assert scores["mig"] == pytest.approx(new[1]) and scores["mig_equal_width"] == pytest.approx(old[1])
+
+
+def test_quantile_bins_hold_equal_counts_and_follow_the_order():
+    values = np.random.default_rng(0).standard_normal((1000, 1))
+    binned = dis.discretize(values, num_bins=20, binning="quantile")[:, 0]
+    assert np.bincount(binned).tolist() == [50] * 20
+    assert np.all(np.diff(binned[np.argsort(values[:, 0])]) >= 0)
+    ties = np.repeat(np.arange(40.0), 5)[:, None]  # 40 values, 5 each: a tie never straddles two bins
+    tied = dis.discretize(ties, num_bins=20, binning="quantile")[:, 0]
+    assert all(len(np.unique(tied[ties[:, 0] == v])) == 1 for v in range(40))
+    with pytest.raises(ValueError, match="binning must be one of equal_width, quantile, got 'log'"):
+        dis.discretize(values, binning="log")
 
 
 def test_information_of_a_class_label():

@@ -349,27 +349,47 @@ def _checks_of(notebook: str, m: dict) -> list[tuple[str, bool | None, str]]:
                 ("real-vs-real FID < GAN FID < collapsed FID", m["real_vs_real_fid"] < m["fid"] < m["collapsed_fid"],
                  f"{m['real_vs_real_fid']:.3g} < {m['fid']:.3g} < {m['collapsed_fid']:.3g}")]
     if notebook == "05_gan_latent":
-        d = m["disentanglement"]
-        info = "InfoGAN-CR" if "InfoGAN-CR" in d else "InfoGAN"  # the disentangling GAN, by the name 05 gave it
         worse = [c for c, v in m["dissection"].items() if not v["ablation_effect_top"] > v["ablation_effect_random"]]
         return [("Jacobian matches finite differences (rel. err ≤ 0.01)", m["sensitivity_autograd_vs_fd_rel_err"] <= 0.01,
                  f"{m['sensitivity_autograd_vs_fd_rel_err']:.1e}"),
-                (f"{info} beats random codes on MIG and DCI disentanglement",
-                 d[info]["mig"] > d["random codes"]["mig"]
-                 and d[info]["dci_disentanglement"] > d["random codes"]["dci_disentanglement"],
-                 f"MIG {d[info]['mig']:.3f} vs {d['random codes']['mig']:.3f}, DCI "
-                 f"{d[info]['dci_disentanglement']:.3f} vs {d['random codes']['dci_disentanglement']:.3f}"),
                 ("ablating top units removes more of each concept than random units", not worse,
                  "all concepts" if not worse else f"not for {', '.join(worse)}")]
     return []
+
+
+#: The disentanglement check compares the disentangling GAN with these, on these scores (05's names).
+DISENTANGLEMENT_SCORES = {"mig": "MIG", "dci_disentanglement": "DCI"}
+
+
+def _disentanglement_check(runs: dict[int, dict]) -> tuple[str, bool | None, str]:
+    """05's disentanglement claim over the run's seeds: the disentangling GAN (InfoGAN-CR, or InfoGAN without the
+    contrastive term) beats the plain DCGAN, trained alike but for the codes, on mean MIG and mean DCI
+    disentanglement, and is above random codes (the floor) on both.
+
+    Against random codes alone the check could not fail where it matters: any generator whose latents change the
+    image beats them, a DCGAN too (issue 29). One GAN run is no evidence, so the means over seeds decide, and
+    ``measured`` gives every mean whichever model wins. MIG is 05's quantile-binned MIG, fair between U(−1, 1)
+    codes and N(0, 1) latents."""
+    per_seed = [m["disentanglement"] for m in runs.values()]
+    info = "InfoGAN-CR" if "InfoGAN-CR" in per_seed[0] else "InfoGAN"  # the disentangling GAN, as 05 named it
+    check = f"{info} beats the DCGAN (and random codes) on MIG and DCI disentanglement, mean over seeds"
+    if "DCGAN" not in per_seed[0]:
+        return check, None, "not run: no DCGAN among 05's disentanglement models"
+    means = {model: mean_over_seeds([scores[model] for scores in per_seed])
+             for model in (info, "DCGAN", "random codes")}
+    passed = all(means[info][k] > means[other][k] for k in DISENTANGLEMENT_SCORES for other in ("DCGAN", "random codes"))
+    measured = "; ".join(f"{label} {info} {means[info][k]:.3f} vs DCGAN {means['DCGAN'][k]:.3f} vs random "
+                         f"{means['random codes'][k]:.3f}" for k, label in DISENTANGLEMENT_SCORES.items())
+    return check, passed, f"{measured} (over {len(per_seed)} seed{'s' if len(per_seed) > 1 else ''})"
 
 
 CHECKED_NOTEBOOKS = ("02_cnn_attribution", "03_tcav", "04_gan_dynamics", "05_gan_latent")
 
 
 def study_checks(run_root: str | Path) -> pd.DataFrame:
-    """The study's own checks against ground truth, per notebook and seed: what passed and what failed.
-    Notebooks without metrics in this run are listed as not run rather than left out."""
+    """The study's own checks against ground truth, per notebook and seed: what passed and what failed. A claim
+    over seeds (05's disentanglement comparison) is one row for the run, with seed None. Notebooks without
+    metrics in this run are listed as not run rather than left out."""
     rows = []
     for notebook in CHECKED_NOTEBOOKS:
         try:
@@ -381,6 +401,9 @@ def study_checks(run_root: str | Path) -> pd.DataFrame:
         for seed, m in runs.items():
             rows += [{"notebook": notebook, "seed": seed, "check": c, "passed": ok, "measured": v}
                      for c, ok, v in _checks_of(notebook, m)]
+        if notebook == "05_gan_latent":  # a claim over seeds: one row for the run (seed None)
+            c, ok, v = _disentanglement_check(runs)
+            rows.append({"notebook": notebook, "seed": None, "check": c, "passed": ok, "measured": v})
     return pd.DataFrame(rows, columns=["notebook", "seed", "check", "passed", "measured"])
 
 

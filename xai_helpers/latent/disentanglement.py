@@ -40,7 +40,8 @@ __all__ = ["CHANCE_CORRECTED", "DCI_DISLIB", "betavae_score", "chance_corrected"
 
 def disentanglement_scores(codes: np.ndarray, factors: np.ndarray, *, seed: int = 0, num_bins: int = 20,
                            categorical: Sequence[bool] | None = None, dislib_estimators: int = 100) -> dict:
-    """Every metric above as one flat dict of Python floats (the headline numbers, not the matrices).
+    """Every metric above as one flat dict of Python floats (the headline numbers, not the matrices). ``mig`` bins
+    by quantiles (fair between codes of different priors), ``mig_equal_width`` as disentanglement_lib does.
     ``dislib_estimators`` is :func:`dci_dislib`'s ``n_estimators`` (keep dislib's 100 for reported numbers).
 
     ``factorvae`` and ``betavae`` are clipped at 0 per seed; to average seeds, use :func:`mean_over_seeds`,
@@ -51,7 +52,8 @@ def disentanglement_scores(codes: np.ndarray, factors: np.ndarray, *, seed: int 
     factorvae = factorvae_score(codes, factors, num_bins=num_bins, seed=seed)
     betavae = betavae_score(codes, factors, num_bins=num_bins, seed=seed)
     return {
-        "mig": mig(codes, factors, num_bins=num_bins)["mig"],
+        "mig": mig(codes, factors, num_bins=num_bins)["mig"],  # quantile bins: fair across latent priors
+        "mig_equal_width": mig(codes, factors, num_bins=num_bins, binning="equal_width")["mig"],  # dislib's
         "sap": sap(codes, factors, categorical=categorical, seed=seed)["sap"],
         "dci_disentanglement": dci_scores["dci_disentanglement"],
         "dci_completeness": dci_scores["dci_completeness"],
