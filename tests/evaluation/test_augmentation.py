@@ -29,7 +29,7 @@ def test_sets_of_a_regime_share_the_real_test_split_and_hold_what_they_say():
     sx, sy = torch.rand(30, 1, 28, 28), torch.arange(30) % 4
     regime = A.regime_data(data, 0.1)
     sets = A.augmentation_sets(regime, sx, sy)
-    assert set(sets) == set(A.TRAINING_SETS)
+    assert tuple(sets) == A.DATA_SETS
     real, both, synthetic = sets["real"], sets["real + synthetic"], sets["synthetic only"]
     # real: a stratified 10 % of the real training pairs, each image with its own label
     assert real is regime and len(real.train_x) == 20 and torch.bincount(real.train_y).tolist() == [5, 5, 5, 5]
@@ -52,6 +52,15 @@ def test_sets_of_a_regime_share_the_real_test_split_and_hold_what_they_say():
         A.augmentation_sets(regime, sx, sy + 4)
     with pytest.raises(ValueError, match="do not match"):
         A.augmentation_sets(regime, torch.rand(30, 1, 32, 32), sy)
+
+
+def test_the_low_data_regime_is_drawn_from_the_run_seed():
+    """Issue 29, item 4: the 10 % subset was the same for every seed, so intervals over seeds left out which
+    images were kept. Now each seed keeps its own stratified subset, and one seed always the same."""
+    data = _data()
+    draws = [_rows_of(A.regime_data(data, 0.1, seed).train_x, data.train_x) for seed in (0, 1, 0)]
+    assert torch.equal(draws[0], draws[2]) and not torch.equal(draws[0], draws[1])
+    assert torch.bincount(A.regime_data(data, 0.1, 1).train_y).tolist() == [5, 5, 5, 5]  # still stratified
 
 
 def test_labels_come_from_the_conditional_gan_or_from_the_classifier():
@@ -104,19 +113,30 @@ def test_study_scores_every_regime_on_the_real_test_split_with_samples_of_that_r
     assert [len(r.train_x) for r in seen] == [40, 200] and seen[1] is data
     rows = _rows_of(seen[0].train_x, data.train_x)
     assert (rows >= 0).all() and torch.equal(seen[0].train_y, data.train_y[rows])
-    assert len(table) == 6 and set(table["training_set"]) == set(A.TRAINING_SETS)
+    assert len(table) == 8 and set(table["training_set"]) == set(A.TRAINING_SETS)
     assert table.groupby("real_fraction")["training_set"].apply(set).tolist() == [set(A.TRAINING_SETS)] * 2
-    # Each of the 6 classifiers was scored on the real test split, and that is the table.
-    assert len(scored) == 6 and all(x is data.test_x and y is data.test_y for x, y, _ in scored)
+    # Each of the 8 classifiers was scored on the real test split, and that is the table.
+    assert len(scored) == 8 and all(x is data.test_x and y is data.test_y for x, y, _ in scored)
     assert sorted(table["test_accuracy"]) == sorted(v for *_, v in scored)
     only = table[table["training_set"] == "synthetic only"]
     assert only["checkpoint"].nunique() == 2  # each regime's own samples: two different GAN-only classifiers
     assert table.groupby("real_fraction")["gan_checkpoint"].first().tolist() == ["gan-40", "gan-200"]
     assert table.loc[table["training_set"] == "real", "n_train"].tolist() == [40, 200]
     assert table.loc[table["training_set"] == "real + synthetic", "n_train"].tolist() == [100, 260]
-    assert table["n_real"].tolist() == [40, 40, 40, 200, 200, 200]
+    assert table["n_real"].tolist() == [40] * 4 + [200] * 4
     assert table.set_index(["real_fraction", "training_set"])["n_synthetic"].xs(0.2).to_dict() == {
-        "real": 0, "real + synthetic": 60, "synthetic only": 60}
+        "real": 0, "real + synthetic": 60, "synthetic only": 60, A.STEP_MATCHED: 0}
+    # Issue 29, item 4: the step-matched row trains the regime's real images for as many steps as real + synthetic
+    # (batch 32: 40 real images take 2 steps an epoch, 100 real + synthetic 4, so 2 epochs; at 100 %: 7 and 9 steps)
+    steps = table.set_index(["real_fraction", "training_set"])["steps"]
+    assert steps[(0.2, "real")] == 2 and steps[(0.2, "real + synthetic")] == steps[(0.2, A.STEP_MATCHED)] == 4
+    assert steps[(1.0, "real")] == 7 and steps[(1.0, "real + synthetic")] == 9 and steps[(1.0, A.STEP_MATCHED)] == 7
+    matched = table[table["training_set"] == A.STEP_MATCHED]
+    assert matched["n_train"].tolist() == [40, 200] and matched["epochs"].tolist() == [2, 1]
+    gain = table.set_index(["real_fraction", "training_set"])
+    assert gain.loc[(0.2, "real + synthetic"), "gain_over_step_matched"] == pytest.approx(
+        gain.loc[(0.2, "real + synthetic"), "test_accuracy"] - gain.loc[(0.2, A.STEP_MATCHED), "test_accuracy"])
+    assert (matched["gain_over_step_matched"] == 0).all()
     assert (table["label_source"] == "given").all()
 
 

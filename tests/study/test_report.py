@@ -297,3 +297,19 @@ def test_report_in_chromium_fits_the_page_and_has_no_row_numbers(tmp_path, chrom
     old.write_text(f"<!doctype html><html><body style='max-width:1100px'>{wide.to_html()}</body></html>")
     layout = report_layout(old, chromium_path)
     assert layout["scroll_width"] > 1280 and layout["index_tables"] == 1, layout
+
+
+def test_augmentation_finding_reports_the_gain_over_the_step_matched_row():
+    """Issue 29, item 4: real + GAN trains for more steps than real only; the finding gives the gain over the real
+    images trained for as many steps, and runs made before that row existed still read."""
+    from xai_helpers.study.report_findings import augmentation_finding
+
+    rows = [(0.1, "real", 0.946, 0, None), (0.1, "real + synthetic", 0.955, 2000, -0.01),
+            (0.1, "synthetic only", 0.8, 2000, -0.165), (0.1, "real, step-matched", 0.965, 0, 0.0)]
+    table = pd.DataFrame(rows, columns=["real_fraction", "training_set", "test_accuracy", "n_synthetic",
+                                        "gain_over_step_matched"])
+    text = augmentation_finding(table).text
+    assert "real only trained for as many steps as real + GAN reaches 0.965, so the GAN's images add -0.01" in text
+    assert "positive in 0 of 1 regimes" in text
+    old = augmentation_finding(table.drop(columns="gain_over_step_matched").iloc[:3]).text
+    assert "0.955 (real + 2000 GAN images)" in old and "step" not in old
