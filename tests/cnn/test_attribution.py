@@ -1,11 +1,13 @@
 """Attribution methods and explanation metrics on tiny models with known answers."""
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
 
 from xai_helpers.cnn import explanation_metrics as em
 from xai_helpers.cnn.attenuation import attenuated, attenuation_effect, taylor_channel_scores, taylor_prediction
+from xai_helpers.cnn.attribution_study import sanity_summary
 from captum.attr import GuidedGradCam, LayerAttribution, LayerGradCam
 
 from xai_helpers.cnn.attribution import (METHODS, PIXELS_PER_PASS, explain, grid_feature_mask, heatmap, images_per_pass,
@@ -436,3 +438,32 @@ def test_integrated_gradients_refuses_an_unknown_baseline_naming_the_allowed_one
     with pytest.raises(ValueError, match="black, blur, noise"):
         explain(PlainCNN(width=4, hidden=8, image_size=8).eval(), torch.rand(1, 1, 8, 8), 0, "integrated_gradients",
                 baseline="grey")
+
+
+def test_sanity_records_take_per_image_absolute_spearman_over_maps_that_are_not_constant(tiny, monkeypatch):
+    """Issue 29, item 5: a mean of signed ρ lets +0.66 and −0.36 cancel (|mean| 0.15); a constant map (NaN)
+    has no ranking and is left out of |ρ|, counted in the degenerate share."""
+    rho = np.array([0.66, -0.36, np.nan, 0.3])
+    monkeypatch.setattr(em, "foreground_spearman", lambda a, b, f: rho)
+    record = em.cascading_randomization(tiny, torch.rand(4, 1, 8, 8), torch.arange(4), "saliency")[-1]
+    assert record["abs_spearman"] == pytest.approx((0.66 + 0.36 + 0.3) / 3)
+    assert record["spearman"] == pytest.approx((0.66 - 0.36 + 0.3) / 4)  # the signed mean, a constant map as 0
+    assert record["degenerate"] == 1 and record["degenerate_share"] == 0.25
+
+
+def test_sanity_pass_reads_the_same_figure_the_ranking_does():
+    sanity = pd.DataFrame([
+        {"method": "saliency", "step": 3, "spearman": 0.0, "abs_spearman": 0.1, "ssim": 0.1, "degenerate": 1,
+         "degenerate_share": 0.125},  # one constant map of 8: still a pass
+        {"method": "grad_cam", "step": 3, "spearman": 0.1, "abs_spearman": 0.24, "ssim": 0.2, "degenerate": 5,
+         "degenerate_share": 0.625},  # mostly constant: no pass
+        {"method": "guided_backprop", "step": 3, "spearman": -0.54, "abs_spearman": 0.54, "ssim": 0.5,
+         "degenerate": 0, "degenerate_share": 0.0},  # strongly negative: the structure is kept, inverted
+        {"method": "blank", "step": 3, "spearman": 0.0, "abs_spearman": np.nan, "ssim": 0.0, "degenerate": 8,
+         "degenerate_share": 1.0},
+        {"method": "saliency", "step": 0, "spearman": 1.0, "abs_spearman": 1.0, "ssim": 1.0, "degenerate": 0,
+         "degenerate_share": 0.0}])
+    summary = sanity_summary(sanity, threshold=0.3)
+    assert summary["passes"].to_dict() == {"saliency": True, "grad_cam": False, "guided_backprop": False, "blank": False}
+    assert summary.loc["saliency", "abs_spearman_after_full_randomisation"] == 0.1
+    assert summary.loc["grad_cam", "degenerate_share"] == 0.625

@@ -157,22 +157,48 @@ def test_latent_table_summarises_checks_directions_and_dissection(tmp_path):
         ET.latent_table(tmp_path / "other")
 
 
-def test_sanity_ranks_use_absolute_spearman_and_put_degenerate_maps_last(tmp_path):
-    def method(rho, ssim, degenerate=0):
-        return {"randomization_spearman": rho, "randomization_ssim": ssim, "randomization_degenerate_maps": degenerate}
-    seeds = [{"anti": method(-0.9, 0.1), "weak": method(0.1, 0.3), "flips": method(0.8, 0.4),
-              "blank": method(0.0, 0.0, degenerate=3), "strong": method(0.5, 0.2)},
-             {"anti": method(-0.9, 0.1), "weak": method(-0.1, 0.3), "flips": method(-0.8, 0.4),
-              "blank": method(0.0, 0.0), "strong": method(0.5, 0.2)}]
+def test_sanity_ranks_use_per_image_absolute_spearman_and_put_mostly_degenerate_maps_last(tmp_path):
+    """Issue 29, item 5: Grad-CAM (|ρ| 0.107, 1 of 8 maps constant in one seed) ranked below Guided Backprop
+    (ρ 0.539, the textbook failure) because any constant map put a method last, and |mean ρ| let opposite signs
+    cancel. Now the per-image |ρ| is ranked, and only mostly constant maps go last."""
+    def method(abs_rho, ssim, share=0.0, signed=0.0):
+        return {"randomization_abs_spearman": abs_rho, "randomization_spearman": signed, "randomization_ssim": ssim,
+                "randomization_degenerate_share": share}
+    seeds = [{"grad_cam": method(0.107, 0.2, share=1 / 8, signed=0.11), "guided_backprop": method(0.539, 0.5, signed=0.54),
+              "flips": method(0.24, 0.3, signed=0.0), "blank": method(None, 0.0, share=1.0)},
+             {"grad_cam": method(0.107, 0.2), "guided_backprop": method(0.539, 0.5, signed=0.54),
+              "flips": method(0.24, 0.3, signed=0.0), "blank": method(0.0, 0.0, share=0.75)}]
     for s, m in enumerate(seeds):
         _write(tmp_path / f"seed-{s}", "02_cnn_attribution", {"seed": s, "methods": m})
     means, ranks = ET.explanation_table(tmp_path)
-    # |rho| averaged over seeds: 0.1 < 0.5 < 0.8 < 0.9; the signed mean of "flips" (0) is no evidence
-    assert ranks["randomization_spearman"].to_dict() == {"weak": 1, "strong": 2, "flips": 3, "anti": 4, "blank": 5}
-    assert means.loc["flips", "randomization_spearman"] == pytest.approx(0.0)  # the table keeps signed values
-    # constant maps in one seed: last on SSIM too, although their SSIM of 0 looks best
-    assert ranks.loc["blank", "randomization_ssim"] == 5 and ranks.loc["anti", "randomization_ssim"] == 1
+    assert ranks["randomization_abs_spearman"].to_dict() == {"grad_cam": 1, "flips": 2, "guided_backprop": 3, "blank": 4}
+    assert "randomization_spearman" not in ranks  # the signed mean is shown, not ranked
+    assert means.loc["flips", "randomization_spearman"] == 0.0 and means.loc["grad_cam", "randomization_degenerate_share"] == 1 / 16
+    # mostly constant maps (all in one seed, 3 in 4 in the other): last on SSIM too, although an SSIM of 0 looks best
+    assert ranks.loc["blank", "randomization_ssim"] == 4 and ranks.loc["grad_cam", "randomization_ssim"] == 1
     assert ranks.index[-1] == "blank"
+
+
+def _sanity_row(folder, methods):
+    _write(folder, "02_cnn_attribution", {"seed": 0, "methods": methods})
+    checks = ET.study_checks(folder)
+    row = checks[checks["check"].str.startswith("model-randomisation")].iloc[0]
+    return row["passed"], row["measured"]
+
+
+def test_sanity_check_needs_saliency_to_pass_and_guided_backprop_to_fail(tmp_path):
+    """Issue 29, item 5: "passed by some method" passed on a never-trained CNN (Saliency ρ −0.017). The check
+    now asks for Adebayo et al.'s result, and fails when the test cannot tell the two methods apart."""
+    def method(rho, ok, share=0.0):
+        return {"randomization_abs_spearman": rho, "randomization_degenerate_share": share, "sanity_pass": ok}
+    passed, measured = _sanity_row(tmp_path / "a", {"saliency": method(0.05, True), "guided_backprop": method(0.54, False)})
+    assert passed is True and measured == ("saliency |ρ| 0.050 (passes), guided_backprop |ρ| 0.540 (fails); "
+                                           "1 of 2 methods pass")
+    assert _sanity_row(tmp_path / "b", {"saliency": method(0.05, True), "guided_backprop": method(0.1, True)})[0] is False
+    assert _sanity_row(tmp_path / "c", {"saliency": method(0.6, False), "guided_backprop": method(0.6, False)})[0] is False
+    passed, measured = _sanity_row(tmp_path / "d", {"saliency": method(0.05, True),
+                                                    "guided_backprop": {"skipped": "no hooks"}})
+    assert passed is None and measured == "not run: guided_backprop did not explain this model"
 
 
 def test_a_supplied_model_gets_its_own_rows_and_its_skipped_methods_are_no_results(tmp_path):
@@ -192,7 +218,7 @@ def test_a_supplied_model_gets_its_own_rows_and_its_skipped_methods_are_no_resul
     assert list(means.index) == ["saliency"] and list(ranks.index) == ["saliency"]
     checks = ET.study_checks(tmp_path)
     sanity = checks[checks["check"].str.startswith("model-randomisation")]
-    assert set(sanity["measured"]) == {"1 of 1 methods"}
+    assert sanity["passed"].isna().all() and set(sanity["measured"]) == {"not run: guided_backprop did not explain this model"}
 
 
 def _attribution_metrics(games: dict, **extra):

@@ -9,7 +9,7 @@ from .attenuation import attenuation_effect, taylor_channel_scores, taylor_predi
 from .attribution import IG_BASELINES, METHODS, explain, heatmap, last_conv_activation
 from .attribution_study import (attenuation_correlation, faithfulness_table, ground_truth_table, method_options,
                                 per_image_channel_correlation, robustness_table, run_attributions, sanity_records,
-                                substrate_rank_agreement)
+                                sanity_summary, substrate_rank_agreement)
 from .classifier_metrics import classification_summary
 from .feature_level import (channel_attributions, channel_objective, class_channel_importance, class_logit_objective,
                             conv_activation_layers, maximise_activation)
@@ -25,5 +25,6 @@ __all__ = ["CLASSIFIER_PARAMETERS", "IG_BASELINES", "METHODS", "PATCH_SHARE", "P
            "ground_truth_table", "heatmap", "last_conv_activation", "maximise_activation", "method_options",
            "patched_test_set", "per_image_channel_correlation", "planted_concept_dataset", "predict_logits",
            "probe_indices", "rank_similarity_to_final", "relative_size", "resolve_shortcut", "robustness_table",
-           "run_attributions", "saliency_over_snapshots", "sanity_records", "shortcut_rate", "substrate_rank_agreement",
+           "run_attributions", "saliency_over_snapshots", "sanity_records", "sanity_summary", "shortcut_rate",
+           "substrate_rank_agreement",
            "taylor_channel_scores", "taylor_prediction", "train_classifier", "train_shortcut_model"]

@@ -140,13 +140,26 @@ def robustness_table(model, x, targets, attributions: dict, options: dict, n_sen
 
 
 def sanity_records(model, x, targets, methods, options: dict, seed: int = 0) -> pd.DataFrame:
-    """Cascading randomisation for every method: a long table (method, step, layer, spearman, ssim)."""
+    """Cascading randomisation for every method: a long table (method, step and the columns of
+    :func:`~xai_helpers.cnn.explanation_metrics.cascading_randomization`)."""
     rows = []
     for name in methods:
         for step, rec in enumerate(em.cascading_randomization(model, x, targets, name, seed=seed,
                                                                **options.get(name, {}))):
             rows.append({"method": name, "step": step, **rec})
     return pd.DataFrame(rows)
+
+
+def sanity_summary(sanity: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Per method, the similarities after full randomisation (the last step of :func:`sanity_records`) and
+    whether it passes (:func:`~xai_helpers.cnn.explanation_metrics.sanity_pass`)."""
+    final = sanity[sanity.step == sanity.step.max()].set_index("method")
+    return pd.DataFrame({
+        "spearman_after_full_randomisation": final.spearman,
+        "abs_spearman_after_full_randomisation": final.abs_spearman,
+        "ssim_after_full_randomisation": final.ssim,
+        "degenerate_maps": final.degenerate, "degenerate_share": final.degenerate_share,
+        "passes": [em.sanity_pass(a, d, threshold) for a, d in zip(final.abs_spearman, final.degenerate_share)]})
 
 
 def ground_truth_table(heats: dict, boxes: torch.Tensor) -> pd.DataFrame:

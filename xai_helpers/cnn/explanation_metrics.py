@@ -185,13 +185,26 @@ def map_ssim(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
     return np.array(out, dtype=float)
 
 
+#: A method whose maps are constant for more than this share of the images after randomisation is "degenerate":
+#: it fails the sanity check and ranks last (a few constant maps among many do not decide, issue 29).
+DEGENERATE_MAX_SHARE = 0.5
+
+
+def sanity_pass(abs_spearman: float, degenerate_share: float, threshold: float) -> bool:
+    """Adebayo et al.'s test as the study applies it: after full randomisation the maps that still have a ranking
+    share little of it with the original (mean per-image |ρ| ≤ ``threshold``), and the maps are not mostly
+    degenerate (a constant map has nothing left to compare: that is no pass)."""
+    return bool(np.isfinite(abs_spearman) and abs_spearman <= threshold and degenerate_share <= DEGENERATE_MAX_SHARE)
+
+
 def cascading_randomization(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, method: str,
                             seed: int = 0, foreground_threshold: float = 0.1, **options) -> list[dict]:
     """Adebayo et al. 2018: re-initialise layers from the top (logits) down, cumulatively, and compare each
     explanation with the original one. Step 0 is the trained model (similarity 1 by construction).
 
-    Returns one record per step: ``layer`` (the last layer randomised), mean foreground ``spearman``, ``ssim``
-    and the number of ``degenerate`` (constant) maps. The model passed in is not modified (a deep copy is randomised)."""
+    Returns one record per step: ``layer`` (the last layer randomised), mean foreground ``spearman`` (signed,
+    a constant map as 0), ``abs_spearman`` (mean per-image |ρ| over the maps that are not constant), ``ssim``,
+    the number of ``degenerate`` (constant) maps and their ``degenerate_share``. The model passed in is not modified (a deep copy is randomised)."""
     generator = torch.Generator().manual_seed(seed)
     foreground = x.amax(1) > foreground_threshold
 
@@ -200,10 +213,14 @@ def cascading_randomization(model: nn.Module, x: torch.Tensor, targets: torch.Te
 
     def record(layer, heat):
         rho = foreground_spearman(reference, heat, foreground)
-        # A degenerate (constant) map shares no ranking with the original: it counts as 0 in the mean and is
-        # flagged in ``degenerate`` (the notebook does not let such a method pass).
+        # A degenerate (constant) map shares no ranking with the original: it counts as 0 in the signed mean and
+        # is left out of ``abs_spearman``, the mean per-image |ρ| over the maps that have a ranking (a mean of
+        # signed ρ lets +0.66 and −0.36 cancel).
+        usable = ~np.isnan(rho)
         return {"layer": layer, "spearman": float(np.nan_to_num(rho, nan=0.0).mean()),
-                "ssim": float(map_ssim(reference, heat).mean()), "degenerate": int(np.isnan(rho).sum())}
+                "abs_spearman": float(np.abs(rho[usable]).mean()) if usable.any() else float("nan"),
+                "ssim": float(map_ssim(reference, heat).mean()), "degenerate": int((~usable).sum()),
+                "degenerate_share": float((~usable).mean())}
 
     reference = explained(model)
     work = clone_classifier(model).eval()  # deepcopy, except for TorchScript (see clone_classifier)

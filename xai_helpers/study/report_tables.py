@@ -56,9 +56,11 @@ QUANTITIES = {
     "pointing_game_clean_model": Quantity("pointing game, clean model (control)"),
     "pointing_chance": Quantity("pointing chance"),
     "pointing_chance_clean_model": Quantity("pointing chance, clean model"),
-    "randomization_spearman": Quantity("randomisation Spearman (ranked by |ρ|)", better=DOWN),
+    "randomization_abs_spearman": Quantity("randomisation |Spearman| per image", better=DOWN),
+    "randomization_spearman": Quantity("randomisation Spearman, signed mean (not ranked)"),
     "randomization_ssim": Quantity("randomisation SSIM", better=DOWN),
     "randomization_degenerate_maps": Quantity("degenerate maps after randomisation", "count"),
+    "randomization_degenerate_share": Quantity("share of maps constant after randomisation"),
     "gini": Quantity("Gini sparsity"), "images_per_second": Quantity("speed", "images/s", better=UP),
     "mean rank": Quantity("mean rank", better=DOWN),
     # 03 and 05, rows of the TCAV and latent summaries
