@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import spearmanr
+from scipy.stats import chi2, spearmanr
 
 from xai_helpers.evaluation import cross_dataset as CD
 
@@ -29,6 +29,25 @@ def test_kendalls_w_extremes_ties_and_missing_values():
     with_gap = pd.DataFrame({"x": [1.0, 2, 3, np.nan], "y": [1.0, 2, 3, 1]})
     assert CD.kendalls_w(with_gap) == pytest.approx(1.0)  # a method one data set did not run is left out
     assert math.isnan(CD.kendalls_w(pd.DataFrame({"x": [1.0, 2]})))
+
+
+def test_concordance_test_is_friedmans_and_says_the_chance_level():
+    """Issue 29, item 6: W was labelled "0 = no agreement", but independent rankings give E[W] = 1/m (two data
+    sets: 0.5). Friedman's χ² = m (n − 1) W from scipy, with its p-value, tests W against that chance level."""
+    rng = np.random.default_rng(1)
+    ranks = pd.DataFrame({d: rng.permutation(6) + 1.0 for d in "abcd"})
+    test = CD.concordance_test(ranks)
+    assert test["chance"] == 0.25 and test["chi2"] == pytest.approx(4 * 5 * test["w"])  # scipy's χ² is m (n − 1) W
+    assert test["p_value"] == pytest.approx(chi2.sf(test["chi2"], 5))
+    # the chance level is what independent rankings average to
+    draws = [CD.kendalls_w(pd.DataFrame({d: rng.permutation(6) + 1.0 for d in "ab"})) for _ in range(2000)]
+    assert np.mean(draws) == pytest.approx(0.5, abs=0.02)
+    agree = CD.concordance_test(pd.DataFrame({d: np.arange(6.0) for d in "abcd"}))
+    assert agree["w"] == pytest.approx(1.0) and agree["p_value"] < 0.01
+    table = CD.rank_agreement(ranks)
+    assert table.loc["all data sets", "chance"] == 0.25 and table.loc["all data sets (Friedman)", "p_value"] == test["p_value"]
+    assert table.loc["all pairs", "value"] == pytest.approx(np.mean([table.loc[f"{a} vs {b}", "value"]
+                                                                     for a, b in ["ab", "ac", "ad", "bc", "bd", "cd"]]))
 
 
 def _dataset(root, name, accuracies, ranks_by_seed):
@@ -64,3 +83,15 @@ def test_a_data_set_that_06_has_not_evaluated_is_refused_by_name(tmp_path):
     _dataset(tmp_path, "easy", [0.9], [{"saliency": 0.1}])
     with pytest.raises(FileNotFoundError, match="data set 'missing'.*06_evaluation.json does not exist"):
         CD.dataset_folders(tmp_path, ["easy", "missing"])
+
+
+def test_the_summary_sentence_gives_w_with_its_chance_level_and_test():
+    from xai_helpers.evaluation.cross_dataset_report import _findings
+
+    ranks = pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [1.0, 2, 4, 3]}, index=["s", "g", "l", "k"])
+    tables = {"classification": pd.DataFrame({"accuracy": [0.9]}, index=pd.MultiIndex.from_tuples(
+        [("a", "plain CNN")], names=["dataset", "model"])), "method_ranks": ranks,
+        "rank_agreement": CD.rank_agreement(ranks)}
+    sentence = _findings(tables, CD.kendalls_w(ranks))[-1]
+    assert sentence.startswith("Agreement of the method rankings across data sets: Kendall's W = 0.9 over 4 methods "
+                               "(chance level 0.5, Friedman's test p = ")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata, spearmanr
+from scipy.stats import friedmanchisquare, rankdata, spearmanr
 
 from . import tables as T
 
@@ -90,7 +90,9 @@ def method_ranks_by_dataset(folders: dict[str, Path]) -> pd.DataFrame:
 def kendalls_w(ranks: pd.DataFrame) -> float:
     """Kendall's coefficient of concordance W of the columns (raters: data sets) over the rows (objects: methods),
     with the correction for ties; rows with a missing value are left out. 1 = every data set orders the methods
-    alike, 0 = no agreement. NaN with fewer than two data sets or methods.
+    alike. Under independent rankings its expectation is 1/m for m data sets (:func:`concordance_test`), not 0:
+    with two data sets W = 0.5 is no agreement and 0 is the reversed order. NaN with fewer than two data sets or
+    methods.
 
     Written here because neither scipy nor the study's other dependencies provide it;
     W = 12 S / (m² (n³ − n) − m Σ T), S the sum of squared deviations of the methods' rank sums from their mean,
@@ -109,16 +111,39 @@ def kendalls_w(ranks: pd.DataFrame) -> float:
     return s * 12 / denominator if denominator > 0 else math.nan
 
 
+def concordance_test(ranks: pd.DataFrame) -> dict:
+    """Is the agreement of the data sets' rankings more than chance? Friedman's test over the methods (treatments)
+    with the data sets as blocks, scipy's ``friedmanchisquare`` (tie-corrected): χ² = m (n − 1) W for m data sets
+    and n methods, χ²-distributed with n − 1 degrees of freedom when the rankings are independent, under which
+    E[W] = 1/m (``chance``). NaNs where it cannot be made (fewer than 2 data sets or 3 methods)."""
+    table = ranks.dropna()
+    n, m = table.shape
+    out = {"w": kendalls_w(ranks), "chance": 1 / m if m else math.nan, "chi2": math.nan, "p_value": math.nan,
+           "data_sets": m, "methods": n}
+    if m >= 2 and n >= 3 and table.nunique().gt(1).any():
+        result = friedmanchisquare(*table.to_numpy(float))  # one sample per method, its ranks across data sets
+        out.update(chi2=float(result.statistic), p_value=float(result.pvalue))
+    return out
+
+
 def rank_agreement(ranks: pd.DataFrame) -> pd.DataFrame:
-    """Spearman's ρ between every two data sets' method ranks (methods both ran), and Kendall's W over all."""
-    rows = []
+    """Spearman's ρ between every two data sets' method ranks (methods both ran) and their mean, and Kendall's W
+    over all with its chance level and Friedman's test (:func:`concordance_test`)."""
+    rows, rhos = [], []
     for a, b in combinations(ranks.columns, 2):
         both = ranks[[a, b]].dropna()
         rho = spearmanr(both[a], both[b]).statistic if len(both) >= 3 else math.nan
-        rows.append({"comparison": f"{a} vs {b}", "statistic": "Spearman ρ", "value": float(rho),
-                     "methods": len(both)})
-    rows.append({"comparison": "all data sets", "statistic": "Kendall's W", "value": kendalls_w(ranks),
-                 "methods": len(ranks.dropna())})
+        rhos.append(rho)
+        rows.append({"comparison": f"{a} vs {b}", "statistic": "Spearman ρ", "value": float(rho), "chance": 0.0,
+                     "p_value": math.nan, "methods": len(both)})
+    test = concordance_test(ranks)
+    rows.append({"comparison": "all data sets", "statistic": "Kendall's W", "value": test["w"],
+                 "chance": test["chance"], "p_value": test["p_value"], "methods": test["methods"]})
+    rows.append({"comparison": "all data sets (Friedman)", "statistic": "Friedman χ² = m (n − 1) W",
+                 "value": test["chi2"], "chance": math.nan, "p_value": test["p_value"], "methods": test["methods"]})
+    if len(rhos) > 1:
+        rows.append({"comparison": "all pairs", "statistic": "mean Spearman ρ", "value": float(np.nanmean(rhos)),
+                     "chance": 0.0, "p_value": math.nan, "methods": test["methods"]})
     return pd.DataFrame(rows).set_index("comparison")
 
 

@@ -46,7 +46,9 @@ def rank_heatmap(ranks: pd.DataFrame, agreement: float):
     ax.set_xlabel("data set")
     ax.set_ylabel("attribution method")
     w = "n/a" if np.isnan(agreement) else f"{agreement:.2f}"
-    ax.set_title(f"Mean rank of each method over 02's metrics (Kendall's W = {w})", fontsize=10)
+    chance = 1 / ranks.shape[1]  # W's expectation under independent rankings of m data sets
+    ax.set_title(f"Mean rank of each method over 02's metrics (Kendall's W = {w}; chance level {chance:.2f})",
+                 fontsize=10)
     fig.colorbar(image, ax=ax, label="mean rank (1 = best)")
     fig.tight_layout()
     return fig

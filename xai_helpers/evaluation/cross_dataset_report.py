@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from ..study.report_html import contents_html, esc, figure_html, key_value_table, page_html, table_html
 from ..study.report_tables import TableSpec, display_tables, format_number, read_table
 from ..study.run_io import save_figure, save_table
@@ -28,8 +30,10 @@ SECTIONS = (
     TableSpec("method_ranks", "3 · Attribution methods: mean rank on each data set", ranked=True, max_columns=12,
               note="Each cell is the method's mean rank over notebook 02's graded metrics on that data set (1 = best)."),
     TableSpec("rank_agreement", "3a · Do the data sets rank the methods alike?",
-              note="Spearman's ρ between two data sets' mean ranks (methods both ran), Kendall's W over all data "
-                   "sets (1 = the same order everywhere, 0 = no agreement)."),
+              note="Spearman's ρ between two data sets' mean ranks (methods both ran; chance 0), Kendall's W over all "
+                   "data sets (1 = the same order everywhere; under independent rankings its expectation is 1/m for m "
+                   "data sets, the chance column, so with two data sets 0.5 is no agreement and 0 the reversed order), "
+                   "and Friedman's test of W against chance, χ² = m (n − 1) W for n methods, with its p-value."),
     TableSpec("checks", "4 · The study's ground-truth checks on each data set",
               note="Seeds on which the check passed, of the seeds on which it could be made."),
     TableSpec("cost", "5 · Cost of each data set"),
@@ -105,8 +109,10 @@ def _findings(tables: dict, w: float) -> list[str]:
     best_methods = ", ".join(f"{d}: {ranks[d].idxmin()}" for d in ranks.columns if ranks[d].notna().any())
     out.append(f"Best attribution method by mean rank — {best_methods}.")
     if w == w:  # not NaN
+        row = tables["rank_agreement"].loc["all data sets"]
+        p = "" if pd.isna(row["p_value"]) else f", Friedman's test p = {format_number(row['p_value'])}"
         out.append(f"Agreement of the method rankings across data sets: Kendall's W = {format_number(w)} "
-                   f"over {int(tables['rank_agreement'].loc['all data sets', 'methods'])} methods.")
+                   f"over {int(row['methods'])} methods (chance level {format_number(row['chance'])}{p}).")
     return out
 
 
