@@ -25,15 +25,21 @@ def _answers(tmp_path, raters, rating_of):
 def test_summary_of_consistent_raters(tmp_path):
     score = {"saliency": 2, "integrated_gradients": 3, "grad_cam": 5}
     ratings = _answers(tmp_path, ["ann", "bob", "cy"], lambda r, it: score[it["method"]])
-    metrics = pd.DataFrame({"pointing_game": {"saliency": 0.1, "integrated_gradients": 0.3, "grad_cam": 0.9},
-                            "n_seeds": 1})
+    # per (image, method) item: one metric that orders the maps of every image as the raters do, one that does not
+    metrics = pd.DataFrame([{"test_index": t, "method": m, "agrees": score[m] + 0.1 * t, "noise": (7 * t + len(m)) % 5}
+                            for t in range(10, 14) for m in METHODS])
     out = human_summary(ratings, metrics)
     per = out["per_method"]
     assert list(per.index) == ["grad_cam", "integrated_gradients", "saliency"]
     assert per.loc["grad_cam", "mean_rating"] == 5 and per.loc["saliency", "n_raters"] == 3
+    assert per.loc["saliency", "n_images"] == 4
     assert out["krippendorff_alpha_ordinal"] == pytest.approx(1.0)
     assert list(out["choice_ranking"].index) == ["grad_cam", "integrated_gradients", "saliency"]
-    assert out["ratings_vs_metrics"].loc["pointing_game", "spearman"] == pytest.approx(1.0)
+    versus = out["ratings_vs_metrics"]
+    assert versus.loc["agrees", "n"] == 12 and versus.loc["agrees", "spearman"] > 0.9  # over items, not 3 methods
+    # 4 images × 3! orders within each: p reaches 1 / 6⁴ where 3 methods could never go below 1/3
+    assert versus.loc["agrees", "p"] < 0.01 and versus.loc["agrees", "p_holm"] == pytest.approx(2 * versus.loc["agrees", "p"])
+    assert bool(versus.loc["agrees", "significant"]) and not versus.loc["noise", "significant"]
 
 
 def test_disagreeing_raters_have_low_alpha(tmp_path):

@@ -5,8 +5,8 @@ Intervals over seeds
 
         mean +- t_{(1+c)/2, n-1} * s / sqrt(n),     s = sqrt( sum (x_i - mean)^2 / (n - 1) )
 
-    with c the confidence level. ``bootstrap_mean_ci``: scipy.stats.bootstrap of the mean (BCa by default,
-    percentile on request), no normality assumption.
+    with c the confidence level. (Mean ratings take a bootstrap over rater and image clusters instead:
+    :mod:`.rating_inference`.)
 
 Paired comparisons (method A vs. method B on the same seeds / images)
     ``paired_difference``: d_i = a_i - b_i; t = mean(d) / (sd(d) / sqrt(n)) with n - 1 degrees of freedom
@@ -48,9 +48,6 @@ Paired-comparison ratings ("which explanation is more useful?")
     g_A / g_B = (w + prior) / (l + prior); ``prior=0`` gives the plain MLE w / l.
     ``bradley_terry_ci``: percentile bootstrap of the log strengths, resampling whole comparisons with
     replacement.
-
-Ratings vs. automatic metrics
-    ``rank_correlation``: Spearman's rho (scipy.stats.spearmanr) over the pairs where both values are present.
 
 Why own code here: Krippendorff's alpha and the Bradley-Terry fit are in none of scipy, scikit-learn or
 pandas; each is a few lines of numpy given the formulas above, so a new dependency is not worth it. Everything
@@ -109,30 +106,6 @@ def mean_ci(values, confidence: float = 0.95) -> dict:
     sd = float(x.std(ddof=1))
     h = _t_half_width(sd, n, confidence)
     return dict(mean=mean, low=mean - h, high=mean + h, n=n, std=sd)
-
-
-def bootstrap_mean_ci(values, confidence: float = 0.95, n_resamples: int = 10_000, seed: int = 0,
-                      method: str = "BCa") -> dict:
-    """Mean of ``values`` with a bootstrap interval from ``scipy.stats.bootstrap`` (``method`` "BCa" or
-    "percentile"), resampling with ``numpy.random.default_rng(seed)``.
-
-    Returns ``dict(mean, low, high, n)``. Constant input (where BCa is undefined) gives ``low = high = mean``;
-    a single value gives NaN bounds, as in :func:`mean_ci`.
-    """
-    confidence = _check_confidence(confidence)
-    if method not in ("BCa", "percentile"):
-        raise ValueError(f"method must be 'BCa' or 'percentile', got {method!r}")
-    if int(n_resamples) < 1:
-        raise ValueError(f"n_resamples must be positive, got {n_resamples!r}")
-    x = _finite_1d(values)
-    n, mean = len(x), float(x.mean())
-    if n == 1:
-        return dict(mean=mean, low=math.nan, high=math.nan, n=1)
-    if np.ptp(x) == 0:
-        return dict(mean=mean, low=mean, high=mean, n=n)
-    res = stats.bootstrap((x,), np.mean, n_resamples=int(n_resamples), confidence_level=confidence,
-                          method=method, vectorized=True, rng=np.random.default_rng(seed))
-    return dict(mean=mean, low=float(res.confidence_interval.low), high=float(res.confidence_interval.high), n=n)
 
 
 def paired_difference(a, b, confidence: float = 0.95) -> dict:
@@ -373,26 +346,3 @@ def bradley_terry_ci(pairs: Iterable[tuple[Hashable, Hashable]], n_boot: int = 1
     fit["log_strength_low"], fit["log_strength_high"] = low[order], high[order]
     fit["strength_low"], fit["strength_high"] = np.exp(low[order]), np.exp(high[order])
     return fit
-
-
-# ------------------------------------------------------------------------------------------ correlation
-def rank_correlation(x, y) -> dict:
-    """Spearman's rho of ``x`` and ``y`` (scipy.stats.spearmanr) over the pairs where neither is NaN.
-
-    Returns ``dict(spearman, p, n)`` with n the number of complete pairs. Raises ValueError when the lengths
-    differ, a value is infinite, or fewer than 3 complete pairs remain. A constant side gives NaN rho and p.
-    """
-    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if a.ndim != 1 or a.shape != b.shape:
-        raise ValueError(f"x and y must be 1-d of one length, got shapes {a.shape} and {b.shape}")
-    if np.isinf(a).any() or np.isinf(b).any():
-        raise ValueError("x and y must be finite or NaN (missing); got an infinite value")
-    keep = ~(np.isnan(a) | np.isnan(b))
-    n = int(keep.sum())
-    if n < 3:
-        raise ValueError(f"rank correlation needs at least 3 complete (non-NaN) pairs, got {n}")
-    a, b = a[keep], b[keep]
-    if np.ptp(a) == 0 or np.ptp(b) == 0:
-        return dict(spearman=math.nan, p=math.nan, n=n)
-    res = stats.spearmanr(a, b)
-    return dict(spearman=float(res.statistic), p=float(res.pvalue), n=n)

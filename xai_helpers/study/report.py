@@ -105,11 +105,13 @@ TABLES = (
                       ("raw accuracies and dislib's DCI", ("factorvae_raw", "betavae_raw", "dci_dislib_disentanglement",
                                                            "dci_dislib_completeness", "dci_dislib_informativeness")))),
     TableSpec("human_per_method", "5 · Human ratings per method",
-              interval_note="mean rating [bootstrap 95 % interval over ratings]"),
+              interval_note="mean rating [bootstrap 95 % interval over raters and images]"),
     TableSpec("human_choice_ranking", "5b · Bradley–Terry ranking from forced choices", index_label="method",
               interval_note="strength [bootstrap 95 % interval over choices]"),
-    TableSpec("human_ratings_vs_metrics", "5c · Human ratings against the automatic metrics (Spearman over methods)",
-              index_label="automatic metric"),
+    TableSpec("human_ratings_vs_metrics", "5c · Human ratings against the automatic metrics of the rated maps",
+              index_label="automatic metric",
+              note="Spearman's ρ over (image, method) items; p from permutations of the metric within each image, "
+                   "p_holm corrected over the metrics."),
     TableSpec("cost", "6 · Cost"),
 )
 MISSING = ('<p class="missing">not produced in this run (its notebook did not run, or there is nothing to show, '
