@@ -170,3 +170,61 @@ def test_a_channels_last_model_gets_contiguous_attributions_that_captum_metrics_
         assert explain(model, x, 0, method).is_contiguous()
     # captum's sensitivity_max .view()s the maps: it raised on channels-last gradients before.
     assert em.max_sensitivity(model, x, torch.tensor([0, 1]), "saliency", n_perturb=2) >= 0
+
+
+def test_the_folded_copy_follows_hooks_added_or_removed_after_it_was_made():
+    """Issue 29, item 8: the copy carries the hooks the model had when it was made; a hook added afterwards was
+    ignored (and one removed kept acting) because the fingerprint did not look at hooks."""
+    torch.manual_seed(0)
+    model = _with_statistics(_stack())
+    x = torch.rand(2, 3, 8, 8)
+    first, _ = folded_for_explaining(model, x[:1])
+    handle = model[5].register_forward_hook(lambda module, inputs, output: output * 0.5)
+    with_hook, _ = folded_for_explaining(model, x[:1])
+    with torch.no_grad():
+        assert with_hook is not first and torch.allclose(with_hook(x), model(x), atol=1e-5)
+    handle.remove()
+    without, _ = folded_for_explaining(model, x[:1])
+    with torch.no_grad():
+        assert torch.allclose(without(x), model(x), atol=1e-5) and not torch.allclose(with_hook(x), model(x))
+
+
+def test_a_weight_permutation_written_through_data_makes_a_new_copy():
+    """Issue 29, item 8: permuting a convolution's filters through ``.data`` changes neither a version counter nor
+    an XOR of the bits; the digest sees it."""
+    torch.manual_seed(0)
+    model = _with_statistics(_stack())
+    x = torch.rand(2, 3, 8, 8)
+    first, _ = folded_for_explaining(model, x[:1])
+    weight = model[0].weight.data
+    weight[:] = weight[torch.arange(len(weight) - 1, -1, -1)].clone()
+    second, _ = folded_for_explaining(model, x[:1])
+    with torch.no_grad():
+        assert second is not first and torch.allclose(second(x), model(x), atol=1e-5)
+
+
+class _MaskedByItsConvolution(nn.Module):
+    """Reads the convolution's output without a gradient (``z > 0``) besides its batch norm: folding changes z."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.bn, self.head = nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.Linear(4 * 64, 2)
+
+    def forward(self, x):
+        z = self.conv(x)
+        mask = (z > 0).float()
+        return self.head((self.bn(z) * mask).flatten(1))
+
+
+def test_a_model_that_folding_would_change_is_explained_unfolded():
+    """Issue 29, item 8: the autograd graph misses the ``z > 0`` read, so the pair was folded and Saliency moved
+    53 %. The copy is checked against the model on the example and the model itself is explained."""
+    torch.manual_seed(0)
+    model = _with_statistics(_MaskedByItsConvolution())
+    x = torch.rand(4, 3, 8, 8)
+    assert foldable_pairs(model, x[:1]) == [("conv", "bn")]  # the graph alone says it may be folded
+    with pytest.warns(RuntimeWarning, match="changed its outputs"):
+        folded, _ = folded_for_explaining(model, x[:1])
+    assert folded is model
+    reference = Saliency(model).attribute(x.clone().requires_grad_(True), target=0)  # |gradient|, as explain()
+    assert torch.allclose(explain(model, x, 0, "saliency"), reference, atol=1e-6)
