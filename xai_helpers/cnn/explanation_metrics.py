@@ -120,15 +120,20 @@ def max_sensitivity(model, x, targets, method: str, radius: float = 0.02, n_pert
     Stochastic methods (SmoothGrad, GradientSHAP, LIME, KernelSHAP) draw their own noise, from torch's and
     numpy's global generators, seeded with ``seed`` on every call by :func:`explain` (which restores both, so
     captum's perturbation stream is untouched): the score measures the explanation's instability under input
-    changes, not the method's own sampling noise."""
+    changes, not the method's own sampling noise. The perturbations come from ``seed`` too, the same for every
+    method."""
     def explanation(inputs, target):
         single = inputs[0] if isinstance(inputs, tuple) else inputs  # captum passes a tuple of inputs
         attr = explain(model, single, target, method, seed=seed, **options).to(single.device)
         return (attr,) if isinstance(inputs, tuple) else attr
 
     device = next(model.parameters()).device
-    value = sensitivity_max(explanation, x.to(device), perturb_radius=radius, n_perturb_samples=n_perturb,
-                            target=targets.to(device), max_examples_per_batch=len(x))
+    # captum draws the input perturbations from torch's global generator: seeded here (and the caller's stream
+    # given back), so that every method is scored under the same perturbations whatever ran before it.
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        value = sensitivity_max(explanation, x.to(device), perturb_radius=radius, n_perturb_samples=n_perturb,
+                                target=targets.to(device), max_examples_per_batch=len(x))
     return float(value.mean())
 
 
