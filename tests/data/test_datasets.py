@@ -129,6 +129,10 @@ def test_imagefolder_reads_resizes_and_splits(tmp_path):
     assert gray.train_x.shape[1:] == (1, 8, 8)
     with pytest.raises(FileNotFoundError, match="<class>"):
         load_dataset("imagefolder", tmp_path / "nope")
+    (tmp_path / "one" / "cats").mkdir(parents=True)
+    (tmp_path / "one" / "cats" / "0.png").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match=r"holds 1 class folder\(s\) with files \(cats\)"):
+        load_dataset("imagefolder", tmp_path / "one")
 
 
 def test_shapes_factors_match_the_pixels():

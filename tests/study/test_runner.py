@@ -89,6 +89,21 @@ def test_values_out_of_range_are_refused_before_anything_runs(nbdir, tmp_path, c
     assert not (tmp_path / "out").exists(), "nothing may be written for a refused run"
 
 
+def test_an_imagefolder_without_its_images_is_refused_before_anything_runs(nbdir, tmp_path, capsys):
+    """Issue 29 (low): ``--dataset imagefolder`` without ``--data-dir`` (so data/, which holds no class folders)
+    started a kernel and failed in 01's data cell."""
+    _notebook(nbdir / "01_data.ipynb", PARAMS + '\ndataset: str = "mnist5k"  # data\ndata_dir: str = ""  # folder',
+              WRITE_METRICS)
+    rc, _ = _run(nbdir, tmp_path, "--dataset", "imagefolder")
+    assert rc == 2 and "holds 0 class folder(s) with files" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists(), "nothing may be written for a refused run"
+    for name in ("a", "b"):
+        (tmp_path / "images" / name).mkdir(parents=True)
+        (tmp_path / "images" / name / "1.png").write_bytes(b"")
+    rc, out = _run(nbdir, tmp_path, "--dataset", "imagefolder", "--data-dir", str(tmp_path / "images"))
+    assert rc == 0, out
+
+
 MODEL_PARAMS = """
 model_source: str = "study"  # source
 model_name: str = ""  # name

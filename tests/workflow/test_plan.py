@@ -91,23 +91,44 @@ def test_check_config_normalises_what_snakemake_passes():
         W.check_config(dict(config, seeds=[0, 0]))
 
 
+def _two_classes(root):
+    """An imagefolder layout with a file in each of two class folders (what the preflight check looks at)."""
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        (root / name / "x.txt").write_text("not an image")
+    return root
+
+
 def test_data_dir_and_device_become_the_runners_options(tmp_path):
+    mine = _two_classes(tmp_path / "mine")
     config = W.check_config({"datasets": ["imagefolder"], "seeds": [0], "profile": "smoke", "threads": 1,
-                             "out": "o", "cache": "c", "params": {"data_dir": "data/mine", "device": "cpu"}})
+                             "out": "o", "cache": "c", "params": {"data_dir": str(mine), "device": "cpu"}})
     command = W.runner_command("01_cnn_training", "imagefolder", 0, "o/imagefolder/seed-0", config, 1)
-    assert f"--data-dir {W.REPO_ROOT / 'data' / 'mine'}" in command and "--device cpu" in command
+    assert f"--data-dir {mine}" in command and "--device cpu" in command
     assert "-p data_dir" not in command and "-p device" not in command
     with pytest.raises(W.WorkflowConfigError, match="params.device = 'gpu' is not allowed: expected one of auto"):
         W.check_config(dict(config, params={"device": "gpu"}))
 
 
-def test_a_failing_job_names_its_notebook_and_cell(tmp_path):
-    """An imagefolder data set whose folder holds no images: 01's job fails in the cell that loads it, and
-    Snakemake's output shows the runner's line naming notebook and cell, and the notebook's log."""
+def test_an_imagefolder_without_its_images_is_refused_before_any_job(tmp_path):
+    """Issue 29 (low): imagefolder without data_dir (so the repository's data/, which holds no class folders) was
+    accepted and failed only inside 01's job."""
+    config = {"datasets": ["imagefolder"], "seeds": [0], "profile": "smoke", "threads": 1, "out": "o", "cache": "c",
+              "params": {}}
+    with pytest.raises(W.WorkflowConfigError, match="imagefolder data_dir .*data holds 0 class folder"):
+        W.check_config(config)
     (tmp_path / "empty").mkdir()
+    with pytest.raises(W.WorkflowConfigError, match="holds 0 class folder"):
+        W.check_config(dict(config, params={"data_dir": str(tmp_path / "empty")}))
+
+
+def test_a_failing_job_names_its_notebook_and_cell(tmp_path):
+    """An imagefolder data set whose class folders hold no images: 01's job fails in the cell that loads it, and
+    Snakemake's output shows the runner's line naming notebook and cell, and the notebook's log."""
+    _two_classes(tmp_path / "no-images")
     target = f"{tmp_path}/out/imagefolder/seed-0/metrics/01_cnn_training.json"
     done = snakemake(tmp_path, "--profile", "workflow/profiles/local", target, config=_config(
-        tmp_path, datasets="[imagefolder]", seeds="[0]", params=f"{{data_dir: {tmp_path / 'empty'}}}"))
+        tmp_path, datasets="[imagefolder]", seeds="[0]", params=f"{{data_dir: {tmp_path / 'no-images'}}}"))
     output = done.stdout + done.stderr
     assert done.returncode != 0
     assert "✗ 01_cnn_training FAILED after" in output and "in code cell" in output, output[-3000:]

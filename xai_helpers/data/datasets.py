@@ -224,6 +224,22 @@ def load_torchvision(name: str, data_dir: str | Path | None = None, download: bo
                                                                "root": str(root)})
 
 
+def check_imagefolder(data_dir: str | Path | None) -> Path:
+    """The resolved folder of an ``imagefolder`` data set, refused unless it holds ``DIR/<class>/<file>`` for at
+    least two classes: what the runner and the workflow check before any notebook starts (the loader again)."""
+    if data_dir in (None, ""):
+        raise ValueError("data set 'imagefolder' needs data_dir (--data-dir DIR) holding DIR/<class>/<image>")
+    root = Path(data_dir).expanduser().resolve()
+    if not root.is_dir():
+        raise FileNotFoundError(f"imagefolder data_dir {root} does not exist; expected {root}/<class>/<image>")
+    classes = [d.name for d in sorted(root.iterdir()) if d.is_dir() and any(f.is_file() for f in d.iterdir())]
+    if len(classes) < 2:
+        raise FileNotFoundError(f"imagefolder data_dir {root} holds {len(classes)} class folder(s) with files "
+                                f"({', '.join(classes) or 'none'}); expected {root}/<class>/<image> for at least "
+                                f"two classes (pass the folder with --data-dir)")
+    return root
+
+
 def load_imagefolder(data_dir: str | Path | None = None, image_size: int = 32, channels: int = 3,
                      **_) -> ImageDataset:
     """A practitioner's labelled images, ``data_dir/<class>/<image>``, resized to ``image_size`` squares.
@@ -233,13 +249,9 @@ def load_imagefolder(data_dir: str | Path | None = None, image_size: int = 32, c
     import torchvision
     from torchvision import transforms
 
-    if data_dir in (None, ""):
-        raise ValueError("data set 'imagefolder' needs data_dir (--data-dir DIR) holding DIR/<class>/<image>")
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
-    root = Path(data_dir).expanduser().resolve()
-    if not root.is_dir():
-        raise FileNotFoundError(f"imagefolder data_dir {root} does not exist; expected {root}/<class>/<image>")
+    root = check_imagefolder(data_dir)
     tf = [transforms.Resize((image_size, image_size))]
     tf += [transforms.Grayscale(1)] if channels == 1 else [transforms.Lambda(lambda im: im.convert("RGB"))]
     tf += [transforms.ToTensor()]

@@ -10,10 +10,11 @@ import re
 
 import yaml
 
-from ..data.datasets import DATASETS, image_side
+from ..data.datasets import DATASETS, check_imagefolder, image_side
 from .config import PROFILES, resolve_config
 from .model_parameters import MODEL_PARAMETERS, model_spec
 from .parameters import ParameterError, check_fits_image, check_values
+from .run_io import resolve_data_dir
 
 #: Runner options that map onto notebook parameters of the same role.
 STANDARD_PARAMETERS = ("profile", "dataset", "data_dir", "device", "seed", "run_dir", "cache_dir")
@@ -125,3 +126,8 @@ def check_ranges(declared: dict[str, dict], options: dict, extra: dict[str, str]
                 model_spec(**{k: values.get(k, default) for k, default in MODEL_PARAMETERS.items()})
         except ParameterError as err:
             raise UsageError(f"{nb}: {err}") from None
+        if values.get("dataset") == "imagefolder":  # the images must be there before any kernel starts
+            try:
+                check_imagefolder(resolve_data_dir(values.get("data_dir", "")))
+            except (ValueError, FileNotFoundError) as err:
+                raise UsageError(f"{nb}: {err}") from None

@@ -126,7 +126,8 @@ def check_params(config: dict) -> None:
         validate_parameters(declared, extra)
         for dataset in config["datasets"]:
             check_ranges(declared, {"profile": config["profile"], "device": config["params"].get("device", "auto"),
-                                    "seed": config["seeds"][0], "dataset": dataset}, extra, config["profile"])
+                                    "seed": config["seeds"][0], "dataset": dataset,
+                                    "data_dir": config["params"].get("data_dir", "")}, extra, config["profile"])
     except UsageError as err:
         raise WorkflowConfigError(f"workflow config: params: {err}".replace("-p ", "")) from None
 
