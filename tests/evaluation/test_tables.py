@@ -403,3 +403,21 @@ def test_disentanglement_check_compares_with_the_dcgan_over_seeds(tmp_path):
     _write(tmp_path / "c", "05_gan_latent", _latent_metrics(0, {
         "DCGAN": (0.0, 0.0), "InfoGAN-CR": (0.01, 0.02), "random codes": (0.02, 0.03)}))
     assert _disentanglement_row(tmp_path / "c")[0] is False
+
+
+def test_ground_truth_columns_do_not_rank_where_the_patch_was_not_learned(tmp_path):
+    """Issue 29 (low): the mean rank counted pointing games on a patch the shortcut model never learned."""
+    def seed(s, rate, pointing):
+        methods = {k: {"pointing_game": p, "patch_mass": p, "deletion_auc": {"zero": d}}
+                   for k, (p, d) in {"saliency": (pointing[0], 0.2), "grad_cam": (pointing[1], 0.3)}.items()}
+        _write(tmp_path / f"seed-{s}", "02_cnn_attribution", {"seed": s, "methods": methods, "shortcut_rate": rate})
+    seed(0, 0.99, (0.9, 0.5))
+    seed(1, 0.40, (0.1, 1.0))  # not learned: grad_cam's 1.0 is chance, not merit
+    means, ranks = ET.explanation_table(tmp_path)
+    assert means.loc["grad_cam", "pointing_game"] == 0.5 and means.loc["saliency", "pointing_game"] == 0.9
+    assert ranks.loc["saliency", "pointing_game"] == 1 and list(ranks.index) == ["saliency", "grad_cam"]
+    _write(tmp_path / "seed-0", "02_cnn_attribution", {"seed": 0, "shortcut_rate": 0.5, "methods": {
+        "saliency": {"pointing_game": 0.9, "deletion_auc": {"zero": 0.3}},
+        "grad_cam": {"pointing_game": 0.5, "deletion_auc": {"zero": 0.1}}}})
+    _, ranks = ET.explanation_table(tmp_path)  # learned in no seed: the column ranks nothing
+    assert ranks["pointing_game"].isna().all() and list(ranks.index) == ["grad_cam", "saliency"]

@@ -143,11 +143,13 @@ def explanation_table(run_root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]
     """Attribution methods (02): ``(means, ranks)``. ``means`` holds every numeric metric of each method
     (nested ones as ``deletion_auc.zero`` …) averaged over seeds, plus ``n_seeds``; ``ranks`` ranks the methods
     on each graded metric (1 = best, ties share the lower rank, :data:`EXPLANATION_DIRECTIONS`) and their mean
-    rank. Methods a seed did not run are left out of its mean, not counted as 0. The randomisation Spearman is
+    rank. Methods a seed did not run are left out of its mean, not counted as 0, and so are a seed's ground-truth
+    scores when its shortcut model did not learn the patch. The randomisation Spearman is
     ranked by the mean per-image |ρ|, and methods whose maps are mostly degenerate (constant) come last on both
     randomisation metrics (:func:`_sanity_rank`); ``means`` also keeps the signed mean."""
     runs = metrics_over_seeds(run_root, "02_cnn_attribution")
-    frames = [pd.DataFrame({m: _flat_numbers(v) for m, v in _explained(r).items()}).T for r in runs.values()]
+    frames = [_without_unlearned_ground_truth(pd.DataFrame({m: _flat_numbers(v) for m, v in _explained(r).items()}).T, r)
+              for r in runs.values()]
     stacked = pd.concat(frames, keys=list(runs), names=["seed", "method"])
     means = stacked.groupby(level="method").mean()
     means["n_seeds"] = stacked.groupby(level="method").size()
@@ -156,6 +158,20 @@ def explanation_table(run_root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]
                           else (means[c] * -EXPLANATION_DIRECTIONS[c]).rank(method="min") for c in graded})
     ranks["mean rank"] = ranks.mean(axis=1)
     return means, ranks.sort_values("mean rank")
+
+
+#: 02's scores against the planted patch: they grade explanations only where the shortcut model learned the patch.
+GROUND_TRUTH_COLUMNS = ("pointing_game", "patch_mass", "pointing_game_clean_model")
+
+
+def _without_unlearned_ground_truth(frame: pd.DataFrame, m: dict) -> pd.DataFrame:
+    """A seed's method table with the ground-truth columns blanked (NaN: left out of means and ranks) where that
+    seed's shortcut model did not learn the patch (shortcut rate below the study's minimum): pointing at a patch
+    the model ignores is no merit, and ranking on it would reward chance."""
+    rate = m.get("shortcut_rate")
+    if rate is None or rate >= SHORTCUT_RATE_MIN:
+        return frame
+    return frame.assign(**{c: np.nan for c in GROUND_TRUTH_COLUMNS if c in frame})
 
 
 def _sanity_rank(stacked: pd.DataFrame, means: pd.DataFrame, column: str) -> pd.Series:
