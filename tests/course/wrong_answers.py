@@ -30,6 +30,9 @@ WRONG_ANSWERS: dict[str, list[WrongAnswer]] = {
                     "correlate only the pixels inside each image's mask"),
         WrongAnswer("q5", "[best // sums.shape[2], best % sums.shape[2]]", "[best // sums.shape[1], best % sums.shape[1]]",
                     "rows and columns have different lengths"),
+        # issue 29 (low): the public test accepted any four shares in [0, 1]; a hidden one recomputes them
+        WrongAnswer("q5", "(window_overlap(corners, boxes, shortcut.patch) >= 0.5)",
+                    "(window_overlap(corners, boxes, shortcut.patch) > 0.0)", "covers at least half of the planted box"),
     ],
     "03_concepts": [
         WrongAnswer("q1", "if n_sets * size > len(pool):", "if False:", "cannot come from 30"),
