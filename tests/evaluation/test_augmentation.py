@@ -137,7 +137,20 @@ def test_study_scores_every_regime_on_the_real_test_split_with_samples_of_that_r
     assert gain.loc[(0.2, "real + synthetic"), "gain_over_step_matched"] == pytest.approx(
         gain.loc[(0.2, "real + synthetic"), "test_accuracy"] - gain.loc[(0.2, A.STEP_MATCHED), "test_accuracy"])
     assert (matched["gain_over_step_matched"] == 0).all()
+    assert matched["p_mcnemar_vs_step_matched"].isna().all()
+    assert table["p_mcnemar_vs_step_matched"].dropna().between(0, 1).all() and table["p_mcnemar_vs_step_matched"].notna().sum() == 6
     assert (table["label_source"] == "given").all()
+
+
+def test_mcnemar_is_the_exact_binomial_test_of_the_images_only_one_classifier_gets_right():
+    """Issue 29 (low): two classifiers scored on the same images were compared by whether their intervals overlap.
+    1 image only A gets right, 9 only B: p = 2 · (C(10,0) + C(10,1)) / 2¹⁰ = 22 / 1024."""
+    a = torch.tensor([True] * 50 + [True] + [False] * 9)
+    b = torch.tensor([True] * 50 + [False] + [True] * 9)
+    assert A.mcnemar_p(a, b) == pytest.approx(22 / 1024)
+    assert A.mcnemar_p(a, a) == 1.0
+    with pytest.raises(ValueError, match="same images"):
+        A.mcnemar_p(a, b[:5])
 
 
 def test_a_regime_smaller_than_one_gan_minibatch_is_refused_before_training():

@@ -304,12 +304,13 @@ def test_augmentation_finding_reports_the_gain_over_the_step_matched_row():
     images trained for as many steps, and runs made before that row existed still read."""
     from xai_helpers.study.report_findings import augmentation_finding
 
-    rows = [(0.1, "real", 0.946, 0, None), (0.1, "real + synthetic", 0.955, 2000, -0.01),
-            (0.1, "synthetic only", 0.8, 2000, -0.165), (0.1, "real, step-matched", 0.965, 0, 0.0)]
+    rows = [(0.1, "real", 0.946, 0, None, 0.3), (0.1, "real + synthetic", 0.955, 2000, -0.01, 0.04),
+            (0.1, "synthetic only", 0.8, 2000, -0.165, 1e-9), (0.1, "real, step-matched", 0.965, 0, 0.0, None)]
     table = pd.DataFrame(rows, columns=["real_fraction", "training_set", "test_accuracy", "n_synthetic",
-                                        "gain_over_step_matched"])
+                                        "gain_over_step_matched", "p_mcnemar_vs_step_matched"])
     text = augmentation_finding(table).text
-    assert "real only trained for as many steps as real + GAN reaches 0.965, so the GAN's images add -0.01" in text
+    assert ("real only trained for as many steps as real + GAN reaches 0.965, so the GAN's images add -0.01 "
+            "(McNemar p = 0.04 on the same test images)") in text
     assert "positive in 0 of 1 regimes" in text
     old = augmentation_finding(table.drop(columns="gain_over_step_matched").iloc[:3]).text
     assert "0.955 (real + 2000 GAN images)" in old and "step" not in old

@@ -35,6 +35,7 @@ import math
 
 import pandas as pd
 import torch
+from scipy.stats import binomtest
 from torch import nn
 
 from ..cnn.train import accuracy, predict_logits, train_classifier
@@ -127,8 +128,9 @@ def augmentation_study(data: ImageDataset, synthesize: Callable[[ImageDataset], 
     ``synthesize(regime)`` returns ``(images, labels, label_source, gan_checkpoint)``: samples of a GAN trained on
     ``regime``'s real images only, labelled without any other real data. Each classifier is cached like any other.
     ``steps`` is each classifier's optimiser steps, ``gain_over_step_matched`` its accuracy minus that of the real
-    images trained for as many steps as ``real + synthetic``."""
-    rows = []
+    images trained for as many steps as ``real + synthetic``, and ``p_mcnemar_vs_step_matched`` the exact McNemar
+    test of that difference on the same test images (:func:`mcnemar_p`)."""
+    rows, correct = [], {}
     common = dict(batch_size=batch_size, lr=lr, weight_decay=weight_decay, augment=augment, seed=seed, device=device,
                   cache_dir=cache_dir, progress=progress)
     for fraction in fractions:
@@ -139,6 +141,7 @@ def augmentation_study(data: ImageDataset, synthesize: Callable[[ImageDataset], 
         runs = [(name, ds, epochs) for name, ds in sets.items()] + [(STEP_MATCHED, regime, matched)]
         for name, ds, n_epochs in runs:
             trained = train_classifier(arch, ds, epochs=n_epochs, **common)
+            correct[fraction, name] = predict_logits(trained.model, ds.test_x).argmax(1) == ds.test_y
             rows.append({"real_fraction": fraction, "training_set": name, "n_train": len(ds.train_x),
                          "n_real": len(regime.train_x), "n_synthetic": 0 if ds is regime else len(synthetic_x),
                          "epochs": n_epochs, "steps": training_steps(len(ds.train_x), n_epochs, batch_size),
@@ -147,4 +150,19 @@ def augmentation_study(data: ImageDataset, synthesize: Callable[[ImageDataset], 
     table = pd.DataFrame(rows)
     reference = table[table["training_set"] == STEP_MATCHED].set_index("real_fraction")["test_accuracy"]
     table["gain_over_step_matched"] = table["test_accuracy"] - table["real_fraction"].map(reference)
+    table["p_mcnemar_vs_step_matched"] = [
+        None if name == STEP_MATCHED else mcnemar_p(correct[fraction, name], correct[fraction, STEP_MATCHED])
+        for fraction, name in zip(table["real_fraction"], table["training_set"])]
     return table
+
+
+def mcnemar_p(correct_a: torch.Tensor, correct_b: torch.Tensor) -> float:
+    """Exact two-sided McNemar test of two classifiers scored on the same test images (per-image correctness):
+    the binomial test of the images only one of them gets right (scipy's ``binomtest`` at 1/2). Two accuracies on
+    the same images are paired, so their separate intervals overlapping says nothing about their difference;
+    1.0 when they disagree on no image."""
+    a, b = torch.as_tensor(correct_a, dtype=torch.bool), torch.as_tensor(correct_b, dtype=torch.bool)
+    if a.shape != b.shape:
+        raise ValueError(f"the classifiers must be scored on the same images, got {tuple(a.shape)} and {tuple(b.shape)}")
+    only_a, only_b = int((a & ~b).sum()), int((b & ~a).sum())
+    return 1.0 if only_a + only_b == 0 else float(binomtest(only_a, only_a + only_b, 0.5).pvalue)

@@ -111,15 +111,16 @@ def augmentation_finding(table: pd.DataFrame) -> Finding:
                 f"and {format_number(rows['synthetic only']['test_accuracy'])} (GAN images only)")
         gain = mixed.get("gain_over_step_matched")
         if gain is not None and not pd.isna(gain):
+            p = mixed.get("p_mcnemar_vs_step_matched")
             text += (f"; real only trained for as many steps as real + GAN reaches "
-                     f"{format_number(mixed['test_accuracy'] - gain)}, so the GAN's images add {format_number(gain)}")
+                     f"{format_number(mixed['test_accuracy'] - gain)}, so the GAN's images add {format_number(gain)}"
+                     + ("" if p is None or pd.isna(p) else f" (McNemar p = {format_number(p)} on the same test images)"))
             gains.append(gain)
         parts.append(text)
     text = "Synthetic augmentation: " + "; ".join(parts) + "."
     if gains:
         text += (" More optimiser steps alone explain part of any gain over real only; the gain over step-matched "
-                 f"real only is the GAN's own, positive in {sum(g > 0 for g in gains)} of {len(gains)} regimes "
-                 "(on one test split, not a significance test).")
+                 f"real only is the GAN's own, positive in {sum(g > 0 for g in gains)} of {len(gains)} regimes.")
     return Finding(text, "augmentation")
 
 
