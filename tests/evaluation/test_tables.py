@@ -286,7 +286,8 @@ def _tcav_checks(folder, layers_by_rate: dict, **extra):
     return checks["passed"].to_dict(), checks["measured"].to_dict()
 
 
-PRESENT, ABSENT = "planted concept (100 %) significant and above the null", "absent concept (0 %) not significant"
+PRESENT, ABSENT = ("planted concept (100 %) significant and above the null",
+                   "absent concept (0 %) not significant above the null")
 
 
 def test_study_checks_report_failures_and_missing_notebooks(tmp_path):

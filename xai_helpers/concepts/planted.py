@@ -83,16 +83,23 @@ def present_verdict(layers: dict) -> tuple[bool | None, str]:
 
 
 def absent_verdict(layers: dict) -> tuple[bool | None, str]:
-    """The never-planted concept (rate 0): significant (either direction) at no tested layer; None when no layer
-    was tested."""
+    """The never-planted concept (rate 0): found (significant *and* above the null, as at rate 1) at no tested
+    layer; None when no layer was tested.
+
+    The claim under test is directional, "the model uses the pattern as evidence for the class", so it is judged
+    the same way at both rates. A pattern significantly *below* the null at rate 0 is no false positive of that
+    claim: pasting a checkerboard over part of a digit lowers its class's logit as any occluder would. It is
+    named in the verdict rather than hidden."""
     tested = _tested(layers)
     if not tested:
         return None, _not_run(layers)
-    hits = [name for name, v in tested.items() if v.get("significant")]
+    hits = [name for name, v in tested.items() if _found(v)]
     if hits:
-        return False, f"significant at {', '.join(_describe(h, tested[h]) for h in hits)}"
-    return True, (f"not significant at any of {len(tested)} tested layers ({len(layers)} probed); "
-                  + "; ".join(_describe(n, v) for n, v in tested.items()))
+        return False, f"found at {', '.join(_describe(h, tested[h]) for h in hits)}"
+    below = [name for name, v in tested.items() if v.get("significant")]
+    return True, (f"not found at any of {len(tested)} tested layers ({len(layers)} probed); "
+                  + "; ".join(_describe(n, v) + (" (significant, below the null)" if n in below else "")
+                              for n, v in tested.items()))
 
 
 def significant_at_any_layer(layers: dict) -> bool | None:

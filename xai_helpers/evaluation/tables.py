@@ -371,7 +371,7 @@ def _tcav_checks(m: dict) -> list[tuple[str, bool | None, str]]:
     else:
         clean = verdict(absent, absent_verdict)
     return [("planted concept (100 %) significant and above the null", *planted),
-            ("absent concept (0 %) not significant", *clean),
+            ("absent concept (0 %) not significant above the null", *clean),
             ("no random control significant", m["random_controls_significant"] == 0,
              f"{m['random_controls_significant']} significant")]
 
