@@ -176,3 +176,36 @@ def test_items_record_what_the_rater_saw():
         HR.rating_items([1], {"saliency": np.zeros((1, 4, 4))}, {"data_fingerprint": "x"})
     with pytest.raises(ValueError, match="2 maps of saliency for 1 images"):
         HR.rating_items([1], {"saliency": np.zeros((2, 4, 4))}, CONTEXT)
+
+
+def test_an_answer_whose_map_moved_by_float_noise_still_counts_for_its_item(tmp_path):
+    """Issue 29 (low): 1e-6 of noise moved one map's exact hash (one of its 256 levels flipped), and the answer
+    given to it was left out as "another map". A signature of the map as the rater sees it matches within one
+    level; a really different map is still left out."""
+    heat = np.random.default_rng(3).random((1, 28, 28))
+    heat[0, 0, 0], heat[0, 0, 1] = 0.0, 1.0  # fixed scale: min 0, max 1
+    heat[0, 5, 5] = 100.5 / 255 - 1e-7  # on the edge between two of the 256 levels
+    noisy = heat.copy()
+    noisy[0, 5, 5] += 2e-7
+    assert HR.map_hash(heat[0]) != HR.map_hash(noisy[0])
+    assert HR.signatures_close(HR.map_signature(heat[0]), HR.map_signature(noisy[0]))
+    answered = HR.rating_items([10], {"saliency": heat}, CONTEXT)
+    HR.save_answer(tmp_path, "ann", answered[0], "rating", rating=4)
+    now = HR.rating_items([10], {"saliency": noisy}, CONTEXT)
+    kept, left_out = HR.current_answers(HR.load_ratings(tmp_path), now)
+    assert kept["item"].tolist() == [now[0]["item"]] and left_out == {}
+    other = HR.rating_items([10], {"saliency": np.random.default_rng(4).random((1, 28, 28))}, CONTEXT)
+    assert HR.current_answers(HR.load_ratings(tmp_path), other)[1] == {
+        "the same image and method, but another map (other settings or code)": 1}
+
+
+def test_a_file_written_before_signatures_is_read_and_upgraded_when_the_rater_answers_again(tmp_path):
+    item = items(1)[0]
+    old_row = [("ann" if c == "rater" else "rating" if c == "task" else str(item.get(c, "")) if c != "rating" else "3")
+               for c in HR.UNSIGNED_COLUMNS]
+    with open(tmp_path / "ann.csv", "w") as f:
+        f.write(",".join(HR.UNSIGNED_COLUMNS) + "\n" + ",".join(old_row) + "\n")
+    assert HR.current_answers(HR.load_ratings(tmp_path), items(1))[0]["rating"].tolist() == [3]  # by its exact hash
+    HR.save_answer(tmp_path, "ann", items(1)[1], "rating", rating=5)
+    assert (tmp_path / "ann.csv").read_text().splitlines()[0] == ",".join(HR.COLUMNS)
+    assert HR.load_ratings(tmp_path)["rating"].tolist() == [3, 5]

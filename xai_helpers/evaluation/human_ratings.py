@@ -33,7 +33,10 @@ import pandas as pd
 RATING_QUESTION = "This explanation helps me see why the model decided."
 CHOICE_QUESTION = "Which explanation helps you more to see why the model decided?"
 COLUMNS = ("rater", "task", "item", "data_fingerprint", "classifier", "test_index", "method", "map_hash",
-           "other_method", "other_map_hash", "rating", "choice", "seconds", "timestamp")
+           "other_method", "other_map_hash", "rating", "choice", "seconds", "timestamp", "map_signature",
+           "other_map_signature")
+#: The header of files written before answers carried a map signature: read, matched by their map hash only.
+UNSIGNED_COLUMNS = COLUMNS[:-2]
 #: The header of files written before answers recorded what the rater saw; read, then left out as unmatched.
 UNKEYED_COLUMNS = ("rater", "task", "item", "image", "method", "other_method", "rating", "choice", "seconds",
                    "timestamp")
@@ -100,6 +103,37 @@ def map_hash(heat) -> str:
     return hashlib.sha256(str(h.shape).encode() + levels.tobytes()).hexdigest()[:12]
 
 
+#: A map signature: the min–max scaled map averaged over a grid of at most this many cells a side, at this many levels.
+SIGNATURE_CELLS, SIGNATURE_LEVELS = 16, 16
+
+
+def map_signature(heat) -> str:
+    """The map as a rater sees it, coarsely: min–max scaled, averaged over a grid of at most 16×16 cells and
+    quantised to 16 levels, as ``sig-<H>x<W>-`` and one hex digit per cell. :func:`map_hash` identifies a map
+    exactly, and float noise of 1e-6 can move one of its 256 levels (seen for 1 of 12 maps, issue 29); two
+    signatures of one map under such noise differ by at most one level per cell (:func:`signatures_close`)."""
+    h = np.asarray(heat, dtype=np.float64)
+    span = h.max() - h.min()
+    scaled = np.zeros(h.shape) if span <= 0 else (h - h.min()) / span
+    rows = np.array_split(np.arange(h.shape[0]), min(SIGNATURE_CELLS, h.shape[0]))
+    cols = np.array_split(np.arange(h.shape[1]), min(SIGNATURE_CELLS, h.shape[1]))
+    cells = np.array([[scaled[np.ix_(r, c)].mean() for c in cols] for r in rows])
+    levels = np.round(cells * (SIGNATURE_LEVELS - 1)).astype(int)
+    return f"sig-{h.shape[0]}x{h.shape[1]}-" + "".join(f"{v:x}" for v in levels.ravel())
+
+
+def signatures_close(a: str, b: str) -> bool:
+    """Whether two :func:`map_signature` values show the same map: same size, at most one level apart in every
+    cell. An empty or older value (files written before signatures) is close to nothing."""
+    if not (isinstance(a, str) and isinstance(b, str) and a.startswith("sig-") and b.startswith("sig-")):
+        return False
+    head_a, _, cells_a = a.rpartition("-")
+    head_b, _, cells_b = b.rpartition("-")
+    if head_a != head_b or len(cells_a) != len(cells_b):
+        return False
+    return all(abs(int(x, 16) - int(y, 16)) <= 1 for x, y in zip(cells_a, cells_b))
+
+
 def _check_maps(test_indices, maps: dict, context: dict):
     indices = [int(i) for i in test_indices]
     missing = {"data_fingerprint", "classifier"} - set(context)
@@ -110,7 +144,7 @@ def _check_maps(test_indices, maps: dict, context: dict):
     for method, m in maps.items():
         if len(m) != len(indices):
             raise ValueError(f"{len(m)} maps of {method} for {len(indices)} images")
-    return indices, {method: [map_hash(h) for h in m] for method, m in maps.items()}
+    return indices, {method: [(map_hash(h), map_signature(h)) for h in m] for method, m in maps.items()}
 
 
 def rating_items(test_indices, maps: dict, context: dict) -> list[dict]:
@@ -119,8 +153,9 @@ def rating_items(test_indices, maps: dict, context: dict) -> list[dict]:
     ``item`` (its key: test index, method, map hash), ``image`` (position in ``test_indices``), ``test_index``,
     ``method``, ``map_hash`` and the context."""
     indices, hashes = _check_maps(test_indices, maps, context)
-    return [{"item": f"img{t}-{m}-{hashes[m][i]}", "image": i, "test_index": t, "method": m,
-             "map_hash": hashes[m][i], **context} for i, t in enumerate(indices) for m in maps]
+    return [{"item": f"img{t}-{m}-{hashes[m][i][0]}", "image": i, "test_index": t, "method": m,
+             "map_hash": hashes[m][i][0], "map_signature": hashes[m][i][1], **context}
+            for i, t in enumerate(indices) for m in maps]
 
 
 def choice_items(test_indices, maps: dict, context: dict) -> list[dict]:
@@ -130,8 +165,9 @@ def choice_items(test_indices, maps: dict, context: dict) -> list[dict]:
         raise ValueError(f"a forced choice needs at least two methods, got {list(maps)}")
     indices, hashes = _check_maps(test_indices, maps, context)
     methods = list(maps)
-    return [{"item": f"img{t}-{a}-{hashes[a][i]}-vs-{b}-{hashes[b][i]}", "image": i, "test_index": t, "method": a,
-             "map_hash": hashes[a][i], "other_method": b, "other_map_hash": hashes[b][i], **context}
+    return [{"item": f"img{t}-{a}-{hashes[a][i][0]}-vs-{b}-{hashes[b][i][0]}", "image": i, "test_index": t,
+             "method": a, "map_hash": hashes[a][i][0], "map_signature": hashes[a][i][1], "other_method": b,
+             "other_map_hash": hashes[b][i][0], "other_map_signature": hashes[b][i][1], **context}
             for i, t in enumerate(indices) for k, a in enumerate(methods) for b in methods[k + 1:]]
 
 
@@ -163,13 +199,15 @@ def save_answer(root: str | Path, rater: str, item: dict, task: str, *, rating: 
         raise ValueError(f"the choice must be one of the item's two methods, got {choice!r}")
     path = ratings_file(root, rater)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _add_signature_columns(path)
     new = not path.exists() or path.stat().st_size == 0
     row = {"rater": rater, "task": task, "item": item["item"], "data_fingerprint": item["data_fingerprint"],
            "classifier": item["classifier"], "test_index": item["test_index"], "method": item["method"],
            "map_hash": item["map_hash"], "other_method": item.get("other_method", ""),
            "other_map_hash": item.get("other_map_hash", ""), "rating": "" if rating is None else rating,
            "choice": choice or "", "seconds": "" if seconds is None else round(seconds, 3),
-           "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+           "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "map_signature": item.get("map_signature", ""), "other_map_signature": item.get("other_map_signature", "")}
     from io import StringIO
     buf = StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
@@ -181,6 +219,25 @@ def save_answer(root: str | Path, rater: str, item: dict, task: str, *, rating: 
         f.flush()
         os.fsync(f.fileno())
     return path
+
+
+def _add_signature_columns(path: Path) -> None:
+    """A rater's file written before answers carried map signatures gets the two new (empty) columns, rewritten
+    atomically, so that the answers appended next match its header; nothing else changes."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    if tuple(rows[0]) != UNSIGNED_COLUMNS:
+        return
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        writer.writerows(r + [""] * (len(COLUMNS) - len(r)) for r in rows[1:] if len(r) == len(UNSIGNED_COLUMNS))
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
 
 
 def load_ratings(root: str | Path) -> pd.DataFrame:
@@ -196,7 +253,7 @@ def load_ratings(root: str | Path) -> pd.DataFrame:
         if not rows:
             continue
         header = tuple(rows[0])
-        if header not in (COLUMNS, UNKEYED_COLUMNS):
+        if header not in (COLUMNS, UNSIGNED_COLUMNS, UNKEYED_COLUMNS):
             raise ValueError(f"{path} is not a ratings file: header {rows[0]}, expected {list(COLUMNS)}")
         good = [r for r in rows[1:] if len(r) == len(header)]
         if len(good) < len(rows) - 1:
@@ -225,27 +282,40 @@ def remaining(order: list[dict], root: str | Path, rater: str, task: str) -> lis
 def current_answers(ratings: pd.DataFrame, items: list[dict]) -> tuple[pd.DataFrame, dict[str, int]]:
     """The answers given to ``items`` (this run's rating and choice items), and how many others were left out
     per reason. An answer matches when its item key (test image, method(s), map hash(es)) and its data
-    fingerprint and classifier are those of an item."""
+    fingerprint and classifier are those of an item; or, where the map hash differs, when the same image and
+    method(s) were shown with maps whose :func:`map_signature` is close to the item's (float noise moved the exact
+    hash; the answer is then counted for that item, under its key)."""
     if ratings.empty:
         return ratings, {}
     wanted = {it["item"]: it for it in items}
     contexts = {(it["data_fingerprint"], it["classifier"]) for it in items}
     fingerprints = {f for f, _ in contexts}
-    shown = {(it["test_index"], it["method"], it.get("other_method", "")) for it in items}
+    shown = {(it["data_fingerprint"], it["classifier"], int(it["test_index"]), it["method"],
+              it.get("other_method", "")): it for it in items}
 
-    def reason(row) -> str | None:  # (row["item"], not row.item: that is Series.item())
+    def same_maps(row, item) -> bool:
+        return signatures_close(row["map_signature"], item["map_signature"]) and (
+            not item.get("other_method") or signatures_close(row["other_map_signature"], item["other_map_signature"]))
+
+    def match(row) -> tuple[str | None, str | None]:  # (the item's key, or why the answer is left out)
         if not row["data_fingerprint"]:
-            return "older ratings file that does not record what the rater saw"
+            return None, "older ratings file that does not record what the rater saw"
         if row["data_fingerprint"] not in fingerprints:
-            return "another data set or data subset"
+            return None, "another data set or data subset"
         if (row["data_fingerprint"], row["classifier"]) not in contexts:
-            return "another classifier"
+            return None, "another classifier"
         if row["item"] in wanted:
-            return None
-        if (row["test_index"], row["method"], row["other_method"]) in shown:
-            return "the same image and method, but another map (other settings or code)"
-        return "an image or method not among this run's items"
+            return row["item"], None
+        index = int(row["test_index"]) if pd.notna(row["test_index"]) else None
+        item = shown.get((row["data_fingerprint"], row["classifier"], index, row["method"], row["other_method"]))
+        if item is not None and same_maps(row, item):
+            return item["item"], None
+        if item is not None:
+            return None, "the same image and method, but another map (other settings or code)"
+        return None, "an image or method not among this run's items"
 
-    reasons = ratings.apply(reason, axis=1)
+    matched = ratings.apply(match, axis=1, result_type="expand")
+    keys, reasons = matched[0], matched[1]
     left_out = reasons.dropna().value_counts().to_dict()
-    return ratings[reasons.isna()].reset_index(drop=True), {k: int(v) for k, v in left_out.items()}
+    kept = ratings[reasons.isna()].assign(item=keys[reasons.isna()])
+    return kept.reset_index(drop=True), {k: int(v) for k, v in left_out.items()}
