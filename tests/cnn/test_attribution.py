@@ -483,3 +483,13 @@ def test_max_sensitivity_perturbs_from_its_seed_not_the_global_stream(tiny):
     em.max_sensitivity(tiny, x, y, "input_x_gradient", seed=4)
     assert torch.equal(torch.rand(1), after)  # the global stream is untouched
     assert em.max_sensitivity(tiny, x, y, "input_x_gradient", seed=5) != first
+
+
+def test_cross_image_similarity_tells_input_independent_maps_from_input_dependent_ones():
+    g = torch.Generator().manual_seed(0)
+    template = torch.rand(2, 8, 8, generator=g)
+    targets = torch.tensor([0, 0, 0, 1, 1, 1])
+    same = template[targets] * torch.rand(6, 1, 1, generator=g)  # one map per class, only its scale varies
+    assert em.cross_image_similarity(same, targets) == pytest.approx(1.0)
+    assert abs(em.cross_image_similarity(torch.rand(6, 8, 8, generator=g), targets)) < 0.3
+    assert np.isnan(em.cross_image_similarity(torch.rand(2, 8, 8), torch.tensor([0, 1])))  # no pair of one class

@@ -422,3 +422,16 @@ def test_ground_truth_columns_do_not_rank_where_the_patch_was_not_learned(tmp_pa
         "grad_cam": {"pointing_game": 0.5, "deletion_auc": {"zero": 0.1}}}})
     _, ranks = ET.explanation_table(tmp_path)  # learned in no seed: the column ranks nothing
     assert ranks["pointing_game"].isna().all() and list(ranks.index) == ["grad_cam", "saliency"]
+
+
+def test_max_sensitivity_of_input_independent_maps_is_not_ranked(tmp_path):
+    """Issue 29 (low): Deconvolution's maps hardly depend on the input, so its max-sensitivity was 0.000 and
+    ranked first; a constant explanation is perfectly insensitive (Yeh et al. 2019), which is no merit."""
+    _write(tmp_path, "02_cnn_attribution", {"seed": 0, "methods": {
+        "deconvolution": {"max_sensitivity": 0.0, "cross_image_similarity": 0.99, "infidelity": 0.5},
+        "saliency": {"max_sensitivity": 0.2, "cross_image_similarity": 0.3, "infidelity": 0.1},
+        "grad_cam": {"max_sensitivity": 0.1, "cross_image_similarity": 0.6, "infidelity": 0.2}}})
+    means, ranks = ET.explanation_table(tmp_path)
+    assert np.isnan(ranks.loc["deconvolution", "max_sensitivity"]) and means.loc["deconvolution", "max_sensitivity"] == 0
+    assert ranks.loc["grad_cam", "max_sensitivity"] == 1 and ranks.loc["saliency", "max_sensitivity"] == 2
+    assert ranks.loc["deconvolution", "mean rank"] == 3  # its infidelity alone

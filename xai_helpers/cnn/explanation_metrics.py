@@ -137,6 +137,29 @@ def max_sensitivity(model, x, targets, method: str, radius: float = 0.02, n_pert
     return float(value.mean())
 
 
+#: Maps of different images of one class this alike (mean Spearman) hardly depend on the input: their
+#: max-sensitivity of about 0 is no merit (Yeh et al. 2019: a constant explanation is perfectly insensitive).
+INPUT_INDEPENDENT_MIN = 0.95
+
+
+def cross_image_similarity(heat: torch.Tensor, targets: torch.Tensor) -> float:
+    """Mean Spearman rank correlation between the maps of different images explained for the same class, each
+    image paired with the next one of its class; NaN without such a pair. Near 1 for a map that hardly depends on
+    the input (Deconvolution on a network without max pooling), which max-sensitivity cannot tell from a robust
+    one. Constant maps have no ranking and are left out."""
+    flat, targets = heat.flatten(1).double(), torch.as_tensor(targets).cpu()
+    rhos = []
+    for c in torch.unique(targets):
+        idx = torch.nonzero(targets == c).flatten()
+        for a, b in zip(idx, idx.roll(-1)) if len(idx) > 1 else ():
+            if len(idx) == 2 and a > b:  # two images: one pair, not the same pair twice
+                continue
+            u, v = flat[a].numpy(), flat[b].numpy()
+            if u.std() > 0 and v.std() > 0:
+                rhos.append(spearmanr(u, v).statistic)
+    return float(np.mean(rhos)) if rhos else float("nan")
+
+
 # ------------------------------------------------------------------------------------------------- sanity
 def _kind(module: nn.Module) -> str:
     """The module's class name; for a TorchScript submodule (no Python class) the name it was compiled from."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..cnn.explanation_metrics import DEGENERATE_MAX_SHARE  # "mostly constant maps": fails, ranks last
+from ..cnn.explanation_metrics import DEGENERATE_MAX_SHARE, INPUT_INDEPENDENT_MIN
 from ..cnn.shortcut import SHORTCUT_RATE_MIN  # the share of patched test images 02's shortcut model must call its class
 from ..concepts.planted import absent_verdict, present_verdict
 from ..latent.disentanglement import mean_over_seeds
@@ -155,7 +155,7 @@ def explanation_table(run_root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]
     means["n_seeds"] = stacked.groupby(level="method").size()
     graded = [c for c in EXPLANATION_DIRECTIONS if c in means]
     ranks = pd.DataFrame({c: _sanity_rank(stacked, means, c) if c in RANDOMIZATION_SIMILARITIES
-                          else (means[c] * -EXPLANATION_DIRECTIONS[c]).rank(method="min") for c in graded})
+                          else (_gradable(means, c) * -EXPLANATION_DIRECTIONS[c]).rank(method="min") for c in graded})
     ranks["mean rank"] = ranks.mean(axis=1)
     return means, ranks.sort_values("mean rank")
 
@@ -172,6 +172,15 @@ def _without_unlearned_ground_truth(frame: pd.DataFrame, m: dict) -> pd.DataFram
     if rate is None or rate >= SHORTCUT_RATE_MIN:
         return frame
     return frame.assign(**{c: np.nan for c in GROUND_TRUTH_COLUMNS if c in frame})
+
+
+def _gradable(means: pd.DataFrame, column: str) -> pd.Series:
+    """A metric's means, blank (not ranked) where they are no merit: max-sensitivity of a method whose maps of
+    different images are nearly the same (02's ``cross_image_similarity`` ≥ :data:`INPUT_INDEPENDENT_MIN`) is
+    about 0 because the map ignores the input (issue 29: Deconvolution ranked first at 0.000)."""
+    if column != "max_sensitivity" or "cross_image_similarity" not in means:
+        return means[column]
+    return means[column].where(~(means["cross_image_similarity"] >= INPUT_INDEPENDENT_MIN))
 
 
 def _sanity_rank(stacked: pd.DataFrame, means: pd.DataFrame, column: str) -> pd.Series:

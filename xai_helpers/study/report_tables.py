@@ -61,6 +61,7 @@ QUANTITIES = {
     "randomization_ssim": Quantity("randomisation SSIM", better=DOWN),
     "randomization_degenerate_maps": Quantity("degenerate maps after randomisation", "count"),
     "randomization_degenerate_share": Quantity("share of maps constant after randomisation"),
+    "cross_image_similarity": Quantity("map similarity across images of a class (1: input-independent)"),
     "gini": Quantity("Gini sparsity"), "images_per_second": Quantity("speed", "images/s", better=UP),
     "mean rank": Quantity("mean rank", better=DOWN),
     # 03 and 05, rows of the TCAV and latent summaries
