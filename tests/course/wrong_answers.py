@@ -31,8 +31,10 @@ WRONG_ANSWERS: dict[str, list[WrongAnswer]] = {
         WrongAnswer("q5", "[best // sums.shape[2], best % sums.shape[2]]", "[best // sums.shape[1], best % sums.shape[1]]",
                     "rows and columns have different lengths"),
         # issue 29 (low): the public test accepted any four shares in [0, 1]; a hidden one recomputes them
-        WrongAnswer("q5", "(window_overlap(corners, boxes, shortcut.patch) >= 0.5)",
-                    "(window_overlap(corners, boxes, shortcut.patch) > 0.0)", "covers at least half of the planted box"),
+        # (shares of 100 images instead of 64: every value stays in [0, 1], which the public test checks)
+        WrongAnswer("q5", "(window_overlap(corners, boxes, shortcut.patch) >= 0.5).float().mean()",
+                    "(window_overlap(corners, boxes, shortcut.patch) >= 0.5).float().sum() / 100",
+                    "covers at least half of the planted box"),
     ],
     "03_concepts": [
         WrongAnswer("q1", "if n_sets * size > len(pool):", "if False:", "cannot come from 30"),
