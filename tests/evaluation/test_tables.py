@@ -132,11 +132,11 @@ def test_tcav_table_counts_shares_and_planted_scores_over_seeds(tmp_path):
     assert table.loc["share of tests significant (Holm)", "mean"] == pytest.approx(0.1)  # (9 + 3) / 2 / 60
     assert table.loc["random controls significant", "mean"] == pytest.approx(0.5)
     assert table.loc["planted pattern at 100%: TCAV score", "mean"] == pytest.approx(0.9)
-    assert table.loc["planted pattern at 100%: significant", "mean"] == pytest.approx(0.5)  # 1 of 2 seeds
-    assert table.loc["planted pattern at 0%: significant", "mean"] == 0
-    assert table.loc["planted pattern at 0%: significant", "n_seeds"] == 1  # an untested seed is no "not significant"
+    assert table.loc["planted pattern at 100%: " + ET.PLANTED_FOUND, "mean"] == pytest.approx(0.5)  # 1 of 2 seeds
+    assert table.loc["planted pattern at 0%: " + ET.PLANTED_FOUND, "mean"] == 0
+    assert table.loc["planted pattern at 0%: " + ET.PLANTED_FOUND, "n_seeds"] == 1  # an untested seed is no "not significant"
     assert table["ci_low"].min() >= 0 and table.loc["planted pattern at 100%: TCAV score", "ci_high"] <= 1
-    assert (table.drop("planted pattern at 0%: significant")["n_seeds"] == 2).all()
+    assert (table.drop("planted pattern at 0%: " + ET.PLANTED_FOUND)["n_seeds"] == 2).all()
 
 
 def test_latent_table_summarises_checks_directions_and_dissection(tmp_path):

@@ -314,3 +314,20 @@ def test_augmentation_finding_reports_the_gain_over_the_step_matched_row():
     assert "positive in 0 of 1 regimes" in text
     old = augmentation_finding(table.drop(columns="gain_over_step_matched").iloc[:3]).text
     assert "0.955 (real + 2000 GAN images)" in old and "step" not in old
+
+
+def test_tcav_finding_reads_the_found_rows_that_tcav_table_writes(tmp_path):
+    """The report (study layer) names 06's row by its text; this ties the two, and the word says what the row
+    holds: found = significant and above the null (a significant result below the null is not "significant")."""
+    from xai_helpers.evaluation import tables as ET
+    from xai_helpers.study.report_findings import tcav_finding
+
+    for s, found in enumerate([True, False]):
+        folder = tmp_path / f"seed-{s}" / "metrics"
+        folder.mkdir(parents=True)
+        (folder / "03_tcav.json").write_text(json.dumps({
+            "seed": s, "n_significant": 1, "n_tests": 10, "random_controls_significant": 0, "n_cavs_flagged": 0,
+            "planted_tcav_score": {"0": 0.2, "1": 1.0}, "planted_significant": {"0": None, "1": found}}))
+    text = tcav_finding(ET.tcav_table(tmp_path).reset_index()).text
+    assert "TCAV score 1 [1, 1], found (significant, above the null) in 1 of 2 seeds" in text
+    assert "planted in 0 % it gives TCAV score 0.2 [0.2, 0.2], not tested (CAVs flagged at every layer)" in text

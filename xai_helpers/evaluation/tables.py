@@ -212,6 +212,10 @@ def _quantity_table(rows: dict[str, list], confidence: float, bounds: dict[str, 
     return pd.DataFrame(out).T.rename_axis("quantity")
 
 
+#: The planted-pattern row of :func:`tcav_table` per rate: what 03's ``planted_significant`` holds.
+PLANTED_FOUND = "found (significant, above the null)"
+
+
 def tcav_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFrame:
     """TCAV (03) in numbers over seeds: the share of significant tests, random controls found significant, CAVs
     flagged for low held-out accuracy, and the planted pattern's TCAV score (at 03's headline layer) and
@@ -227,7 +231,7 @@ def tcav_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFrame:
         for rate, score in sorted(m["planted_tcav_score"].items(), key=lambda kv: float(kv[0])):
             rows.setdefault(f"planted pattern at {float(rate):.0%}: TCAV score", []).append(score)
             found = m["planted_significant"].get(rate)  # None: no layer tested, left out of the share
-            rows.setdefault(f"planted pattern at {float(rate):.0%}: significant", []).append(
+            rows.setdefault(f"planted pattern at {float(rate):.0%}: {PLANTED_FOUND}", []).append(
                 None if found is None else float(found))
     bounds = {name: (0.0, math.inf) if name.startswith(("random controls", "CAVs")) else (0.0, 1.0) for name in rows}
     return _quantity_table(rows, confidence, bounds)

@@ -152,10 +152,10 @@ def explanation_finding(ranks: pd.DataFrame) -> Finding:
 
 
 def _significance(share: float, n_seeds: int | None) -> str:
-    """A significance row's mean is the share of seeds where the test was significant."""
+    """A "found" row's mean is the share of seeds where the pattern was significant and above the null."""
     if not n_seeds or n_seeds == 1:
-        return "significant" if share >= 0.5 else "not significant"
-    return f"significant in {round(share * n_seeds)} of {n_seeds} seeds"
+        return "found (significant, above the null)" if share >= 0.5 else "not found (significant above the null)"
+    return f"found (significant, above the null) in {round(share * n_seeds)} of {n_seeds} seeds"
 
 
 def tcav_finding(table: pd.DataFrame) -> Finding:
@@ -168,7 +168,7 @@ def tcav_finding(table: pd.DataFrame) -> Finding:
 
     def at(rate):
         score = f"TCAV score {_value(q.loc[f'planted pattern at {rate}%: TCAV score'])}"
-        key = f"planted pattern at {rate}%: significant"
+        key = f"planted pattern at {rate}%: found (significant, above the null)"  # tables.PLANTED_FOUND
         if key not in q.index:  # no seed tested any layer at this rate (every CAV flagged)
             return f"{score}, not tested (CAVs flagged at every layer)"
         seeds = q.loc[key].get("n_seeds", n)  # seeds where a test was made at this rate
