@@ -76,3 +76,14 @@ def test_augmentation_is_seeded_and_small():
     b = augment_batch(x, torch.Generator().manual_seed(0))
     assert torch.equal(a, b) and not torch.equal(a, x)
     assert (a.sum((1, 2, 3)) - x.sum((1, 2, 3))).abs().max() < 0.3 * 64  # scale ±10 %: area within ±21 %
+
+
+def test_training_speed_of_a_trained_and_a_supplied_model():
+    from types import SimpleNamespace
+
+    from xai_helpers.cnn import training_speed
+
+    trained = SimpleNamespace(history=[{"seconds": 2.0}, {"seconds": 4.0}], meta={"n_train": 300})
+    assert training_speed(trained) == {"seconds_per_epoch": 3.0, "train_images_per_second": 100.0}
+    assert training_speed(SimpleNamespace(history=[], meta={})) == {"seconds_per_epoch": None,
+                                                                    "train_images_per_second": None}

@@ -10,7 +10,7 @@ from .attribution import IG_BASELINES, METHODS, explain, heatmap, last_conv_acti
 from .attribution_study import (attenuation_correlation, faithfulness_table, ground_truth_table, method_options,
                                 per_image_channel_correlation, robustness_table, run_attributions, sanity_records,
                                 sanity_summary, substrate_rank_agreement)
-from .classifier_metrics import classification_summary
+from .classifier_metrics import classification_summary, training_speed
 from .feature_level import (channel_attributions, channel_objective, class_channel_importance, class_logit_objective,
                             conv_activation_layers, maximise_activation)
 from .shortcut import (PATCH_SHARE, PATTERN_EFFECT_MIN, PATTERN_SHARE, SHORTCUT_RATE_MIN, patched_test_set,
@@ -27,4 +27,4 @@ __all__ = ["CLASSIFIER_PARAMETERS", "IG_BASELINES", "METHODS", "PATCH_SHARE", "P
            "probe_indices", "rank_similarity_to_final", "relative_size", "resolve_shortcut", "robustness_table",
            "run_attributions", "saliency_over_snapshots", "sanity_records", "sanity_summary", "shortcut_rate",
            "substrate_rank_agreement",
-           "taylor_channel_scores", "taylor_prediction", "train_classifier", "train_shortcut_model"]
+           "taylor_channel_scores", "taylor_prediction", "train_classifier", "train_shortcut_model", "training_speed"]

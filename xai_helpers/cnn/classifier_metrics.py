@@ -37,3 +37,12 @@ def classification_summary(logits: torch.Tensor, labels: torch.Tensor, classes) 
         "per_class_accuracy": {str(c): float(a) for c, a in zip(classes, per_class)},
         "confusion_matrix": cm.tolist(),
     }
+
+
+def training_speed(trained) -> dict:
+    """Seconds per epoch and training images per second of a :class:`~xai_helpers.cnn.train.TrainedClassifier`
+    as it was trained (None for a model trained elsewhere, which has no history)."""
+    if not trained.history:
+        return {"seconds_per_epoch": None, "train_images_per_second": None}
+    per_epoch = sum(r["seconds"] for r in trained.history) / len(trained.history)
+    return {"seconds_per_epoch": per_epoch, "train_images_per_second": trained.meta["n_train"] / per_epoch}

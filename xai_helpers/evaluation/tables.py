@@ -32,6 +32,14 @@ METRIC_RANGES = {"test_accuracy": (0.0, 1.0), "macro_f1": (0.0, 1.0), "ece": (0.
                  "recall": (0.0, 1.0), "classes_covered": (0.0, math.inf)}
 
 
+def table_or_reason(build, *args):
+    """``(build(*args), None)``, or ``(None, the reason)`` where the table's notebook did not run in this run."""
+    try:
+        return build(*args), None
+    except FileNotFoundError as err:
+        return None, str(err)
+
+
 def seed_folders(run_root: str | Path) -> dict[int, Path]:
     """``{seed: folder holding metrics/}`` of a run: its ``seed-N`` sub-folders, or the run itself."""
     root = Path(run_root)

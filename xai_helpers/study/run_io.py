@@ -70,6 +70,23 @@ def to_plain(obj, path: str = "metrics"):
     raise TypeError(f"{path} has type {type(obj).__name__}; metrics hold numbers, strings, lists and objects")
 
 
+def all_finite(obj) -> bool:
+    """Whether every float in a nested structure of dicts and lists is finite (None and non-floats pass)."""
+    if isinstance(obj, dict):
+        return all(all_finite(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return all(all_finite(v) for v in obj)
+    return not isinstance(obj, float) or math.isfinite(obj)
+
+
+def frame_dict(table) -> dict | None:
+    """A table as ``{row name: {column: value}}`` for a metrics file (a tuple row name joined with " / "); None
+    for no table."""
+    if table is None:
+        return None
+    return {" / ".join(map(str, k)) if isinstance(k, tuple) else str(k): row.to_dict() for k, row in table.iterrows()}
+
+
 def finite_or_none(obj):
     """The same structure with every NaN or infinite float replaced by None (JSON null), for metrics where a
     missing value is legitimate (e.g. the slant of a blank sample); :func:`to_plain` still refuses any left."""
