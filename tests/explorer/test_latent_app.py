@@ -120,3 +120,28 @@ def test_directions_refuse_k_beyond_the_latent_size(smoke_models):
     from xai_helpers.explorer.latent_view import latent_directions
     with pytest.raises(ValueError, match=r"expected an integer in \[1, "):
         latent_directions(smoke_models.gan, smoke_models.classifiers["plain"], smoke_models.data.classes, k=10_000)
+
+
+def test_directions_wait_for_a_worker_that_is_computing(app):
+    """The generator's observer computes directions (forward-mode Jacobians) in the kernel's thread; run while a
+    worker computed another view, the two forward-AD computations collided ("Trying to access a forward AD level
+    with an invalid index", intermittently). Directions now wait for whatever explorer is computing."""
+    import threading
+
+    from xai_helpers.explorer.app_widgets import COMPUTING
+
+    app._directions.clear()
+    held, done = threading.Event(), threading.Event()
+    release = threading.Event()
+
+    def busy_worker():
+        with COMPUTING:
+            held.set()
+            release.wait(30)
+
+    threading.Thread(target=busy_worker, daemon=True).start()
+    assert held.wait(10)
+    threading.Thread(target=lambda: (app.directions(), done.set()), daemon=True).start()
+    assert not done.wait(1.0), "directions were computed while another computation held the explorers' lock"
+    release.set()
+    assert done.wait(120) and app.directions()["SeFa"]

@@ -30,8 +30,11 @@ from .figures import figure_png
 
 #: Held while any explorer computes. Explorers share the study's models, and captum's hooks on a model's modules
 #: would mix two explanations computed at once in two apps' workers (it raised "differentiated Tensor … not used
-#: in the graph" when a timing form and a shown form both explained the plain CNN).
-_ONE_AT_A_TIME = threading.Lock()
+#: in the graph" when a timing form and a shown form both explained the plain CNN). PyTorch's forward-mode AD levels
+#: are process-wide too: a Jacobian computed in the kernel's thread (a control's observer) while a worker computed
+#: another raised "Trying to access a forward AD level with an invalid index". Code that computes outside a worker
+#: takes it as well; re-entrant, since a worker's job calls the same code while holding it.
+COMPUTING = threading.RLock()
 
 
 class Worker:
@@ -155,7 +158,7 @@ class ExplorerApp:
         return self
 
     def _job(self, cancelled: Callable[[], bool]) -> None:
-        with _ONE_AT_A_TIME:  # timed from here: waiting for another app's answer is not this answer's time
+        with COMPUTING:  # timed from here: waiting for another app's answer is not this answer's time
             self._answer(cancelled)
 
     def _answer(self, cancelled: Callable[[], bool]) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import torch
 
-from .app_widgets import ExplorerApp
+from .app_widgets import COMPUTING, ExplorerApp
 from .figures import latent_figure
 from .latent_view import FAMILIES, PATHS, latent_directions, latent_point, latent_pool, latent_state
 from .study_models import StudyModels
@@ -61,13 +61,15 @@ class LatentExplorer(ExplorerApp):
 
     def directions(self) -> dict:
         name = self.value("generator")
-        if name not in self._directions:  # one computation per generator (a few seconds), then instant
-            gan = self.gans[name]
-            self._directions[name] = latent_directions(gan, self.classifier, self.classes, k=min(self.k, gan.z_dim),
-                                                       n_pool=self.models.config["interfacegan_samples"],
-                                                       n_jacobian=self.models.config["latent_samples"],
-                                                       seed=self.models.seed)
+        with COMPUTING:  # the generator's observer runs in the kernel's thread while a worker may be computing
+            if name not in self._directions:  # one computation per generator (a few seconds), then instant
+                self._directions[name] = self._find_directions(self.gans[name])
         return self._directions[name]
+
+    def _find_directions(self, gan) -> dict:
+        return latent_directions(gan, self.classifier, self.classes, k=min(self.k, gan.z_dim),
+                                 n_pool=self.models.config["interfacegan_samples"],
+                                 n_jacobian=self.models.config["latent_samples"], seed=self.models.seed)
 
     def _use_generator(self, request: bool = True) -> None:
         self._suspended = True
