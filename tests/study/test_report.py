@@ -331,3 +331,22 @@ def test_tcav_finding_reads_the_found_rows_that_tcav_table_writes(tmp_path):
     text = tcav_finding(ET.tcav_table(tmp_path).reset_index()).text
     assert "TCAV score 1 [1, 1], found (significant, above the null) in 1 of 2 seeds" in text
     assert "planted in 0 % it gives TCAV score 0.2 [0.2, 0.2], not tested (CAVs flagged at every layer)" in text
+
+
+def test_the_cost_table_is_the_finished_runs_and_names_what_was_reused(tmp_path):
+    """06's cost CSV is written before the run ends (or comes from the run it was reused from); the report's table is
+    rebuilt from the run's records: this run's times, each notebook's slowest cell, and where results were reused."""
+    run = make_run(tmp_path / "run")
+    slow = {"cell": 7, "first_line": "model = train_classifier(...)", "seconds": 30.5}
+    (run / "status.json").write_text(json.dumps({"notebooks": [
+        {"notebook": "01_cnn_training", "seed": 0, "status": "ok", "seconds": 0.4, "reused_from": "run-A",
+         "computed_seconds": 42.0, "slowest_cells": [slow]},
+        {"notebook": "02_cnn_attribution", "seed": 0, "status": "ok", "seconds": 90.0, "slowest_cells": []}]}))
+    page = build_report(run).read_text()
+    cost = _table_with(Tables(page).tables, "wall time (s) ↓")
+    assert cost["head"][0] == ["notebook", "seed", "wall time (s) ↓", "slowest cell", "reused from run",
+                               "computed in (s) ↓"]
+    assert cost["body"][0][3] == "cell 7 (model = train_classifier(...)): 30.5 s" and cost["body"][0][4] == "run-A"
+    assert cost["body"][-1][:3] == ["whole study", "all", "90.4"] and cost["body"][-1][5] == "132"
+    assert ("1 of 2 notebook runs were reused from earlier runs with the same inputs, which took 2.2 min to compute "
+            "them all") in _summary(page)

@@ -312,3 +312,81 @@ def test_a_failed_job_names_notebook_and_cell_and_exits_1(nbdir, tmp_path):
     assert rc == 1 and "01_bad FAILED" in out and "code cell 3" in out and "ValueError: planted failure" in out
     status = json.loads((tmp_path / "job" / "logs" / "01_bad.status.json").read_text())
     assert status["state"] == "failed" and status["notebooks"][0]["status"] == "failed"
+
+
+def _latest(tmp_path):
+    return (tmp_path / "out" / "latest").resolve()
+
+
+def test_a_second_run_with_the_same_inputs_reuses_the_results_and_says_from_which_run(nbdir, tmp_path):
+    rc, first = _run(nbdir, tmp_path, "-p", "width", "5")
+    assert rc == 0 and "▶ 00_ok" in first, first
+    first_run = _latest(tmp_path)
+    rc, second = _run(nbdir, tmp_path, "-p", "width", "5")
+    second_run = _latest(tmp_path)
+    assert rc == 0 and second_run != first_run
+    assert "▶ 00_ok" not in second and f"reused from run {first_run.name}" in second, second
+    # the reused run holds the same results as if it had run, and says where they come from
+    for rel in ("metrics/00_ok.json", "executed/00_ok.ipynb", "html/00_ok.html", "logs/00_ok.log"):
+        assert (second_run / rel).read_bytes() == (first_run / rel).read_bytes(), rel
+    record = json.loads((second_run / "status.json").read_text())["notebooks"][0]
+    assert record["status"] == "ok" and record["reused_from"] == first_run.name and record["computed_seconds"] > 0
+    assert f"| {first_run.name} |" in (second_run / "summary.md").read_text()
+
+
+def test_a_changed_parameter_or_rerun_runs_the_notebook_again(nbdir, tmp_path):
+    assert _run(nbdir, tmp_path, "-p", "width", "5")[0] == 0
+    rc, out = _run(nbdir, tmp_path, "-p", "width", "6")
+    assert rc == 0 and "▶ 00_ok" in out and "reused" not in out
+    assert json.loads((_latest(tmp_path) / "metrics" / "00_ok.json").read_text())["width"] == 6
+    rc, out = _run(nbdir, tmp_path, "-p", "width", "6", "--rerun")
+    assert rc == 0 and "▶ 00_ok" in out and "reused" not in out
+    rc, out = _run(nbdir, tmp_path, "-p", "width", "6", "--seed", "1")
+    assert rc == 0 and "▶ 00_ok" in out, "another seed is another input"
+
+
+def test_an_edited_notebook_runs_again(nbdir, tmp_path):
+    assert _run(nbdir, tmp_path)[0] == 0
+    _notebook(nbdir / "00_ok.ipynb", PARAMS, WRITE_METRICS + "\nprint('edited')")
+    rc, out = _run(nbdir, tmp_path)
+    assert rc == 0 and "▶ 00_ok" in out
+
+
+def test_a_failed_notebook_is_never_reused(nbdir, tmp_path):
+    _notebook(nbdir / "00_ok.ipynb", PARAMS, "raise ValueError('boom')")
+    assert _run(nbdir, tmp_path)[0] == 1
+    rc, out = _run(nbdir, tmp_path)
+    assert rc == 1 and "▶ 00_ok" in out and "reused" not in out
+
+
+def test_a_study_level_notebook_is_reused_only_while_the_metrics_it_reads_are_the_same(nbdir, tmp_path):
+    _notebook(nbdir / "06_evaluation.ipynb", PARAMS, '''import json, pathlib
+root = pathlib.Path(run_dir)
+widths = [json.loads(p.read_text())["width"] for p in sorted(root.glob("seed-*/metrics/00_ok.json"))]
+(root / "metrics" / "06_evaluation.json").write_text(json.dumps({"widths": widths}))''')
+    assert _run(nbdir, tmp_path, "--seeds", "1,2", "-p", "width", "4")[0] == 0
+    rc, out = _run(nbdir, tmp_path, "--seeds", "1,2", "-p", "width", "4")
+    assert rc == 0 and out.count("reused from run") == 3, out
+    # 06 declares width too; a notebook that reads another one's metrics must rerun when those change, even where
+    # its own parameters did not: here only 00_ok's metrics file differs (its code changed)
+    _notebook(nbdir / "00_ok.ipynb", PARAMS, WRITE_METRICS.replace('"width": width', '"width": width + 1'))
+    rc, out = _run(nbdir, tmp_path, "--seeds", "1,2", "-p", "width", "4")
+    assert rc == 0 and "▶ 06_evaluation" in out, out
+    assert json.loads((_latest(tmp_path) / "metrics" / "06_evaluation.json").read_text()) == {"widths": [5, 5]}
+
+
+def test_job_mode_never_reuses(nbdir, tmp_path):
+    folder = tmp_path / "out" / "mnist5k" / "seed-0"
+    assert _run(nbdir, tmp_path, "--run-dir", str(folder), "--only", "00")[0] == 0
+    rc, out = _run(nbdir, tmp_path, "--run-dir", str(folder), "--only", "00")
+    assert rc == 0 and "▶ 00_ok" in out and "reused" not in out
+    assert not (tmp_path / "cache" / "notebooks").exists()
+
+
+def test_each_notebook_reports_its_slowest_cells(nbdir, tmp_path):
+    _notebook(nbdir / "00_ok.ipynb", PARAMS, "import time; time.sleep(0.6)", WRITE_METRICS)
+    rc, out = _run(nbdir, tmp_path)
+    assert rc == 0 and "(slowest: cell 2 (import time; time.sleep(0.6))" in out, out
+    cells = json.loads((_latest(tmp_path) / "logs" / "00_ok.cells.json").read_text())
+    # in notebook order: the parameters cell (1), papermill's injected one (0, not counted), then the rest
+    assert [c["cell"] for c in cells] == [1, 0, 2, 3] and cells[2]["seconds"] >= 0.6

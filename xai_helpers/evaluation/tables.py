@@ -19,6 +19,7 @@ from ..cnn.explanation_metrics import DEGENERATE_MAX_SHARE, INPUT_INDEPENDENT_MI
 from ..cnn.shortcut import SHORTCUT_RATE_MIN  # the share of patched test images 02's shortcut model must call its class
 from ..concepts.planted import absent_verdict, present_verdict
 from ..latent.disentanglement import mean_over_seeds
+from ..study.run_records import cost_table  # noqa: F401  (06 reads it here with the other tables)
 from .rating_stats import mean_ci, paired_difference
 
 CLASSIFIERS = {"plain": "plain CNN", "attention": "attention CNN"}
@@ -275,33 +276,6 @@ def disentanglement_table(run_root: str | Path) -> pd.DataFrame:
     per_seed = [m["disentanglement"] for m in metrics_over_seeds(run_root, "05_gan_latent").values()]
     models = list(dict.fromkeys(model for scores in per_seed for model in scores))
     return pd.DataFrame({model: mean_over_seeds([scores[model] for scores in per_seed]) for model in models}).T
-
-
-def cost_table(run_root: str | Path) -> pd.DataFrame:
-    """Wall time of every finished notebook (per seed, and the total) with the run's device, profile, CPU and
-    threads. Times come from the runner's ``status.json`` (or a workflow's per-job status files), which is current
-    while the run goes on (a study-level notebook reads it before the run ends); the machine from
-    ``environment.json`` (or the jobs'), see :mod:`xai_helpers.study.run_records`."""
-    from ..study.run_records import job_records, run_environment
-
-    root = Path(run_root)
-    env = run_environment(root)
-    if not env:
-        raise FileNotFoundError(f"{root / 'environment.json'} does not exist (nor any workflow job's "
-                                f"logs/*.environment.json): cost is read from the runner's run folder")
-    records = [r for r in job_records(root) if r.get("seconds") is not None]
-    if records:
-        rows = [{"notebook": r["notebook"], "seed": str(r.get("seed")), "seconds": r["seconds"]} for r in records]
-    else:
-        rows = [{"notebook": k.rpartition("@")[0], "seed": k.rpartition("@")[2], "seconds": v}
-                for k, v in env.get("wall_seconds", {}).items()]
-    table = pd.DataFrame(rows, columns=["notebook", "seed", "seconds"])
-    total = table["seconds"].sum(min_count=1)
-    table = pd.concat([table, pd.DataFrame([{"notebook": "whole study", "seed": "all", "seconds": total}])],
-                      ignore_index=True)
-    for key in ("device", "profile", "cpu", "runner_torch_threads", "gpu"):
-        table[key] = env.get(key)
-    return table
 
 
 #: "Planted patch found" (02) needs a method whose pointing game is at least this on the shortcut model …

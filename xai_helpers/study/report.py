@@ -5,7 +5,8 @@ section: a summary of findings written from the run's numbers (:mod:`~xai_helper
 table of contents, the evaluation tables of notebook 06 (``tables/06_evaluation_*.csv``) with units, better
 directions and intervals only where there are some (:mod:`~xai_helpers.study.report_tables`), the key figures of
 every notebook with a caption, embedded as data URIs so no file or CDN is needed, links to each executed
-notebook's HTML export, and the provenance from ``environment.json``. Nothing is computed here; a table or
+notebook's HTML export, and the provenance from ``environment.json``. Nothing is computed here but the cost table
+(from the run's records, :func:`~xai_helpers.study.run_records.cost_table`); a table or
 figure that a run did not produce is listed as missing, and a sentence whose numbers are missing is left out.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 from pathlib import Path
 
 from .report_findings import findings
-from .run_records import run_environment
+from .run_records import cost_table, job_records, run_environment
 from .report_html import contents_html, esc, figure_html, key_value_table, page_html, summary_html, table_html
 from .report_tables import TableSpec, display_tables, read_table
 
@@ -130,10 +131,14 @@ def _read_json(path: Path) -> dict:
 
 
 def _tables(root: Path) -> dict[str, object]:
-    """Every evaluation table the run holds, by suffix, as read from its CSV."""
+    """Every evaluation table the run holds, by suffix, as read from its CSV; the cost table from the finished
+    run's records (06's copy was written before the run ended, or by the earlier run it was reused from)."""
     folder = root / "tables"
-    return {spec.suffix: read_table(folder / f"06_evaluation_{spec.suffix}.csv", spec.index_label)
-            for spec in TABLES if (folder / f"06_evaluation_{spec.suffix}.csv").exists()}
+    tables = {spec.suffix: read_table(folder / f"06_evaluation_{spec.suffix}.csv", spec.index_label)
+              for spec in TABLES if (folder / f"06_evaluation_{spec.suffix}.csv").exists()}
+    if any(r.get("seconds") is not None for r in job_records(root)):
+        tables["cost"] = cost_table(root)
+    return tables
 
 
 def _figures(root: Path, seed_roots: list[Path]) -> list[tuple[str, list[tuple[Path, str]]]]:
@@ -204,7 +209,8 @@ def _append_to_summary(root: Path, summary) -> None:
     lines = ["", "## Summary of findings", "", *(f"- {f.text}" for f in summary), "",
              "## Evaluation tables (notebook 06)", ""]
     for spec in TABLES:
-        if (folder / f"06_evaluation_{spec.suffix}.md").exists():
+        # The cost is at the top of summary.md, as the runner measured it; 06's may be an earlier run's.
+        if spec.suffix != "cost" and (folder / f"06_evaluation_{spec.suffix}.md").exists():
             lines += [f"### {spec.heading}", "", (folder / f"06_evaluation_{spec.suffix}.md").read_text(), ""]
     with open(root / "summary.md", "a", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")

@@ -244,8 +244,14 @@ def cost_finding(table: pd.DataFrame) -> Finding:
     threads = total.get("runner_torch_threads")
     machine += f", {format_number(threads)} torch threads" if not pd.isna(threads) else ""
     minutes = total["seconds"] / 60
-    return Finding(f"Cost: the notebooks took {format_number(round(minutes, 1))} min of wall time in all"
-                   + (f" ({machine})." if machine else "."), "cost")
+    text = (f"Cost: the notebooks took {format_number(round(minutes, 1))} min of wall time in all"
+            + (f" ({machine})" if machine else ""))
+    reused = table[table["notebook"] != "whole study"].get("reused_from")
+    if reused is not None and reused.notna().any():
+        computed = total["computed_seconds"] / 60
+        text += (f"; {int(reused.notna().sum())} of {len(reused)} notebook runs were reused from earlier runs with "
+                 f"the same inputs, which took {format_number(round(computed, 1))} min to compute them all")
+    return Finding(text + ".", "cost")
 
 
 def findings(tables: dict[str, pd.DataFrame], env: dict, n_seeds: int, human: dict | None = None) -> list[Finding]:

@@ -86,7 +86,8 @@ QUANTITIES = {
     "n_real": Quantity("real images available"), "n_synthetic": Quantity("GAN images"),
     "mean_rating": Quantity("mean rating", "1–5", better=UP), "strength": Quantity("Bradley–Terry strength", better=UP),
     "log_strength": Quantity("log strength", better=UP), "rank": Quantity("rank", better=DOWN),
-    "seconds": Quantity("wall time", "s", better=DOWN), "runner_torch_threads": Quantity("torch threads"),
+    "seconds": Quantity("wall time", "s", better=DOWN), "computed_seconds": Quantity("computed in", "s", better=DOWN),
+    "slowest_cell": Quantity("slowest cell"), "reused_from": Quantity("reused from run"), "runner_torch_threads": Quantity("torch threads"),
     "n_seeds": Quantity("seeds"), "num_seeds": Quantity("seeds"), "p_paired_t": Quantity("paired t-test p"),
 }
 #: Columns that describe the whole run rather than a row: when they hold one value they become a note.

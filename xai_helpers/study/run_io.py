@@ -46,6 +46,15 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = "") -> Path:
     return _resolve(data_dir, "XAI_DATA_DIR", REPO_ROOT / "data")
 
 
+def resolve_ratings_dir(ratings_dir: str | os.PathLike | None, cache_dir: str | os.PathLike) -> Path:
+    """06's folder of human ratings: ``ratings_dir`` (relative: to the repository, as data folders), or
+    ``human_ratings/`` beside the model cache when empty."""
+    if ratings_dir in (None, ""):
+        return Path(cache_dir).parent / "human_ratings"
+    path = Path(ratings_dir).expanduser()
+    return (path if path.is_absolute() else REPO_ROOT / path).resolve()
+
+
 def _check_name(name: str) -> str:
     if not _NAME.match(name):
         raise ValueError(f"output name {name!r} must be letters, digits, '_', '-' or '.', starting with a letter or digit")

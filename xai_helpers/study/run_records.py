@@ -5,6 +5,10 @@ workflow (``workflow/Snakefile``) runs each notebook and seed as its own job in 
 that share a folder cannot share those two files: each keeps ``logs/<notebook>.status.json`` and
 ``logs/<notebook>.environment.json`` in its folder (the data set's folder for 06, ``seed-N/`` for the others).
 These functions read either layout back as one run, for the cost table and the report.
+
+The cost table is built here, not by a notebook alone, because it describes the run that is being reported: 06
+shows it as it stood when 06 ran, and the report rebuilds it from the finished run (a notebook whose results were
+reused from an earlier run took seconds here, and the table says which run computed them, and in how long).
 """
 from __future__ import annotations
 
@@ -60,3 +64,39 @@ def run_environment(run_root: str | Path) -> dict:
         if len(values) > 1:  # jobs that disagree (a rerun at another version or profile): say so, never pick one
             merged[key] = "mixed: " + ", ".join(sorted(str(json.loads(v)) for v in values))
     return merged
+
+
+def cost_table(run_root: str | Path):
+    """Wall time of every finished notebook (per seed, and the total) with its slowest cell, the run that computed
+    it when it was reused (and how long that took there), and the run's device, profile, CPU and threads. Times
+    come from the runner's ``status.json`` (or a workflow's per-job status files), which is current while the run
+    goes on (a study-level notebook reads it before the run ends); the machine from ``environment.json`` (or the
+    jobs')."""
+    import pandas as pd
+
+    from .cell_timings import describe_cell
+
+    root = Path(run_root)
+    env = run_environment(root)
+    if not env:
+        raise FileNotFoundError(f"{root / 'environment.json'} does not exist (nor any workflow job's "
+                                f"logs/*.environment.json): cost is read from the runner's run folder")
+    records = [r for r in job_records(root) if r.get("seconds") is not None]
+    if records:
+        rows = [{"notebook": r["notebook"], "seed": str(r.get("seed")), "seconds": r["seconds"],
+                 "slowest_cell": describe_cell(r["slowest_cells"][0]) if r.get("slowest_cells") else None,
+                 "reused_from": r.get("reused_from"), "computed_seconds": r.get("computed_seconds", r["seconds"])}
+                for r in records]
+    else:
+        rows = [{"notebook": k.rpartition("@")[0], "seed": k.rpartition("@")[2], "seconds": v, "computed_seconds": v}
+                for k, v in env.get("wall_seconds", {}).items()]
+    columns = ["notebook", "seed", "seconds", "slowest_cell", "reused_from", "computed_seconds"]
+    table = pd.DataFrame(rows, columns=columns)
+    total = {"notebook": "whole study", "seed": "all", "seconds": table["seconds"].sum(min_count=1),
+             "computed_seconds": table["computed_seconds"].sum(min_count=1)}
+    table = pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+    if table["reused_from"].isna().all():  # nothing reused: the two time columns would repeat each other
+        table = table.drop(columns=["reused_from", "computed_seconds"])
+    for key in ("device", "profile", "cpu", "runner_torch_threads", "gpu"):
+        table[key] = env.get(key)
+    return table

@@ -33,6 +33,9 @@ import yaml
 
 from ..data.datasets import DATASETS
 from .config import PROFILES, profile_name
+from . import notebook_reuse as reuse
+from .cell_timings import cell_timings, describe_cell, slowest_cells
+from .run_summary import print_table, write_summary
 from .notebook_parameters import UsageError, check_ranges, notebook_parameters, validate_parameters
 from .run_io import REPO_ROOT, RUN_SUBDIRS, write_json_atomic
 
@@ -182,49 +185,19 @@ def run_notebook(nb: Path, run_root: Path, params: dict, timeout: float | None, 
             export_html(executed, run_root / "html" / f"{nb.stem}.html")
         except Exception as err:  # an export problem must not hide the notebook's own status
             record["html_error"] = f"{type(err).__name__}: {err}"
+        record_cell_timings(executed, run_root / "logs" / f"{nb.stem}.cells.json", record)
     return record
 
 
-def _flat_scalars(metrics: dict, prefix: str = "", depth: int = 0) -> dict:
-    out = {}
-    for k, v in metrics.items():
-        if isinstance(v, (int, float, str, bool)) and not isinstance(v, dict):
-            out[prefix + k] = v
-        elif isinstance(v, dict) and depth < 1 and all(not isinstance(x, (dict, list)) for x in v.values()) \
-                and len(v) <= 4:
-            out.update(_flat_scalars(v, f"{prefix}{k}.", depth + 1))
-    return out
-
-
-def write_summary(run_root: Path, records: list[dict], info: dict) -> None:
-    lines = [f"# Study run {run_root.name}", "",
-             f"- state: **{info['state']}**", f"- profile: {info['profile']}, seeds: {info['seeds']}, "
-             f"device: {info['device']}", f"- git: {info['git_sha']}", "",
-             "| notebook | seed | status | wall time (s) |", "|---|---|---|---|"]
-    for r in records:
-        secs = f"{r['seconds']:.1f}" if r.get("seconds") is not None else "–"
-        lines.append(f"| {r['notebook']} | {r.get('seed')} | {r['status']} | {secs} |")
-    for r in records:
-        if r.get("error"):
-            lines += ["", f"**{r['notebook']} (seed {r.get('seed')}) failed** in {r['error']}"]
-    for r in records:
-        folder = run_root / (f"seed-{r['seed']}" if info["multi_seed"] and r["notebook"] not in STUDY_LEVEL else "")
-        metrics_file = folder / "metrics" / f"{r['notebook']}.json"
-        if r["status"] == "ok" and metrics_file.exists():
-            scalars = _flat_scalars(json.loads(metrics_file.read_text()))
-            lines += ["", f"## {r['notebook']} (seed {r.get('seed')})", "", "| metric | value |", "|---|---|"]
-            for k, v in scalars.items():
-                lines.append(f"| {k} | {f'{v:.4g}' if isinstance(v, float) else v} |")
-    (run_root / "summary.md").write_text("\n".join(lines) + "\n")
-
-
-def print_table(records: list[dict], log) -> None:
-    log("")
-    log(f"{'notebook':<28} {'seed':>5} {'status':<12} {'wall time':>10}")
-    log("-" * 58)
-    for r in records:
-        secs = f"{r['seconds']:.1f} s" if r.get("seconds") is not None else "-"
-        log(f"{r['notebook']:<28} {str(r.get('seed')):>5} {r['status']:<12} {secs:>10}")
+def record_cell_timings(executed: Path, cells_file: Path, record: dict) -> None:
+    """Every cell's wall time into ``logs/<notebook>.cells.json``, the slowest into the notebook's record."""
+    try:
+        rows = cell_timings(executed)
+    except (OSError, ValueError) as err:  # a notebook that wrote no readable copy has no cell times
+        record["cells_error"] = f"{type(err).__name__}: {err}"
+        return
+    write_json_atomic(cells_file, rows)
+    record["slowest_cells"] = slowest_cells(rows)
 
 
 def update_latest(out: Path, run_root: Path) -> None:
@@ -260,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=None, help="per-cell execution timeout in seconds")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads of each notebook's kernel (default: torch's, one per core)")
+    p.add_argument("--rerun", action="store_true",
+                   help="run every notebook, even one whose results an earlier run computed from the same inputs "
+                        "(by default those are reused from the cache)")
     p.add_argument("--run-dir", default=None, metavar="DIR",
                    help="job mode (workflow/Snakefile): run the one notebook named by --only, for one seed, into DIR "
                         "itself (no runs/<id>, 'latest' not moved); its status goes to DIR/logs/<notebook>.status.json")
@@ -367,6 +343,14 @@ def _main(args, log) -> int:
 
     records: list[dict] = []
     state = "running"
+    code = reuse.code_digest()
+
+    def reuse_notebook(key: str, entry: dict, folder: Path, record: dict, params: dict) -> None:
+        t0 = time.perf_counter()
+        reuse.restore(cache_dir, key, entry, folder)
+        record.update(status="ok", seconds=time.perf_counter() - t0, parameters=params,
+                      reused_from=entry["run_id"], computed_seconds=entry["seconds"],
+                      slowest_cells=entry.get("slowest_cells", []))
 
     def save_status():
         write_json_atomic(status_path, {"state": state, "run_id": run_id, "notebooks": records})
@@ -391,14 +375,30 @@ def _main(args, log) -> int:
             if args.data_dir is not None:
                 options["data_dir"] = str(Path(args.data_dir).expanduser().resolve())
             params = notebook_parameters(declared[nb.stem], options, extra)
-            log(f"▶ {nb.stem} (seed {seed}) …")
+            key = None if job or args.rerun else reuse.notebook_key(
+                nb, params, cache_dir=cache_dir, threads=args.threads, device=str(device),
+                study_level=nb.stem in STUDY_LEVEL, run_root=run_root, code=code)
+            entry = reuse.lookup(cache_dir, key) if key else None
             record = {"notebook": nb.stem, "seed": seed, "status": "running", "seconds": None}
             records.append(record)
+            if entry is not None:
+                reuse_notebook(key, entry, folder, record, params)
+                save_status()
+                log(f"↺ {nb.stem} (seed {seed}): reused from run {entry['run_id']}, which computed it in "
+                    f"{entry['seconds']:.1f} s from the same inputs (--rerun runs it again)")
+                return
+            log(f"▶ {nb.stem} (seed {seed}) …")
             save_status()
+            before = reuse.snapshot(folder) if key else None
             run_notebook(nb, folder, params, args.timeout, log, record, threads=args.threads)
             save_status()
             if record["status"] == "ok":
-                log(f"  ✓ {nb.stem} finished in {record['seconds']:.1f} s")
+                slowest = "; ".join(describe_cell(c) for c in record.get("slowest_cells", []))
+                log(f"  ✓ {nb.stem} finished in {record['seconds']:.1f} s" + (f" (slowest: {slowest})" if slowest else ""))
+                if key:
+                    reuse.store(cache_dir, key, folder, reuse.written_since(folder, before),
+                                {"run_id": run_id, "notebook": nb.stem, "seed": seed, "seconds": record["seconds"],
+                                 "slowest_cells": record.get("slowest_cells", [])})
             else:
                 failed = True
                 log(f"  ✗ {nb.stem} FAILED after {record['seconds']:.1f} s in {record['error']} "
@@ -430,7 +430,7 @@ def _main(args, log) -> int:
         if not job:
             write_summary(run_root, records, {"state": state, "profile": profile, "seeds": seeds,
                                               "device": str(device), "git_sha": env_info["git_sha"],
-                                              "multi_seed": multi})
+                                              "multi_seed": multi, "study_level": STUDY_LEVEL})
     print_table(records, log)
     if job:
         return _finish_job(run_root, notebooks[0].stem, state, log)
@@ -464,7 +464,8 @@ def _finish_job(run_root: Path, notebook: str, state: str, log) -> int:
         write_summary(run_root, records, {"state": env.get("state"), "profile": env.get("profile"),
                                           "seeds": env.get("seeds"), "device": env.get("device"),
                                           "git_sha": env.get("git_sha"),
-                                          "multi_seed": any(p.is_dir() for p in run_root.glob("seed-*"))})
+                                          "multi_seed": any(p.is_dir() for p in run_root.glob("seed-*")),
+                                          "study_level": STUDY_LEVEL})
         try:
             log(f"Report: {build_report(run_root)}")
         except Exception as err:  # as in a whole run: the notebook's results stand, the failure is reported
