@@ -12,10 +12,10 @@ from xai_helpers.study import runner
 NOTEBOOKS = ("01", "02", "03", "04", "05", "06")
 
 
-def _study(tmp_path, *only):
+def _study(tmp_path, *only, options=()):
     lines = []
     rc = runner.main(["--profile", "smoke", "--only", *(only or ("01",)), "--out", str(tmp_path / "out"),
-                      "--cache-dir", str(tmp_path / "cache"), "-p", "epochs", "3"], log=lines.append)
+                      "--cache-dir", str(tmp_path / "cache"), "-p", "epochs", "3", *options], log=lines.append)
     run = (tmp_path / "out" / "latest").resolve()
     return rc, "\n".join(lines), run
 
@@ -58,11 +58,17 @@ def test_smoke_study_twice(smoke_study):
     assert len(list((run / "figures").glob("01_cnn_training_*.png"))) >= 7
     assert (run / "html" / "01_cnn_training.html").exists()
 
-    rc2, out2, run2 = _study(tmp_path)
-    assert rc2 == 0 and run2 != run
+    # Run again (--rerun: the notebook itself, not its stored results): the models come from the cache, and the
+    # metrics are the same numbers, which is what makes reusing a notebook's results sound.
+    rc2, out2, run2 = _study(tmp_path, options=["--rerun"])
+    assert rc2 == 0 and run2 != run and "▶ 01_cnn_training" in out2
     log = (run2 / "logs" / "01_cnn_training.log").read_text()
     assert "[train" not in log and log.count("[cache] loaded") == 2
     assert json.loads((run2 / "metrics" / "01_cnn_training.json").read_text()) == metrics
+    # Without --rerun, nothing 01 depends on changed: its results are reused from the last run that computed them.
+    rc3, out3, run3 = _study(tmp_path)
+    assert rc3 == 0 and f"reused from run {run2.name}" in out3 and "▶ 01_cnn_training" not in out3, out3
+    assert json.loads((run3 / "metrics" / "01_cnn_training.json").read_text()) == metrics
 
     # The first run also ran 06 and built the report from what the run holds.
     evaluation = json.loads((run / "metrics" / "06_evaluation.json").read_text())

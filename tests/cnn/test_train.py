@@ -34,6 +34,19 @@ def test_training_is_deterministic_and_snapshots_every_epoch(tmp_path):
     assert a.history[-1]["train_accuracy"] > 0.9  # it learns (the eval-mode BN stats need more steps)
 
 
+def test_scoring_the_test_split_only_at_the_end_changes_no_weight(tmp_path):
+    """``test_every_epoch=False`` (the variants and augmentation classifiers) skips scoring between epochs: the
+    same weights after every epoch, the same final test accuracy, a separate cache entry (its history differs)."""
+    every = _train(tmp_path, epochs=3)
+    last = _train(tmp_path, epochs=3, test_every_epoch=False)
+    assert last.key != every.key and not last.from_cache
+    for a, b in zip(every.snapshots, last.snapshots, strict=True):
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [h["test_accuracy"] for h in last.history[:-1]] == [None, None]
+    assert last.history[-1]["test_accuracy"] == every.history[-1]["test_accuracy"] == last.meta["test_accuracy"]
+    assert [h["train_loss"] for h in last.history] == [h["train_loss"] for h in every.history]
+
+
 def test_second_call_loads_from_cache_without_training(tmp_path, capsys):
     first = _train(tmp_path)
     assert "[train plain] epoch" in capsys.readouterr().out

@@ -227,7 +227,7 @@ def train_variant(spec: ModelSpec, explained: TrainedClassifier, data: ImageData
     """A variant of the explained classifier trained on ``data`` (:func:`variant_settings`), with its layers chosen
     as the explained model's are."""
     variant = variant_settings(spec, explained)
-    trained = train_classifier(variant.pop("arch"), data, **settings, **variant)
+    trained = train_classifier(variant.pop("arch"), data, test_every_epoch=False, **settings, **variant)
     if spec.supplied:
         attach_layers(trained.model, spec, data.image_shape)
     return trained

@@ -165,7 +165,7 @@ def train_shortcut_model(data: ImageDataset, target_class: int, patch: int, *, e
                   checkerboard(patch, data.image_shape[0]))
     rounds = []
     for k in range(max_rounds):
-        trained = train_classifier(arch, planted, epochs=epochs * 2 ** k, **settings)
+        trained = train_classifier(arch, planted, epochs=epochs * 2 ** k, test_every_epoch=False, **settings)
         rounds.append({"epochs": epochs * 2 ** k, "check_rate": shortcut_rate(trained.model, check, target_class)})
         if rounds[-1]["check_rate"] >= min_rate:
             break

@@ -132,7 +132,7 @@ def augmentation_study(data: ImageDataset, synthesize: Callable[[ImageDataset], 
     test of that difference on the same test images (:func:`mcnemar_p`)."""
     rows, correct = [], {}
     common = dict(batch_size=batch_size, lr=lr, weight_decay=weight_decay, augment=augment, seed=seed, device=device,
-                  cache_dir=cache_dir, progress=progress)
+                  cache_dir=cache_dir, progress=progress, test_every_epoch=False)
     for fraction in fractions:
         regime = regime_data(data, fraction, seed)
         synthetic_x, synthetic_y, label_source, gan_key = synthesize(regime)

@@ -250,7 +250,7 @@ def cost_finding(table: pd.DataFrame) -> Finding:
     if reused is not None and reused.notna().any():
         computed = total["computed_seconds"] / 60
         text += (f"; {int(reused.notna().sum())} of {len(reused)} notebook runs were reused from earlier runs with "
-                 f"the same inputs, which took {format_number(round(computed, 1))} min to compute them all")
+                 f"the same inputs (computing every notebook took {format_number(round(computed, 1))} min)")
     return Finding(text + ".", "cost")
 
 
