@@ -341,6 +341,9 @@ def test_a_changed_parameter_or_rerun_runs_the_notebook_again(nbdir, tmp_path):
     assert json.loads((_latest(tmp_path) / "metrics" / "00_ok.json").read_text())["width"] == 6
     rc, out = _run(nbdir, tmp_path, "-p", "width", "6", "--rerun")
     assert rc == 0 and "▶ 00_ok" in out and "reused" not in out
+    rerun = _latest(tmp_path).name
+    rc, out = _run(nbdir, tmp_path, "-p", "width", "6")
+    assert rc == 0 and f"reused from run {rerun}" in out, "a rerun's results replace the ones stored before"
     rc, out = _run(nbdir, tmp_path, "-p", "width", "6", "--seed", "1")
     assert rc == 0 and "▶ 00_ok" in out, "another seed is another input"
 

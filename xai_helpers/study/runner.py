@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CPU threads of each notebook's kernel (default: torch's, one per core)")
     p.add_argument("--rerun", action="store_true",
                    help="run every notebook, even one whose results an earlier run computed from the same inputs "
-                        "(by default those are reused from the cache)")
+                        "(by default those are reused from the cache); what it computes replaces them there")
     p.add_argument("--run-dir", default=None, metavar="DIR",
                    help="job mode (workflow/Snakefile): run the one notebook named by --only, for one seed, into DIR "
                         "itself (no runs/<id>, 'latest' not moved); its status goes to DIR/logs/<notebook>.status.json")
@@ -375,10 +375,11 @@ def _main(args, log) -> int:
             if args.data_dir is not None:
                 options["data_dir"] = str(Path(args.data_dir).expanduser().resolve())
             params = notebook_parameters(declared[nb.stem], options, extra)
-            key = None if job or args.rerun else reuse.notebook_key(
+            key = None if job else reuse.notebook_key(
                 nb, params, cache_dir=cache_dir, threads=args.threads, device=str(device),
                 study_level=nb.stem in STUDY_LEVEL, run_root=run_root, code=code)
-            entry = reuse.lookup(cache_dir, key) if key else None
+            # --rerun runs the notebook and stores what it wrote, replacing what an earlier run left there
+            entry = reuse.lookup(cache_dir, key) if key and not args.rerun else None
             record = {"notebook": nb.stem, "seed": seed, "status": "running", "seconds": None}
             records.append(record)
             if entry is not None:
