@@ -393,3 +393,16 @@ def test_each_notebook_reports_its_slowest_cells(nbdir, tmp_path):
     cells = json.loads((_latest(tmp_path) / "logs" / "00_ok.cells.json").read_text())
     # in notebook order: the parameters cell (1), papermill's injected one (0, not counted), then the rest
     assert [c["cell"] for c in cells] == [1, 0, 2, 3] and cells[2]["seconds"] >= 0.6
+
+
+def test_a_parameter_reaches_every_notebook_that_declares_it(nbdir, tmp_path):
+    """``-p width 7`` is given to each selected notebook that declares ``width`` (as ``-p epochs 3`` reaches every
+    notebook that uses 01's classifier), and to none that does not."""
+    _notebook(nbdir / "01_also.ipynb", PARAMS, WRITE_METRICS.replace("00_ok.json", "01_also.json"))
+    _notebook(nbdir / "02_other.ipynb", 'seed: int = 0  # seed\nrun_dir: str = ""  # run folder',
+              'import pathlib; pathlib.Path(run_dir, "metrics", "02_other.json").write_text("{}")')
+    rc, out = _run(nbdir, tmp_path, "-p", "width", "7")
+    assert rc == 0, out
+    run = _latest(tmp_path)
+    assert [json.loads((run / "metrics" / f"{nb}.json").read_text())["width"] for nb in ("00_ok", "01_also")] == [7, 7]
+    assert "width" not in (run / "logs" / "02_other.parameters.yaml").read_text()
