@@ -48,7 +48,9 @@ def test_smoke_study_twice(smoke_study):
     gans = {nb: json.loads((run / "metrics" / f"{nb}.json").read_text())["gan_checkpoint"]
             for nb in ("04_gan_dynamics", "05_gan_latent", "06_evaluation")}
     assert len(set(gans.values())) == 1 and (cache / gans["04_gan_dynamics"]).is_dir(), gans
-    assert "[train plain] epoch" in (run / "logs" / "01_cnn_training.log").read_text()
+    # trained here, or by an earlier test of the session into the same cache (the explorer tests need it too)
+    first_log = (run / "logs" / "01_cnn_training.log").read_text()
+    assert "[train plain] epoch" in first_log or "[cache] loaded plain classifier" in first_log
     assert len(list((run / "figures").glob("01_cnn_training_*.png"))) >= 7
     assert (run / "html" / "01_cnn_training.html").exists()
 

@@ -369,7 +369,7 @@ widths = [json.loads(p.read_text())["width"] for p in sorted(root.glob("seed-*/m
 (root / "metrics" / "06_evaluation.json").write_text(json.dumps({"widths": widths}))''')
     assert _run(nbdir, tmp_path, "--seeds", "1,2", "-p", "width", "4")[0] == 0
     rc, out = _run(nbdir, tmp_path, "--seeds", "1,2", "-p", "width", "4")
-    assert rc == 0 and out.count("reused from run") == 3, out
+    assert rc == 0 and out.count("reused from run") == 3, out  # two seeds' 00_ok and 06
     # 06 declares width too; a notebook that reads another one's metrics must rerun when those change, even where
     # its own parameters did not: here only 00_ok's metrics file differs (its code changed)
     _notebook(nbdir / "00_ok.ipynb", PARAMS, WRITE_METRICS.replace('"width": width', '"width": width + 1'))
