@@ -1,4 +1,5 @@
 """Attribution methods and explanation metrics on tiny models with known answers."""
+import copy
 import numpy as np
 import pandas as pd
 import pytest
@@ -304,6 +305,23 @@ def test_attenuation_identity_at_one_and_ablation_at_zero(tiny):
             pass
 
 
+def test_attenuation_effect_is_zero_at_alpha_one_without_a_pass_and_matches_a_hooked_pass_elsewhere():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 36, 3)).eval()
+    x, y = torch.rand(3, 1, 6, 6), torch.tensor([0, 1, 2])
+    calls = []
+    handle = model[0].register_forward_hook(lambda *_: calls.append(1))
+    effect = attenuation_effect(model, model[1], x, y, [1, 2], [0.0, 0.5, 1.0])
+    handle.remove()
+    assert len(calls) == 3  # the unattenuated pass, then alpha 0 and 0.5 (alpha 1 changes nothing)
+    assert np.array_equal(effect[2], np.zeros(3))
+    scale = torch.tensor([1.0, 0.5, 0.5, 1.0]).view(1, -1, 1, 1)
+    with torch.no_grad():
+        half = model[2:](model[:2](x) * scale)[torch.arange(3), y]
+        expected = model(x)[torch.arange(3), y] - half
+    assert np.allclose(effect[1], expected.numpy(), atol=1e-6)
+
+
 def test_taylor_prediction_is_exact_when_the_logit_is_linear_in_the_layer():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 36, 3)).eval()
@@ -325,6 +343,35 @@ def test_sanity_similarity_is_one_for_the_unrandomised_model_and_falls_for_salie
     before = {k: v.clone() for k, v in tiny.state_dict().items()}
     em.cascading_randomization(tiny, x, y, "saliency", seed=0)
     assert all(torch.equal(before[k], v) for k, v in tiny.state_dict().items()), "the model passed in was changed"
+
+
+def test_a_residual_block_is_one_step_of_the_cascade_and_the_fully_randomised_model_is_the_same():
+    """ResNet-18: 10 steps (stem, 8 basic blocks, head) instead of 22 layers; the layers are re-drawn in the same
+    order as layer by layer, so the last step's map equals that of the model randomised layer by layer."""
+    import torchvision
+
+    torch.manual_seed(0)
+    net = torchvision.models.resnet18(num_classes=3).eval()
+    steps = em.randomisation_steps(net)
+    assert [name for name, _ in steps] == ["conv1", "layer1.0", "layer1.1", "layer2.0", "layer2.1", "layer3.0",
+                                           "layer3.1", "layer4.0", "layer4.1", "fc"]
+    assert sum(len(groups) for _, groups in steps) == len(em.parameter_layers(net)) == 21
+    assert [len(groups) for _, groups in steps][3] == 3  # layer2.0: two convolutions and the downsampling one
+    x, y = torch.rand(2, 3, 32, 32), torch.tensor([0, 2])
+    records = em.cascading_randomization(net, x, y, "saliency", seed=3)
+    assert [r["layer"] for r in records[1:]] == [name for name, _ in reversed(steps)]
+    layer_by_layer = copy.deepcopy(net)
+    generator = torch.Generator().manual_seed(3)
+    for _, modules in reversed(em.parameter_layers(layer_by_layer)):
+        em._reinitialise(modules, generator)
+    reference, randomised = (em.heatmap(explain(m, x, y, "saliency")) for m in (net, layer_by_layer))
+    expected = em.foreground_spearman(reference, randomised, x.amax(1) > 0.1)
+    assert records[-1]["spearman"] == pytest.approx(float(np.nan_to_num(expected, nan=0.0).mean()), abs=1e-12)
+
+
+def test_a_plain_cnn_is_randomised_layer_by_layer(tiny):
+    steps = em.randomisation_steps(tiny)
+    assert [(name, groups) for name, groups in steps] == [(name, [modules]) for name, modules in em.parameter_layers(tiny)]
 
 
 def test_pointing_game_mass_and_gini_on_constructed_maps():

@@ -40,14 +40,19 @@ def attenuated(layer: nn.Module, channels, alpha: float):
 @torch.no_grad()
 def attenuation_effect(model: nn.Module, layer: nn.Module, x: torch.Tensor, targets: torch.Tensor, channels,
                        alphas) -> np.ndarray:
-    """Measured Δf_c(α) for each α (rows) and image (columns)."""
+    """Measured Δf_c(α) for each α (rows) and image (columns). Forward passes only, without autograd's bookkeeping;
+    at α = 1 nothing is attenuated, so Δ is 0 there without a pass."""
     model.eval()
     idx = torch.arange(len(x))
-    base = model(x)[idx, targets]
-    out = []
-    for alpha in alphas:
-        with attenuated(layer, channels, float(alpha)):
-            out.append((base - model(x)[idx, targets]).cpu().numpy())
+    with torch.no_grad():
+        base = model(x)[idx, targets]
+        out = []
+        for alpha in alphas:
+            if float(alpha) == 1.0:
+                out.append(np.zeros(len(x), dtype=np.float32))
+                continue
+            with attenuated(layer, channels, float(alpha)):
+                out.append((base - model(x)[idx, targets]).cpu().numpy())
     return np.stack(out)
 
 

@@ -12,6 +12,7 @@ from scipy.stats import kendalltau, pearsonr
 from . import explanation_metrics as em
 from .attribution import METHODS, explain, heatmap
 from .superpixels import DEFAULT_SUPERPIXELS, uses_superpixels
+from .train import predict_logits
 
 
 def method_options(config: dict, image_side: int | None = None) -> dict[str, dict]:
@@ -74,6 +75,34 @@ def applicable_methods(model, x, targets, methods, options: dict[str, dict], see
     return usable, reasons
 
 
+#: Integrated Gradients' steps are enough when its attributions are this complete: the convergence delta
+#: |Σ attributions − (f(x) − f(baseline))| within 5 % of |f(x) − f(baseline)|, Sundararajan et al.'s own criterion
+#: ("somewhere between 20 and 300 steps are enough to approximate the integral (within 5%)").
+IG_COMPLETENESS_TOLERANCE = 0.05
+
+
+def integrated_gradients_steps(model, x, targets, most: int, least: int = 8, seed: int = 0,
+                               tolerance: float = IG_COMPLETENESS_TOLERANCE) -> tuple[int, dict[int, float]]:
+    """The fewest Integrated Gradients steps among ``least``, ``2·least``, … (at most ``most``, which is always
+    tried last) whose attributions of ``x`` (zero baseline) are complete within ``tolerance``: the summed
+    |convergence delta| over the summed |f_t(x) − f_t(0)| of the images (pooled, so that an image whose logit hardly
+    moves along the path does not dominate). Returns ``(steps, {tried steps: completeness gap})``; ``most`` when
+    none is within, its gap then says by how much. Every later explanation (the cascade, max-sensitivity, the
+    planted patch) costs a pass per step, so on a ResNet at 224 px this is most of the method's cost."""
+    if isinstance(most, bool) or not isinstance(most, (int, np.integer)) or most < 1:
+        raise ValueError(f"most = {most!r} is not allowed: expected a positive number of steps")
+    tried = sorted({n for n in (least * 2 ** k for k in range(32)) if n < most} | {int(most)})
+    targets, rows = torch.as_tensor(targets).cpu(), torch.arange(len(x))
+    moved = predict_logits(model, x)[rows, targets] - predict_logits(model, torch.zeros_like(x))[rows, targets]
+    gaps = {}
+    for n in tried:
+        attr = explain(model, x, targets, "integrated_gradients", seed=seed, n_steps=n, baseline=0.0)
+        gaps[n] = float((attr.flatten(1).sum(1) - moved).abs().sum() / moved.abs().sum().clamp_min(1e-12))
+        if gaps[n] <= tolerance:
+            return n, gaps
+    return int(most), gaps
+
+
 def run_attributions(model, x, targets, methods, options: dict[str, dict], progress=print, seed: int = 0):
     """Attributions of every method on the same images (sampling methods seeded with ``seed``); returns
     (attributions, heat maps, images/s) dicts."""
@@ -86,6 +115,24 @@ def run_attributions(model, x, targets, methods, options: dict[str, dict], progr
         if progress:
             progress(f"[progress] {name}: {speed[name]:.1f} images/s")
     return attributions, heats, speed
+
+
+def heats_for(model, images, targets, indices, methods, options: dict[str, dict], explained=None, heats=None,
+              seed: int = 0) -> dict[str, torch.Tensor]:
+    """Heat maps of ``images[indices]`` for ``targets[indices]`` by every method; an image that is also among
+    ``explained`` (indices into the same images, explained for the same targets) takes its map from ``heats``
+    rather than being explained again (at 224 px each image costs every method seconds)."""
+    indices = torch.as_tensor(indices).long()
+    known = {} if explained is None else {int(i): k for k, i in enumerate(torch.as_tensor(explained).tolist())}
+    new = [int(i) for i in indices.tolist() if int(i) not in known]
+    fresh_at = {i: k for k, i in enumerate(new)}
+    out = {}
+    for name in methods:
+        fresh = (heatmap(explain(model, images[new], targets[new], name, seed=seed, **options.get(name, {})))
+                 if new else None)
+        out[name] = torch.stack([heats[name][known[i]] if i in known else fresh[fresh_at[i]]
+                                 for i in indices.tolist()])
+    return out
 
 
 def faithfulness_table(model, x, targets, heats: dict, substrates=("zero", "blur"), steps: int = 28,
@@ -142,12 +189,9 @@ def robustness_table(model, x, targets, attributions: dict, options: dict, n_sen
 def sanity_records(model, x, targets, methods, options: dict, seed: int = 0) -> pd.DataFrame:
     """Cascading randomisation for every method: a long table (method, step and the columns of
     :func:`~xai_helpers.cnn.explanation_metrics.cascading_randomization`)."""
-    rows = []
-    for name in methods:
-        for step, rec in enumerate(em.cascading_randomization(model, x, targets, name, seed=seed,
-                                                               **options.get(name, {}))):
-            rows.append({"method": name, "step": step, **rec})
-    return pd.DataFrame(rows)
+    cascades = em.randomisation_cascade(model, x, targets, {name: options.get(name, {}) for name in methods}, seed=seed)
+    return pd.DataFrame([{"method": name, "step": step, **rec}
+                         for name in methods for step, rec in enumerate(cascades[name])])
 
 
 def sanity_summary(sanity: pd.DataFrame, threshold: float) -> pd.DataFrame:

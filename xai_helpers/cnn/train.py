@@ -20,6 +20,7 @@ from ..study import cache as _cache
 from ..study.progress import progress_mode
 from ..study.reproducibility import resolve_device, seed_everything, with_global_rng_restored
 from . import captum_ready as _captum_ready
+from .attribution import FORWARD_PIXELS_PER_PASS, images_per_pass
 from . import models as _models
 
 #: Version tag of the training recipe; the source hash below catches code edits, this documents intent.
@@ -83,9 +84,12 @@ def augment_keeping_stamps(x: torch.Tensor, index: torch.Tensor, stamps: TrainSt
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 512,
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int | None = None,
                    device: str | torch.device | None = None) -> torch.Tensor:
-    """Logits for ``x`` in eval mode, batched, returned on the CPU."""
+    """Logits for ``x`` in eval mode, batched (None: 512 images, fewer for large images, see
+    :data:`~.attribution.FORWARD_PIXELS_PER_PASS`), returned on the CPU."""
+    if batch_size is None:
+        batch_size = images_per_pass(x.shape, 512, FORWARD_PIXELS_PER_PASS)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
