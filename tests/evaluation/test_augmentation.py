@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from xai_helpers.cnn.train import accuracy
+from xai_helpers.cnn.train import accuracy, train_classifier
 from xai_helpers.data.datasets import ImageDataset
 from xai_helpers.evaluation import augmentation as A
 from xai_helpers.gan.models import DCGANGenerator
@@ -162,3 +162,24 @@ def test_a_regime_smaller_than_one_gan_minibatch_is_refused_before_training():
                                          r"at least 0.16 or lower gan_batch_size"):
         A.check_regimes(data, (0.1, 1.0), 32)
     A.check_regimes(data, (0.16, 1.0), 32)  # 32 images: one minibatch
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_the_regime_synthesizer_trains_its_gan_and_labeller_on_the_regime_alone(tmp_path, conditional):
+    """06's synthesize: the regime's GAN is the one ``train_gan`` makes of the regime's real images (the same cache
+    entry), an unconditional one is labelled by a classifier, a conditional one by its own balanced labels."""
+    from xai_helpers.gan.train import train_gan
+
+    regime = A.regime_data(_data(), 0.5)
+    gan_args = dict(iterations=4, batch_size=16, z_dim=8, width=4, log_every=2, snapshot_every=2, seed=0,
+                    device="cpu", progress="none", conditional=conditional, cache_dir=str(tmp_path))
+    classifier_args = dict(epochs=1, batch_size=32, lr=1e-3, seed=0, device="cpu", cache_dir=str(tmp_path),
+                           progress="none")
+    images, labels, source, gan_key = A.regime_synthesizer(gan_args, classifier_args, 12, seed=3)(regime)
+    assert gan_key == train_gan(regime, **gan_args).key
+    assert images.shape == (12, 1, 28, 28) and len(labels) == 12
+    expected = A.synthetic_samples(train_gan(regime, **gan_args).generator, 12, 3 + 7,
+                                   None if conditional else train_classifier("plain", regime, test_every_epoch=False,
+                                                                            **classifier_args).model)
+    assert source == expected[2] == ("conditional GAN" if conditional else "classifier")
+    assert torch.equal(images, expected[0]) and torch.equal(labels, expected[1])

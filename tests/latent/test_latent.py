@@ -7,11 +7,12 @@ from torch import nn
 
 from xai_helpers.data.datasets import ImageDataset
 from xai_helpers.gan.models import DCGANDiscriminator, DCGANGenerator, sample_latent
-from xai_helpers.gan.train import decode, train_gan
+from xai_helpers.gan.train import balanced_labels, decode, train_gan
 from xai_helpers.latent import directions as LD
 from xai_helpers.latent import sensitivity as LS
 from xai_helpers.latent.attribution import latent_integrated_gradients
-from xai_helpers.latent.dissection import ablation_effect, dissect, dissection_layer, generate_ablated, unit_iou
+from xai_helpers.latent.dissection import (ablation_effect, dissect, dissection_examples, dissection_layer,
+                                          generate_ablated, unit_iou)
 
 
 class LinearGenerator(nn.Module):
@@ -310,3 +311,27 @@ def test_infogan_trains_its_code_head_and_logs_the_information_term(tmp_path):
         train_gan(data, iterations=2, z_dim=6, info_codes=7, device="cpu", cache_dir=str(tmp_path))
     with pytest.raises(ValueError, match="no InfoGAN code head"):
         plain.discriminator.forward_with_codes(x[:2])
+
+
+def test_dissection_examples_show_the_sample_with_most_concept_pixels_and_its_ablations():
+    torch.manual_seed(0)
+    g = DCGANGenerator(4, 1, 28, 8).eval()
+    z = torch.randn(16, 4, generator=torch.Generator().manual_seed(2))
+    images = decode(g, z)
+    concept = {"bright": images[:, 0] > images.mean()}
+    result = dissect(g, z, concept, top_k=2, n_random=2)
+    example = dissection_examples(g, z, concept, result)["bright"]
+    i = int(concept["bright"].flatten(1).sum(1).argmax())
+    entry = result["concepts"]["bright"]
+    torch.testing.assert_close(example["image"], images[i, 0])
+    assert torch.equal(example["concept"], concept["bright"][i]) and example["unit"] == entry["top_units"][0]
+    layer = dissection_layer(g)
+    torch.testing.assert_close(example["ablated_top"], generate_ablated(g, layer, entry["top_units"], z[i:i + 1])[0, 0])
+    torch.testing.assert_close(example["ablated_random"],
+                               generate_ablated(g, layer, entry["random_sets"][0], z[i:i + 1])[0, 0])
+    assert example["unit_mask"].shape == (28, 28) and example["unit_mask"].dtype == torch.bool
+
+
+def test_balanced_labels_cycle_through_the_classes_and_are_none_for_an_unconditional_generator():
+    assert balanced_labels(7, 3).tolist() == [0, 1, 2, 0, 1, 2, 0]
+    assert balanced_labels(5, 0) is None

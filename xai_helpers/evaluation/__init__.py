@@ -3,7 +3,8 @@ augmentation without leakage, and human ratings (the rating form, keyed answers,
 
 The rating form's widgets are in :mod:`.rating_widgets`."""
 from . import human_ratings, tables
-from .augmentation import augmentation_study, check_regimes, synthetic_samples
+from .augmentation import augmentation_study, check_regimes, regime_synthesizer, synthetic_samples
 from .rating_summary import human_summary
 
-__all__ = ["augmentation_study", "check_regimes", "human_ratings", "human_summary", "synthetic_samples", "tables"]
+__all__ = ["augmentation_study", "check_regimes", "human_ratings", "human_summary", "regime_synthesizer",
+           "synthetic_samples", "tables"]

@@ -40,7 +40,7 @@ from torch import nn
 
 from ..cnn.train import accuracy, predict_logits, train_classifier
 from ..data.datasets import ImageDataset, stratified_subset
-from ..gan.train import generate
+from ..gan.train import generate, train_gan
 
 DATA_SETS = ("real", "real + synthetic", "synthetic only")  # the sets of images a regime trains on
 STEP_MATCHED = "real, step-matched"  # "real" again, for as many optimiser steps as "real + synthetic"
@@ -57,6 +57,20 @@ def synthetic_samples(generator: nn.Module, n: int, seed: int,
     if labeler is None:
         raise ValueError("the generator is unconditional: pass a labeler (a classifier trained on real data)")
     return images, predict_logits(labeler, images).argmax(1), "classifier"
+
+
+def regime_synthesizer(gan_args: dict, classifier_args: dict, n: int, seed: int) -> Callable[[ImageDataset], tuple]:
+    """The ``synthesize`` of :func:`augmentation_study`: for a regime, ``n`` samples of a GAN trained on the regime's
+    real images only (``train_gan(regime, **gan_args)``, 04's recipe), labelled by that GAN when it is conditional,
+    else by a classifier trained on the same images (``train_classifier("plain", regime, **classifier_args)``): no
+    real image outside the regime reaches its training sets. Samples are drawn from ``seed + 7``."""
+    def synthesize(regime: ImageDataset) -> tuple[torch.Tensor, torch.Tensor, str, str]:
+        regime_gan = train_gan(regime, **gan_args)
+        labeller = None if regime_gan.num_classes else train_classifier(
+            "plain", regime, **dict(classifier_args, test_every_epoch=False)).model  # its learning curve is never read
+        images, labels, source = synthetic_samples(regime_gan.generator, n, seed + 7, labeller)
+        return images, labels, source, regime_gan.key
+    return synthesize
 
 
 def with_training_set(data: ImageDataset, train_x: torch.Tensor, train_y: torch.Tensor, name: str) -> ImageDataset:

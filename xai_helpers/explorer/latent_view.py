@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..gan import TrainedGAN, decode, sample_latent, to_gan_range
+from ..gan import TrainedGAN, balanced_labels, decode, sample_latent, to_gan_range
 from ..latent import directions as LD
 from ..latent import read_factors
 from ..latent import sensitivity as LS
@@ -30,7 +30,7 @@ class Direction:
 def latent_pool(gan: TrainedGAN, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``n`` latents from the GAN's prior (InfoGAN codes uniform) and balanced labels for a conditional GAN."""
     z = sample_latent(gan.z_dim, n, torch.Generator().manual_seed(seed), gan.code_dim)
-    return z, (torch.arange(n) % gan.num_classes if gan.num_classes else None)
+    return z, balanced_labels(n, gan.num_classes)
 
 
 @torch.no_grad()

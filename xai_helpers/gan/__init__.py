@@ -9,10 +9,10 @@ from .fidelity import (class_coverage, class_histogram, collapsed_samples, corru
                        fidelity_metrics, inception_fid, register_classifier_features)
 from .image_side import gan_image_side, resized_for_gan
 from .models import sample_latent
-from .train import (TrainedGAN, decode, fixed_noise, gan_settings, generate, shapes_gan_settings, to_gan_range,
+from .train import (TrainedGAN, balanced_labels, decode, fixed_noise, gan_settings, generate, shapes_gan_settings, to_gan_range,
                     to_unit_range, train_gan)
 
-__all__ = ["D_METHODS", "TrainedGAN", "batchnorm_as_in_training", "class_coverage", "class_histogram",
+__all__ = ["D_METHODS", "TrainedGAN", "balanced_labels", "batchnorm_as_in_training", "class_coverage", "class_histogram",
            "collapsed_samples", "corruption_ladder", "decode", "describe_phases", "diagnose",
            "discriminator_explanations", "evaluate_snapshots", "extractor_info", "fid", "fidelity_metrics",
            "fixed_noise", "gan_image_side", "gan_settings", "generate", "history_frame", "inception_fid", "ink_share",

@@ -90,13 +90,18 @@ def to_unit_range(images: torch.Tensor) -> torch.Tensor:
     return ((images + 1) / 2).clamp(0, 1)
 
 
+def balanced_labels(n: int, num_classes: int) -> torch.Tensor | None:
+    """Labels 0, 1, …, 0, 1, … for ``n`` samples of a conditional generator of ``num_classes`` classes (balanced);
+    None for an unconditional one (``num_classes`` 0)."""
+    return torch.arange(n) % num_classes if num_classes else None
+
+
 def fixed_noise(z_dim: int, n: int, seed: int, num_classes: int = 0,
                 code_dim: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The same ``n`` latents (and, for a conditional GAN, balanced labels 0, 1, …) for every snapshot."""
     gen = torch.Generator().manual_seed(10_000 + seed)
     z = _gan_models.sample_latent(z_dim, n, gen, code_dim)
-    y = torch.arange(n) % num_classes if num_classes else None
-    return z, y
+    return z, balanced_labels(n, num_classes)
 
 
 @torch.no_grad()

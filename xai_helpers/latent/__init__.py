@@ -6,12 +6,12 @@ Figures: :mod:`.plots`."""
 from . import directions, sensitivity
 from .attribution import latent_integrated_gradients
 from .disentanglement import discretize, disentanglement_scores, entropies, mean_over_seeds, mutual_info_matrix
-from .dissection import dissect, dissection_layer, generate_ablated, unit_activations, unit_masks
+from .dissection import dissect, dissection_examples, dissection_layer, generate_ablated, unit_activations, unit_masks
 from .factor_regressor import read_factors, train_factor_regressor, true_readouts
 from .morphometry import PROPERTIES
 from .semantic_readouts import digit_readout, median_split, readout_scale
 
 __all__ = ["PROPERTIES", "digit_readout", "directions", "discretize", "disentanglement_scores", "dissect",
-           "dissection_layer", "entropies", "generate_ablated", "latent_integrated_gradients", "mean_over_seeds",
+           "dissection_examples", "dissection_layer", "entropies", "generate_ablated", "latent_integrated_gradients", "mean_over_seeds",
            "median_split", "mutual_info_matrix", "read_factors", "readout_scale", "sensitivity",
            "train_factor_regressor", "true_readouts", "unit_activations", "unit_masks"]

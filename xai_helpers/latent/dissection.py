@@ -153,3 +153,24 @@ def dissect(generator: nn.Module, z: torch.Tensor, concepts: dict[str, torch.Ten
                      "ablation_effect_random_max": float(np.max(randoms)),
                      "ablation_effect_random_all": [float(r) for r in randoms], "random_sets": random_sets}
     return {"concepts": out, "n_units": n_units, "top_k": top_k, "layer_shape": list(acts.shape[1:])}
+
+
+def dissection_examples(generator: nn.Module, z: torch.Tensor, concepts: dict[str, torch.Tensor], result: dict,
+                        labels: torch.Tensor | None = None) -> dict[str, dict]:
+    """One illustrative sample per concept of a :func:`dissect` ``result``: the sample with the most concept pixels,
+    with the mask of the concept's best unit, and the sample regenerated with its top units ablated and with the
+    first random unit set ablated (what :func:`~.plots.dissection_figure` shows)."""
+    layer = dissection_layer(generator)
+    acts, images = unit_activations(generator, layer, z, labels)
+    out = {}
+    for name, mask in concepts.items():
+        entry = result["concepts"][name]
+        i = int(mask.flatten(1).sum(1).argmax())
+        unit = entry["top_units"][0]
+        threshold = torch.tensor(entry["thresholds"][unit:unit + 1])
+        unit_mask = unit_masks(acts[i:i + 1, unit:unit + 1], threshold, tuple(mask.shape[-2:]))[0, 0]
+        y = None if labels is None else labels[i:i + 1]
+        out[name] = {"image": images[i, 0], "concept": mask[i], "unit": unit, "unit_mask": unit_mask,
+                     "ablated_top": generate_ablated(generator, layer, entry["top_units"], z[i:i + 1], y)[0, 0],
+                     "ablated_random": generate_ablated(generator, layer, entry["random_sets"][0], z[i:i + 1], y)[0, 0]}
+    return out
