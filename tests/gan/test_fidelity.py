@@ -249,3 +249,18 @@ def test_inception_fid_uses_the_given_file_and_no_network(offline, monkeypatch, 
     monkeypatch.setattr(inc, "load_state_dict_from_url", lambda *a, **k: pytest.fail("tried to download"))
     x, _ = _blobs(12, seed=8)
     assert F.inception_fid(x, x, path) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_importing_the_package_leaves_torch_fidelity_and_torchvision_until_a_metric_needs_them():
+    """torch-fidelity imports torchvision and torch._dynamo (~1.2 s of every kernel's start): the package, the course
+    and the extractor name lookup do without them; registering an extractor imports them."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from xai_helpers import gan, cnn; from xai_helpers.course import start_assignment; "
+            "print(sorted(m for m in ('torch_fidelity', 'torchvision', 'torch._dynamo') if m in sys.modules)); "
+            "from xai_helpers.gan import fidelity as F; F.register_classifier_features("
+            "torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3)), torch.rand(4, 1, 2, 2)); "
+            "print('torch_fidelity' in sys.modules, F.ClassifierFeatures.__module__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[:2] == ["[]", "True xai_helpers.gan.fidelity_extractor"], done.stdout

@@ -30,11 +30,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch_fidelity
 from torch import nn
 from torch.utils.data import Dataset
-from torch_fidelity.feature_extractor_base import FeatureExtractorBase
-from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
 #: Our names for torch-fidelity's result keys (which keep Inception names whatever the extractor).
 RESULT_KEYS = {
@@ -75,51 +72,6 @@ def default_hidden_layer(model: nn.Module) -> str:
     raise ValueError(f"{type(model).__name__} has no Linear layer: pass hidden_layer= (a module name)")
 
 
-class ClassifierFeatures(FeatureExtractorBase):
-    """A torch-fidelity feature extractor over a registered classifier: features ``hidden`` and ``logits``.
-
-    Inputs are uint8 images (N, C, H, W) as torch-fidelity requires; they are scaled to [0, 1], the range the
-    study's classifiers were trained on. Instances are created by torch-fidelity from the registered name.
-    """
-
-    def __init__(self, name, features_list, **kwargs):
-        super().__init__(name, features_list)
-        if name not in _CLASSIFIERS:
-            raise ValueError(f"feature extractor {name!r} has no classifier; call register_classifier_features first")
-        self.classifier = copy.deepcopy(_CLASSIFIERS[name]).cpu().eval()
-        self.hidden_layer = _HIDDEN[name]
-        self.scale = _SCALE[name]
-        self._captured: list[torch.Tensor] = []
-        layer = dict(self.classifier.named_modules())[self.hidden_layer]
-        layer.register_forward_hook(lambda module, args, out: self._captured.append(out))
-
-    @staticmethod
-    def get_provided_features_list():
-        return "hidden", "logits"
-
-    @staticmethod
-    def get_default_feature_layer_for_metric(metric):
-        return {"isc": "logits", "fid": "hidden", "kid": "hidden", "prc": "hidden"}[metric]
-
-    @staticmethod
-    def can_be_compiled():
-        return False
-
-    @staticmethod
-    def get_dummy_input_for_compile():
-        return None
-
-    def forward(self, x):
-        if not (torch.is_tensor(x) and x.dtype == torch.uint8 and x.dim() == 4):
-            raise TypeError(f"expected uint8 images (N, C, H, W), got {getattr(x, 'dtype', type(x))} "
-                            f"{tuple(getattr(x, 'shape', ()))}")
-        self._captured.clear()
-        logits = self.classifier(x.float() / 255)
-        features = {"hidden": self._captured[0].flatten(1).float() / self.scale, "logits": logits.float()}
-        self._captured.clear()
-        return tuple(features[name] for name in self.features_list)
-
-
 @torch.no_grad()
 def hidden_features(model: nn.Module, images01: torch.Tensor, hidden_layer: str, batch_size: int = 500) -> torch.Tensor:
     """The (unscaled) output of module ``hidden_layer`` for ``images01``, flattened: (N, d)."""
@@ -152,7 +104,10 @@ def register_classifier_features(model: nn.Module, reference01: torch.Tensor, hi
         raise ValueError(f"the hidden layer {hidden_layer!r} is all zero on the reference images")
     digest = hashlib.sha256(f"{weights_hash(model)}|{hidden_layer}|{scale:.9g}".encode()).hexdigest()[:12]
     name = f"xai-classifier-{digest}"
-    if name not in FEATURE_EXTRACTORS_REGISTRY:
+    import torch_fidelity
+
+    from .fidelity_extractor import ClassifierFeatures
+    if name not in torch_fidelity.registry.FEATURE_EXTRACTORS_REGISTRY:
         torch_fidelity.register_feature_extractor(name, ClassifierFeatures)
     _CLASSIFIERS[name] = copy.deepcopy(model).cpu().eval()
     _HIDDEN[name], _SCALE[name] = hidden_layer, scale
@@ -210,6 +165,7 @@ def fidelity_metrics(fake01: torch.Tensor, real01: torch.Tensor, extractor: str,
     if kid_subset_size > n:
         raise ValueError(f"kid_subset_size {kid_subset_size} exceeds the smaller set ({n} images)")
     with torch.random.fork_rng(devices=[]):  # its data loaders draw seeds from the global torch generator
+        import torch_fidelity
         result = torch_fidelity.calculate_metrics(
             input1=Uint8Images(fake01), input2=Uint8Images(real01), feature_extractor=extractor,
             isc=True, fid=True, kid=True, prc=True, isc_splits=isc_splits, kid_subsets=kid_subsets,
@@ -224,6 +180,7 @@ def fid(fake01: torch.Tensor, real01: torch.Tensor, extractor: str, device: str 
     if extractor not in _CLASSIFIERS:
         raise ValueError(f"unknown feature extractor {extractor!r}: register one with register_classifier_features")
     with torch.random.fork_rng(devices=[]):
+        import torch_fidelity
         result = torch_fidelity.calculate_metrics(
             input1=Uint8Images(fake01), input2=Uint8Images(real01), feature_extractor=extractor, fid=True,
             cuda=torch.device(device).type == "cuda", batch_size=500, save_cpu_ram=True, cache=False, verbose=False)
@@ -329,8 +286,18 @@ def inception_fid(fake01: torch.Tensor, real01: torch.Tensor, weights_path: str 
         raise ValueError(f"{path} is not a plain state dict of tensors ({type(err).__name__}: {err}); refusing to "
                          f"unpickle it") from None
     with torch.random.fork_rng(devices=[]):
+        import torch_fidelity
         result = torch_fidelity.calculate_metrics(
             input1=Uint8Images(rgb(fake01)), input2=Uint8Images(rgb(real01)), feature_extractor="inception-v3-compat",
             feature_layer_fid="2048", feature_extractor_weights_path=str(path), fid=True,
             cuda=torch.device(device).type == "cuda", batch_size=100, save_cpu_ram=True, cache=False, verbose=False)
     return float(result["frechet_inception_distance"])
+
+
+def __getattr__(name):
+    # ClassifierFeatures subclasses torch-fidelity's base class, and importing torch-fidelity imports torchvision and
+    # torch._dynamo (~1.2 s of every kernel's start); it is imported when first asked for, not with this module.
+    if name == "ClassifierFeatures":
+        from .fidelity_extractor import ClassifierFeatures
+        return ClassifierFeatures
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
