@@ -44,10 +44,6 @@ RESULT_KEYS = {
     "recall": "recall",
     "f_score": "f_score",
 }
-#: The classifier each registered extractor name stands for (torch-fidelity instantiates by name).
-_CLASSIFIERS: dict[str, nn.Module] = {}
-_HIDDEN: dict[str, str] = {}
-_SCALE: dict[str, float] = {}
 
 CORRUPTIONS = ("noise", "blur", "occlusion")
 #: Default strengths: noise σ (images in [0, 1]), blur σ in pixels, occluded share of the image side.
@@ -106,23 +102,24 @@ def register_classifier_features(model: nn.Module, reference01: torch.Tensor, hi
     name = f"xai-classifier-{digest}"
     import torch_fidelity
 
-    from .fidelity_extractor import ClassifierFeatures
+    from .fidelity_extractor import CLASSIFIERS, FEATURE_SCALES, HIDDEN_LAYERS, ClassifierFeatures
     if name not in torch_fidelity.registry.FEATURE_EXTRACTORS_REGISTRY:
         torch_fidelity.register_feature_extractor(name, ClassifierFeatures)
-    _CLASSIFIERS[name] = copy.deepcopy(model).cpu().eval()
-    _HIDDEN[name], _SCALE[name] = hidden_layer, scale
+    CLASSIFIERS[name] = copy.deepcopy(model).cpu().eval()
+    HIDDEN_LAYERS[name], FEATURE_SCALES[name] = hidden_layer, scale
     return name
 
 
 def extractor_info(name: str) -> dict:
     """What a registered extractor is: the classifier's weights hash, the layer, its width and the scale."""
-    if name not in _CLASSIFIERS:
+    from .fidelity_extractor import CLASSIFIERS, FEATURE_SCALES, HIDDEN_LAYERS
+    if name not in CLASSIFIERS:
         raise ValueError(f"unknown feature extractor {name!r}")
-    model = _CLASSIFIERS[name]
-    return {"name": name, "weights_sha256_12": weights_hash(model), "hidden_layer": _HIDDEN[name],
-            "hidden_dim": dict(model.named_modules())[_HIDDEN[name]].out_features
-            if hasattr(dict(model.named_modules())[_HIDDEN[name]], "out_features") else None,
-            "feature_scale": _SCALE[name]}
+    model = CLASSIFIERS[name]
+    return {"name": name, "weights_sha256_12": weights_hash(model), "hidden_layer": HIDDEN_LAYERS[name],
+            "hidden_dim": dict(model.named_modules())[HIDDEN_LAYERS[name]].out_features
+            if hasattr(dict(model.named_modules())[HIDDEN_LAYERS[name]], "out_features") else None,
+            "feature_scale": FEATURE_SCALES[name]}
 
 
 def to_uint8(images01: torch.Tensor) -> torch.Tensor:
@@ -145,6 +142,13 @@ class Uint8Images(Dataset):
         return self.images[i]
 
 
+def _check_registered(extractor: str) -> None:
+    from .fidelity_extractor import CLASSIFIERS
+    if extractor not in CLASSIFIERS:
+        raise ValueError(f"unknown feature extractor {extractor!r}: register one with register_classifier_features "
+                         f"(registered: {', '.join(CLASSIFIERS) or 'none'})")
+
+
 def fidelity_metrics(fake01: torch.Tensor, real01: torch.Tensor, extractor: str, *, kid_subsets: int = 100,
                      kid_subset_size: int | None = None, prc_neighborhood: int = 3, isc_splits: int = 10,
                      seed: int = 0, device: str | torch.device = "cpu") -> dict[str, float]:
@@ -155,9 +159,7 @@ def fidelity_metrics(fake01: torch.Tensor, real01: torch.Tensor, extractor: str,
     (Kynkäänniemi et al. 2019). KID subsets have ``kid_subset_size`` images (default: half the smaller set, at
     most 1000); ``kid_std`` is the spread over these overlapping resamples, not a standard error.
     """
-    if extractor not in _CLASSIFIERS:
-        raise ValueError(f"unknown feature extractor {extractor!r}: register one with register_classifier_features "
-                         f"(registered: {', '.join(_CLASSIFIERS) or 'none'})")
+    _check_registered(extractor)
     n = min(len(fake01), len(real01))
     if n < 2 * isc_splits or n < prc_neighborhood + 2:
         raise ValueError(f"need at least {max(2 * isc_splits, prc_neighborhood + 2)} images per set, got {n}")
@@ -177,8 +179,7 @@ def fidelity_metrics(fake01: torch.Tensor, real01: torch.Tensor, extractor: str,
 
 def fid(fake01: torch.Tensor, real01: torch.Tensor, extractor: str, device: str | torch.device = "cpu") -> float:
     """FID alone (cheaper than :func:`fidelity_metrics`)."""
-    if extractor not in _CLASSIFIERS:
-        raise ValueError(f"unknown feature extractor {extractor!r}: register one with register_classifier_features")
+    _check_registered(extractor)
     with torch.random.fork_rng(devices=[]):
         import torch_fidelity
         result = torch_fidelity.calculate_metrics(

@@ -6,9 +6,14 @@ from __future__ import annotations
 import copy
 
 import torch
+from torch import nn
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
-from .fidelity import _CLASSIFIERS, _HIDDEN, _SCALE
+#: The classifier each registered extractor name stands for (torch-fidelity instantiates by name), its hidden layer
+#: and its feature scale (:func:`.fidelity.register_classifier_features` fills them).
+CLASSIFIERS: dict[str, nn.Module] = {}
+HIDDEN_LAYERS: dict[str, str] = {}
+FEATURE_SCALES: dict[str, float] = {}
 
 
 class ClassifierFeatures(FeatureExtractorBase):
@@ -20,11 +25,11 @@ class ClassifierFeatures(FeatureExtractorBase):
 
     def __init__(self, name, features_list, **kwargs):
         super().__init__(name, features_list)
-        if name not in _CLASSIFIERS:
+        if name not in CLASSIFIERS:
             raise ValueError(f"feature extractor {name!r} has no classifier; call register_classifier_features first")
-        self.classifier = copy.deepcopy(_CLASSIFIERS[name]).cpu().eval()
-        self.hidden_layer = _HIDDEN[name]
-        self.scale = _SCALE[name]
+        self.classifier = copy.deepcopy(CLASSIFIERS[name]).cpu().eval()
+        self.hidden_layer = HIDDEN_LAYERS[name]
+        self.scale = FEATURE_SCALES[name]
         self._captured: list[torch.Tensor] = []
         layer = dict(self.classifier.named_modules())[self.hidden_layer]
         layer.register_forward_hook(lambda module, args, out: self._captured.append(out))
