@@ -1,10 +1,62 @@
-"""Fixtures shared by the tests that need a real browser (the server they drive is in ``lab_server.py``)."""
+"""Fixtures shared across test modules: a real browser (the server it drives is in ``lab_server.py``) and the smoke
+study; and how pytest-xdist's workers share the work (``-n 2 --dist loadscope`` in pyproject.toml)."""
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 from lab_server import CHROMIUM
+
+
+#: The test modules that read the smoke study (a session fixture, so built once per pytest-xdist worker that needs
+#: it): they form one scheduling unit, so the study runs once per session. Collection fails if another module uses it.
+SMOKE_STUDY_MODULES = ("tests/test_end_to_end.py", "tests/test_notebook_outputs.py")
+#: Course modules whose tests need one assignment's build without naming it as their parameter.
+COURSE_MODULES = {"tests/course/test_course_browser.py": "01_gradients"}
+
+
+def scheduling_unit(nodeid: str) -> str:
+    """What one pytest-xdist worker runs together: the smoke study's tests; each course assignment's tests (its build,
+    shared by all workers, is made by the first that needs it: tests/course/conftest.py); otherwise a module (its
+    module-scoped fixtures are built once)."""
+    module = nodeid.split("::")[0]
+    if module in SMOKE_STUDY_MODULES:
+        return "smoke-study"
+    if module in COURSE_MODULES:
+        return f"course-{COURSE_MODULES[module]}"
+    assignment = nodeid.rsplit("[", 1)[-1].rstrip("]") if nodeid.endswith("]") else ""
+    if module.startswith("tests/course/") and assignment[:2].isdigit():
+        return f"course-{assignment}"
+    return module
+
+
+def pytest_collection_modifyitems(config, items):
+    outside = [item.nodeid for item in items if "smoke_study" in getattr(item, "fixturenames", ())
+               and item.nodeid.split("::")[0] not in SMOKE_STUDY_MODULES]
+    if outside:
+        raise pytest.UsageError(f"{outside[0]} reads the smoke study but its module is not in SMOKE_STUDY_MODULES "
+                                "(tests/conftest.py): pytest-xdist would run the study a second time")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Scheduling by :func:`scheduling_unit` (``--dist loadscope`` in pyproject.toml), longest units first: the smoke
+    study, then the course's assignments, then the modules in collection order. (``--dist loadgroup`` with
+    ``xdist_group`` marks would say the same, but pytest-xdist 3.8.0 ignores the marks under pytest 9.2:
+    pytest-dev/pytest-xdist#1386.)"""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class StudyScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return scheduling_unit(nodeid)
+
+        def _assign_work_unit(self, node):
+            first = min(self.workqueue, key=lambda unit: (unit != "smoke-study", not unit.startswith("course-")))
+            self.workqueue.move_to_end(first, last=False)
+            super()._assign_work_unit(node)
+
+    return StudyScheduling(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -172,7 +172,7 @@ def test_rating_form_writes_one_row_per_answer(lab, browser):
     for answer, k in (("4", 2), ("2", 3), ("5", 4)):
         page.locator(".xai-rating-rating", has_text=answer).first.click()
         page.wait_for_function("([k]) => document.querySelector('.xai-rating-rating-status').textContent"
-                               ".startsWith(`item ${k} of`)", arg=[k], timeout=60_000)
+                               ".startsWith(`item ${k} of`)", arg=[k], timeout=120_000)  # the suite's other worker is busy
     assert status.inner_text().startswith("item 4 of")
     with open(ratings / "browser-test.csv", newline="") as f:
         rows = list(csv.DictReader(f))

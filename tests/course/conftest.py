@@ -1,12 +1,26 @@
-"""The course built once per test session (``otter assign`` on every master), shared by the course tests."""
-import pytest
+"""The course, built once per test session into one folder that every pytest-xdist worker shares: each assignment is
+built (``otter assign``) by the first test that needs it, under a file lock; its tests are one scheduling unit
+(tests/conftest.py: scheduling_unit), so that different assignments build and grade side by side on different workers."""
+import os
+from pathlib import Path
 
-from xai_helpers.course.build import available, build_course
+import pytest
+from filelock import FileLock
+
+from xai_helpers.course.build import autograder_zip, build_course
 
 
 @pytest.fixture(scope="session")
-def dist(tmp_path_factory):
-    out = tmp_path_factory.mktemp("course-dist")
-    table = build_course(available(), out)
-    assert list(table["assignment"]) == available()
-    return out
+def built():
+    """``built(name)``: the shared course folder, with assignment ``name`` built into it (by this call or an
+    earlier one, on any worker)."""
+    dist = Path(os.environ["XAI_TEST_SESSION_DIR"]) / "course-dist"
+    dist.mkdir(parents=True, exist_ok=True)
+
+    def build(name: str) -> Path:
+        with FileLock(dist / f".{name}.lock"):
+            if not autograder_zip(name, dist).is_file():
+                table = build_course([name], dist)
+                assert list(table["assignment"]) == [name]
+        return dist
+    return build

@@ -60,7 +60,8 @@ def test_every_assignment_is_written():
 
 
 @pytest.mark.parametrize("name", BUILT)
-def test_student_version_has_no_solution_and_no_hidden_test(dist, name):
+def test_student_version_has_no_solution_and_no_hidden_test(built, name):
+    dist = built(name)
     student = (dist / "student" / name / f"{name}.ipynb").read_text()
     solutions = _solution_lines(master_path(name))
     assert solutions, "the master has solutions to strip"
@@ -74,7 +75,8 @@ def test_student_version_has_no_solution_and_no_hidden_test(dist, name):
 
 
 @pytest.mark.parametrize("name", BUILT)
-def test_student_version_runs_top_to_bottom(dist, name, tmp_path):
+def test_student_version_runs_top_to_bottom(built, name, tmp_path):
+    dist = built(name)
     work = tmp_path / name
     shutil.copytree(dist / "student" / name, work)
     nb = nbformat.read(work / f"{name}.ipynb", as_version=4)
@@ -104,11 +106,12 @@ def _auto_points(master: Path) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("name", BUILT)
-def test_grading_a_folder_of_submissions(dist, name, tmp_path):
+def test_grading_a_folder_of_submissions(built, name, tmp_path):
     """Two submissions (the untouched student version, the solutions with the prepared wrong answers) graded
     offline: a scores table with under half, and marks lost exactly where the wrong answers are. The solutions
     themselves got full marks from this very autograder when the course was built (otter assign grades the
     autograder notebook with the zip and fails on less than 100 %), so they are not graded again here."""
+    dist = built(name)
     folder = tmp_path / "submissions"
     folder.mkdir()
     shutil.copy(dist / "student" / name / f"{name}.ipynb", folder / "b_untouched.ipynb")

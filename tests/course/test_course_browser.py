@@ -7,9 +7,10 @@ from lab_server import running_lab
 from test_browser import PANEL, _errors, _wait_idle
 
 
-def test_student_version_runs_in_jupyterlab(dist, chromium_path, tmp_path):
+def test_student_version_runs_in_jupyterlab(built, chromium_path, tmp_path):
     from playwright.sync_api import sync_playwright
 
+    dist = built("01_gradients")
     folder = tmp_path / "01_gradients"
     shutil.copytree(dist / "student" / "01_gradients", folder)
     with running_lab(notebook_dir=folder) as (url, base, token, lines), sync_playwright() as p:

@@ -107,5 +107,7 @@ def build_course(names=None, dist: Path = DIST_DIR, *, course_dir: Path = COURSE
         print(f"[course] {name}: built in {row['seconds']:.1f} s (otter assign, solutions run and tested)", flush=True)
         rows.append(row)
     table = pd.DataFrame(rows)
-    table.to_csv(dist / "build.csv", index=False)
+    partial = dist / f".build.csv.{os.getpid()}"
+    table.to_csv(partial, index=False)
+    partial.replace(dist / "build.csv")  # whole or not at all, also when two builds share ``dist``
     return table

@@ -1,0 +1,30 @@
+"""How the suite is shared between pytest-xdist workers (tests/conftest.py): the units, and the guard that keeps the
+smoke study to one run per session."""
+import importlib.util
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location("tests_conftest", Path(__file__).with_name("conftest.py"))
+suite = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(suite)
+
+
+def test_the_smoke_study_and_each_assignment_are_one_unit_and_other_tests_go_by_module():
+    unit = suite.scheduling_unit
+    assert unit("tests/test_end_to_end.py::test_smoke_study_twice") == "smoke-study"
+    assert unit("tests/test_notebook_outputs.py::test_x[01_cnn_training]") == "smoke-study"
+    assert unit("tests/course/test_course.py::test_grading_a_folder_of_submissions[03_concepts]") == "course-03_concepts"
+    assert unit("tests/course/test_course.py::test_student_version_runs_top_to_bottom[03_concepts]") == "course-03_concepts"
+    assert unit("tests/course/test_course_browser.py::test_student_version_runs_in_jupyterlab") == "course-01_gradients"
+    assert unit("tests/course/test_course.py::test_every_assignment_is_written") == "tests/course/test_course.py"
+    assert unit("tests/cnn/test_attribution.py::test_a[vgg11-224]") == "tests/cnn/test_attribution.py"
+
+
+def test_a_test_outside_the_smoke_study_modules_that_reads_the_study_stops_collection():
+    inside = SimpleNamespace(nodeid="tests/test_end_to_end.py::test_a", fixturenames=["smoke_study"])
+    outside = SimpleNamespace(nodeid="tests/study/test_report.py::test_b", fixturenames=["tmp_path", "smoke_study"])
+    suite.pytest_collection_modifyitems(None, [inside])
+    with pytest.raises(pytest.UsageError, match="tests/study/test_report.py::test_b reads the smoke study"):
+        suite.pytest_collection_modifyitems(None, [inside, outside])
