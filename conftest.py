@@ -18,10 +18,15 @@ os.environ.setdefault("XAI_RUN_DIR", os.path.join(_session_tmp, "run"))
 os.environ.setdefault("XAI_CACHE_DIR", os.path.join(_session_tmp, "cache"))
 os.environ["XAI_HEADLESS"] = "1"
 # A pytest-xdist worker, and every kernel and process it starts, gets its share of the cores (the runner's
-# THREAD_VARIABLES, set before torch loads): two workers whose torch each ran two OpenMP threads on 2 cores built
-# the course 4-5x slower than one process after the other.
+# THREAD_VARIABLES for the processes it starts, torch.set_num_threads for itself): two workers whose torch each ran
+# two OpenMP threads on 2 cores built the course 4-5x slower than one process after the other.
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    import torch
+
+    from xai_helpers.study.runner import THREAD_VARIABLES
+
     _share = max(1, len(os.sched_getaffinity(0)) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
-    for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    for _variable in THREAD_VARIABLES:
         os.environ.setdefault(_variable, str(_share))
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 os.environ.pop("MPLBACKEND", None)

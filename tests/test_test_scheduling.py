@@ -28,3 +28,20 @@ def test_a_test_outside_the_smoke_study_modules_that_reads_the_study_stops_colle
     suite.pytest_collection_modifyitems(None, [inside])
     with pytest.raises(pytest.UsageError, match="tests/study/test_report.py::test_b reads the smoke study"):
         suite.pytest_collection_modifyitems(None, [inside, outside])
+
+
+def test_a_worker_and_the_processes_it_starts_use_its_share_of_the_cores():
+    """Two workers whose torch each ran two OpenMP threads on 2 cores built the course 4-5x slower (conftest.py)."""
+    import os
+    import subprocess
+    import sys
+
+    import torch
+
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if not workers:
+        pytest.skip("not run by a pytest-xdist worker (-n 0)")
+    share = max(1, len(os.sched_getaffinity(0)) // int(workers))
+    child = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert (torch.get_num_threads(), int(child)) == (share, share)
