@@ -29,6 +29,20 @@ wanted_stamp() {  # (Python, not sha256sum, so that it also works where coreutil
     "$1" -c 'import hashlib, sys; h = hashlib.sha256(open("requirements/lock.txt", "rb").read() + open("pyproject.toml", "rb").read()); h.update(sys.version.encode()); print(h.hexdigest())'
 }
 
+# Packages that the lock does not name (kept from an older lock, or installed by hand) are removed: .venv is the lock.
+remove_unlocked() {
+    local extra
+    extra=$(.venv/bin/python -c 'import importlib.metadata as md, re
+norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()
+locked = {norm(line.split("==")[0]) for line in open("requirements/lock.txt") if "==" in line and not line.startswith("#")}
+installed = {norm(d.metadata["Name"]) for d in md.distributions()}
+print(" ".join(sorted(installed - locked - {"pip", "xai-helpers"})))')
+    if [ -n "$extra" ]; then
+        echo "[setup] removing packages the lock does not name: $extra"
+        .venv/bin/python -m pip uninstall --disable-pip-version-check -y $extra
+    fi
+}
+
 setup_venv() {
     local py stamp
     py=$(find_python)
@@ -43,8 +57,10 @@ setup_venv() {
     echo "[setup] installing the locked environment into .venv (first run: a few minutes) ..." >&2
     [ -x .venv/bin/python ] || "$py" -m venv .venv
     rm -f .venv/.xai-stamp  # an interrupted install stays stale and is redone next time
-    if ! { .venv/bin/python -m pip install --disable-pip-version-check -r requirements/lock.txt &&
-           .venv/bin/python -m pip install --disable-pip-version-check --no-deps -e .; } >.venv/setup.log 2>&1; then
+    # --no-deps: the lock pins every package, and leaves one out on purpose (see its header)
+    if ! { .venv/bin/python -m pip install --disable-pip-version-check --no-deps -r requirements/lock.txt &&
+           .venv/bin/python -m pip install --disable-pip-version-check --no-deps -e . &&
+           remove_unlocked; } >.venv/setup.log 2>&1; then
         tail -n 30 .venv/setup.log >&2
         echo "run_all.sh: error: installing the environment failed; full log in .venv/setup.log" >&2
         return 1

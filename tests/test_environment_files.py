@@ -1,5 +1,8 @@
 """pyproject.toml, environment.yml and requirements/lock.txt name the same dependencies at agreeing versions."""
+import importlib.metadata
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -62,3 +65,24 @@ def test_environment_yml_installs_the_lock_file_and_the_package_with_the_same_py
     python = next(d for d in conda if d.startswith("python"))
     version = re.search(r"\d+\.\d+", python).group()
     assert f">={version}" in project["requires-python"]
+
+
+def test_the_installed_environment_is_complete_without_resolving_dependencies():
+    """run_all.sh installs the lock with --no-deps: every requirement of every installed package must then be
+    installed too (pip check), and nothing the lock does not name (run_all.sh removes it)."""
+    done = subprocess.run([sys.executable, "-m", "pip", "check", "--disable-pip-version-check"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lock = _lock()
+    installed = {canonicalize_name(d.metadata["Name"]) for d in importlib.metadata.distributions()}
+    assert installed - set(lock) <= {"pip", "xai-helpers"}, sorted(installed - set(lock))
+
+
+def test_importing_nbformat_builds_no_iri_grammar():
+    """The lock leaves rfc3987-syntax out (its header says why): with it, ``import nbformat`` (every papermill run,
+    every kernel that imports otter) imported jsonschema's iri format checker, 1.2 s of Earley parser building."""
+    assert "rfc3987-syntax" not in _lock() and "lark" not in _lock()
+    done = subprocess.run([sys.executable, "-c", "import sys, nbformat, jsonschema; "
+                           "print(sorted(m for m in sys.modules if m.split('.')[0] in ('rfc3987_syntax', 'lark')))"],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
