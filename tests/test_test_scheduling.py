@@ -15,8 +15,8 @@ def test_the_smoke_study_and_each_assignment_are_one_unit_and_other_tests_go_by_
     unit = suite.scheduling_unit
     assert unit("tests/test_end_to_end.py::test_smoke_study_twice") == "smoke-study"
     assert unit("tests/test_notebook_outputs.py::test_x[01_cnn_training]") == "smoke-study"
-    assert unit("tests/course/test_course.py::test_grading_a_folder_of_submissions[03_concepts]") == "course-03_concepts"
-    assert unit("tests/course/test_course.py::test_student_version_runs_top_to_bottom[03_concepts]") == "course-03_concepts"
+    assert unit("tests/course/test_course.py::test_grading_the_untouched_student_version_and_prepared_wrong_answers[03_concepts]") == "course-03_concepts"
+    assert unit("tests/course/test_course.py::test_grading_the_untouched_student_version_and_prepared_wrong_answers[03_concepts]") == "course-03_concepts"
     assert unit("tests/course/test_course_browser.py::test_student_version_runs_in_jupyterlab") == "course-01_gradients"
     assert unit("tests/course/test_course.py::test_every_assignment_is_written") == "tests/course/test_course.py"
     assert unit("tests/cnn/test_attribution.py::test_a[vgg11-224]") == "tests/cnn/test_attribution.py"

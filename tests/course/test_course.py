@@ -1,7 +1,7 @@
 """The course, built and graded as an instructor would: ``otter assign`` on every master (which runs the tests
-against the solutions), student versions without solutions that run top to bottom, and offline grading of a
-folder of submissions (untouched student versions and prepared wrong answers: less than full marks; the solutions
-get full marks from the same autograder at build time)."""
+against the solutions), student versions without solutions, and strict offline grading of a folder of submissions
+(untouched student versions, which must run top to bottom, and prepared wrong answers: less than full marks; the
+solutions get full marks from the same autograder at build time)."""
 from __future__ import annotations
 
 import json
@@ -14,7 +14,6 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from nbclient import NotebookClient
 
 from xai_helpers.course import ASSIGNMENTS
 from xai_helpers.course.build import available, build_assignment, master_path
@@ -74,17 +73,6 @@ def test_student_version_has_no_solution_and_no_hidden_test(built, name):
     assert (dist / "autograder" / name / f"{name}-autograder.zip").is_file()
 
 
-@pytest.mark.parametrize("name", BUILT)
-def test_student_version_runs_top_to_bottom(built, name, tmp_path):
-    dist = built(name)
-    work = tmp_path / name
-    shutil.copytree(dist / "student" / name, work)
-    nb = nbformat.read(work / f"{name}.ipynb", as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(work)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
-    assert not errors
-
-
 def _wrong_submission(name: str, source: Path, target: Path) -> None:
     nb = nbformat.read(source, as_version=4)
     for wrong in WRONG_ANSWERS[name]:
@@ -106,29 +94,55 @@ def _auto_points(master: Path) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("name", BUILT)
-def test_grading_a_folder_of_submissions(built, name, tmp_path):
-    """Two submissions (the untouched student version, the solutions with the prepared wrong answers) graded
-    offline: a scores table with under half, and marks lost exactly where the wrong answers are. The solutions
-    themselves got full marks from this very autograder when the course was built (otter assign grades the
-    autograder notebook with the zip and fails on less than 100 %), so they are not graded again here."""
+def test_grading_the_untouched_student_version_and_prepared_wrong_answers(built, name, tmp_path):
+    """The untouched student version, handed in under its own name, graded strictly (so it must also run top to
+    bottom without an error): under half the marks. The solutions with the prepared wrong answers, graded as a
+    class would be: marks lost exactly where the wrong answers are. (Strict grading needs the submission's own
+    name: otter's first cell reads the notebook by it.) The solutions themselves got full marks from this very
+    autograder when the course was built (otter assign grades the autograder notebook with the zip and fails on
+    less than 100 %), so they are not graded again here."""
+    dist = built(name)
+    untouched, wrong = tmp_path / "untouched", tmp_path / "wrong"
+    untouched.mkdir(), wrong.mkdir()
+    shutil.copy(dist / "student" / name / f"{name}.ipynb", untouched / f"{name}.ipynb")
+    _wrong_submission(name, dist / "autograder" / name / f"{name}.ipynb", wrong / "c_wrong.ipynb")
+    points = _auto_points(master_path(name))
+    assert sum(points.values()) > 0
+    strict = grade_folder(name, untouched, dist=dist, strict=True).set_index("submission")
+    table = grade_folder(name, wrong, dist=dist).set_index("submission")
+    for graded, folder in ((strict, untouched), (table, wrong)):
+        assert (folder / "scores.csv").is_file() and len(graded) == 1
+        assert set(graded.columns) == {*points, "total", "possible", "percent"}
+        assert (graded["possible"] == sum(points.values())).all()
+    assert strict.loc[f"{name}.ipynb", "total"] < 0.5 * strict.loc[f"{name}.ipynb", "possible"]
+    feedback = json.loads((wrong / "feedback" / "c_wrong.json").read_text())
+    for answer in WRONG_ANSWERS[name]:
+        assert table.loc["c_wrong.ipynb", answer.question] < points[answer.question], answer
+        assert any(answer.message in m for m in feedback.get(answer.question, [])), (answer, feedback.get(answer.question))
+    untouched_questions = {w.question for w in WRONG_ANSWERS[name]} | {q for w in WRONG_ANSWERS[name] for q in w.also}
+    for question in set(points) - untouched_questions:
+        assert table.loc["c_wrong.ipynb", question] == points[question], question
+
+
+@pytest.mark.parametrize("name", BUILT[:1])
+def test_a_folder_is_graded_whole_and_strict_grading_stops_at_a_cell_that_raises(built, name, tmp_path):
+    """Two submissions give two rows, in name order. Strict grading, which shows that a student version runs top to
+    bottom, stops at a submission whose cell raises, naming it, where ordinary grading costs only the marks of the
+    questions that need the cell; and it writes nothing, not even the feedback of the submission graded before."""
     dist = built(name)
     folder = tmp_path / "submissions"
     folder.mkdir()
-    shutil.copy(dist / "student" / name / f"{name}.ipynb", folder / "b_untouched.ipynb")
-    _wrong_submission(name, dist / "autograder" / name / f"{name}.ipynb", folder / "c_wrong.ipynb")
-    table = grade_folder(name, folder, dist=dist).set_index("submission")
-    points = _auto_points(master_path(name))
-    assert (folder / "scores.csv").is_file() and len(table) == 2
-    assert set(table.columns) == {*points, "total", "possible", "percent"}
-    assert (table["possible"] == sum(points.values())).all() and sum(points.values()) > 0
-    assert table.loc["b_untouched.ipynb", "total"] < 0.5 * table.loc["b_untouched.ipynb", "possible"]
-    feedback = json.loads((folder / "feedback" / "c_wrong.json").read_text())
-    for wrong in WRONG_ANSWERS[name]:
-        assert table.loc["c_wrong.ipynb", wrong.question] < points[wrong.question], wrong
-        assert any(wrong.message in m for m in feedback.get(wrong.question, [])), (wrong, feedback.get(wrong.question))
-    untouched = {w.question for w in WRONG_ANSWERS[name]} | {q for w in WRONG_ANSWERS[name] for q in w.also}
-    for question in set(points) - untouched:
-        assert table.loc["c_wrong.ipynb", question] == points[question], question
+    student = nbformat.read(dist / "student" / name / f"{name}.ipynb", as_version=4)
+    blank = nbformat.v4.new_notebook(metadata=student.metadata)  # (otter reads the assignment's name there)
+    nbformat.write(blank, folder / "a_blank.ipynb")  # nothing handed in: no cell to raise, no marks
+    blank.cells = [nbformat.v4.new_code_cell("raise ValueError('a typo of the student')")]
+    nbformat.write(blank, folder / "b_broken.ipynb")
+    table = grade_folder(name, folder, dist=dist)
+    assert list(table["submission"]) == ["a_blank.ipynb", "b_broken.ipynb"] and (table["total"] == 0).all()
+    shutil.rmtree(folder / "feedback"), (folder / "scores.csv").unlink()
+    with pytest.raises(RuntimeError, match=r"b_broken\.ipynb: a cell raised(.|\n)*a typo of the student"):
+        grade_folder(name, folder, dist=dist, strict=True)
+    assert sorted(p.name for p in folder.iterdir()) == ["a_blank.ipynb", "b_broken.ipynb"]
 
 
 def test_unknown_assignment_and_missing_build_are_refused(tmp_path):

@@ -27,6 +27,8 @@ def main(argv=None) -> int:
     g.add_argument("folder", help="folder of submitted .ipynb files")
     g.add_argument("--dist", default=str(DIST_DIR), help="where the course was built (default: course/dist)")
     g.add_argument("--out", default=None, help="scores table (default: FOLDER/scores.csv)")
+    g.add_argument("--strict", action="store_true",
+                   help="stop at the first cell that raises, naming it (to check a course's own notebooks)")
     args = p.parse_args(argv)
     try:
         if args.command == "build":
@@ -34,7 +36,7 @@ def main(argv=None) -> int:
             print(table.to_string(index=False))
             print(f"Student notebooks: {args.dist}/student/  autograders: {args.dist}/autograder/")
         else:
-            table = grade_folder(args.name, args.folder, dist=args.dist, out=args.out)
+            table = grade_folder(args.name, args.folder, dist=args.dist, out=args.out, strict=args.strict)
             print(table.to_string(index=False))
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"run_all.sh --course: error: {error}", file=sys.stderr)

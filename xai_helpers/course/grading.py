@@ -26,13 +26,16 @@ def _messages(result) -> dict[str, list[str]]:
 
 
 def grade_folder(name: str, submissions: str | Path, *, dist: Path = DIST_DIR,
-                 out: str | Path | None = None) -> pd.DataFrame:
+                 out: str | Path | None = None, strict: bool = False) -> pd.DataFrame:
     """Grade every ``*.ipynb`` in ``submissions`` against assignment ``name``'s autograder (built into
     ``dist``). Returns one row per submission (score per question, total, possible, percent) and writes it to
     ``out`` (default ``<submissions>/scores.csv``), with each submission's failed-test messages in
-    ``<submissions>/feedback/<submission>.json``."""
-    from otter.api import grade_submission  # imported here: the rest of the package works without otter
+    ``<submissions>/feedback/<submission>.json``; all of it once every submission is graded, none of it if grading
+    stops.
 
+    ``strict``: a cell that raises stops the grading with a :class:`RuntimeError` naming the submission and the
+    cell (otter's debug mode), instead of costing the marks of the questions that need it. For checking a course's
+    own notebooks (the untouched student version must run top to bottom), not for grading a class."""
     master_path(name)  # refuses an unknown assignment by name
     zip_path = autograder_zip(name, dist)
     if not zip_path.is_file():
@@ -43,16 +46,28 @@ def grade_folder(name: str, submissions: str | Path, *, dist: Path = DIST_DIR,
     notebooks = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
     if not notebooks:
         raise FileNotFoundError(f"no submissions (*.ipynb) in {folder}")
-    feedback = folder / "feedback"
-    feedback.mkdir(exist_ok=True)
-    rows = []
+    rows, messages = [], {}
     for path in tqdm(notebooks, desc=f"grading {name}", unit="submission"):
-        result = grade_submission(str(path), str(zip_path), quiet=True)
+        result = _grade(path, zip_path, strict)
         scores = {q: res["score"] for q, res in result.to_dict().items()}
         rows.append({"submission": path.name, **scores, "total": result.total, "possible": result.possible,
                      "percent": round(100 * result.total / result.possible, 1) if result.possible else 0.0})
-        (feedback / f"{path.stem}.json").write_text(json.dumps(_messages(result), indent=1, ensure_ascii=False))
+        messages[path.stem] = _messages(result)
+    feedback = folder / "feedback"
+    feedback.mkdir(exist_ok=True)
+    for stem, failed in messages.items():
+        (feedback / f"{stem}.json").write_text(json.dumps(failed, indent=1, ensure_ascii=False))
     table = pd.DataFrame(rows)
     out = Path(out) if out else folder / "scores.csv"
     table.to_csv(out, index=False)
     return table
+
+
+def _grade(path: Path, zip_path: Path, strict: bool):
+    from nbclient.exceptions import CellExecutionError
+    from otter.api import grade_submission  # imported here: the rest of the package works without otter
+
+    try:
+        return grade_submission(str(path), str(zip_path), quiet=True, debug=strict)
+    except CellExecutionError as error:  # raised only in debug mode: otherwise the error costs marks
+        raise RuntimeError(f"{path.name}: a cell raised while grading strictly:\n{error}") from error
