@@ -406,3 +406,16 @@ def test_a_parameter_reaches_every_notebook_that_declares_it(nbdir, tmp_path):
     run = _latest(tmp_path)
     assert [json.loads((run / "metrics" / f"{nb}.json").read_text())["width"] for nb in ("00_ok", "01_also")] == [7, 7]
     assert "width" not in (run / "logs" / "02_other.parameters.yaml").read_text()
+
+
+def test_the_kernel_is_stopped_at_once_after_the_last_cell(nbdir, tmp_path):
+    """The notebook's child (study/notebook_job.py) stops the kernel after the last cell instead of asking it to shut
+    down, which makes a study kernel tear its interpreter down first (1-2 s of CPU per notebook): the kernel's atexit
+    handlers never run, and everything the cells wrote is there."""
+    marker = tmp_path / "kernel_tore_down"
+    _notebook(nbdir / "00_ok.ipynb", PARAMS,
+              f"import atexit, pathlib; atexit.register(pathlib.Path({str(marker)!r}).touch)", WRITE_METRICS)
+    rc, out = _run(nbdir, tmp_path)
+    assert rc == 0 and "[progress] wrote metrics" in out, out
+    assert json.loads((_latest(tmp_path) / "metrics" / "00_ok.json").read_text())["width"] == 3
+    assert not marker.exists()

@@ -132,8 +132,8 @@ def run_notebook(nb: Path, run_root: Path, params: dict, timeout: float | None, 
     log_path = run_root / "logs" / f"{nb.stem}.log"
     param_file = run_root / "logs" / f"{nb.stem}.parameters.yaml"
     param_file.write_text(yaml.safe_dump(params, sort_keys=True))
-    cmd = [sys.executable, "-m", "papermill", str(nb), str(executed), "-f", str(param_file), "--log-output",
-           "--no-progress-bar", "--kernel", "python3", "--cwd", str(nb.parent)]
+    cmd = [sys.executable, "-m", "xai_helpers.study.notebook_job", str(nb), str(executed), str(param_file),
+           "--cwd", str(nb.parent)]
     if timeout:
         cmd += ["--execution-timeout", str(int(timeout))]
     env = dict(os.environ, XAI_HEADLESS="1", PYTHONUNBUFFERED="1")
