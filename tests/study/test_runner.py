@@ -419,3 +419,15 @@ def test_the_kernel_is_stopped_at_once_after_the_last_cell(nbdir, tmp_path):
     assert rc == 0 and "[progress] wrote metrics" in out, out
     assert json.loads((_latest(tmp_path) / "metrics" / "00_ok.json").read_text())["width"] == 3
     assert not marker.exists()
+
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="reads the child's memory map (Linux)")
+def test_the_notebook_child_does_not_load_torch(nbdir, tmp_path):
+    """The process that runs each notebook (the kernel's parent) imports papermill only: started with ``-m`` from
+    this package it imported torch, 2 s per notebook before the kernel even started."""
+    _notebook(nbdir / "00_ok.ipynb", PARAMS, WRITE_METRICS, 'import os, pathlib\n'
+              'maps = pathlib.Path(f"/proc/{os.getppid()}/maps").read_text()\n'
+              'print("[progress] parent has libtorch:", "libtorch" in maps, "python:", "libpython" in maps or "python" in maps)')
+    rc, out = _run(nbdir, tmp_path)
+    assert rc == 0 and "[progress] parent has libtorch: False python: True" in out, out

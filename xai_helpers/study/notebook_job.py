@@ -1,5 +1,6 @@
 """One notebook executed by papermill in the child process that the runner starts
-(``python -m xai_helpers.study.notebook_job NOTEBOOK OUTPUT PARAMETERS.yaml --cwd DIR``).
+(``python -P .../study/notebook_job.py NOTEBOOK OUTPUT PARAMETERS.yaml --cwd DIR``: a script, so that starting it
+imports neither this package nor torch; it imports nothing but the standard library and papermill).
 
 It does what papermill's command line does (the parameters file read the same way, the cells' output logged as it
 comes, exit 138 when the kernel dies), with one difference: the kernel is stopped at once after the last cell
@@ -17,7 +18,7 @@ import traceback
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m xai_helpers.study.notebook_job", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="notebook_job.py", description=__doc__.split("\n\n")[0])
     p.add_argument("notebook")
     p.add_argument("output")
     p.add_argument("parameters", help="YAML file of the parameters to inject")

@@ -132,8 +132,10 @@ def run_notebook(nb: Path, run_root: Path, params: dict, timeout: float | None, 
     log_path = run_root / "logs" / f"{nb.stem}.log"
     param_file = run_root / "logs" / f"{nb.stem}.parameters.yaml"
     param_file.write_text(yaml.safe_dump(params, sort_keys=True))
-    cmd = [sys.executable, "-m", "xai_helpers.study.notebook_job", str(nb), str(executed), str(param_file),
-           "--cwd", str(nb.parent)]
+    # run as a script, not with -m: importing the package would import torch, 2 s per notebook; -P keeps its folder
+    # (whose config.py, cache.py, ... would shadow other modules) off sys.path
+    cmd = [sys.executable, "-P", str(Path(__file__).with_name("notebook_job.py")), str(nb), str(executed),
+           str(param_file), "--cwd", str(nb.parent)]
     if timeout:
         cmd += ["--execution-timeout", str(int(timeout))]
     env = dict(os.environ, XAI_HEADLESS="1", PYTHONUNBUFFERED="1")
