@@ -431,3 +431,10 @@ def test_the_notebook_child_does_not_load_torch(nbdir, tmp_path):
               'print("[progress] parent has libtorch:", "libtorch" in maps, "python:", "libpython" in maps or "python" in maps)')
     rc, out = _run(nbdir, tmp_path)
     assert rc == 0 and "[progress] parent has libtorch: False python: True" in out, out
+
+
+def test_a_kernel_that_dies_is_named_as_such(nbdir, tmp_path):
+    """The notebook's child exits 138 when the kernel dies, as papermill's command line did, and the run says so."""
+    _notebook(nbdir / "00_ok.ipynb", PARAMS, "import os; os._exit(3)", WRITE_METRICS)
+    rc, out = _run(nbdir, tmp_path)
+    assert rc != 0 and "(the kernel died)" in out, out
