@@ -159,14 +159,13 @@ def test_cli_refuses_an_unknown_assignment_before_building(tmp_path):
     assert not (tmp_path / "dist").exists()
 
 
-def test_a_master_whose_cell_raises_does_not_build(tmp_path):
-    """A broken set-up cell fails the build even when the tests it does not feed still pass (otter alone would
-    swallow the error and build), and nothing is left in the output folder."""
+def _tiny_master(path: Path, setup: str) -> Path:
+    """A one-question master (``answer = 2``) under the name of the first assignment, ``setup`` its first cell."""
     v4 = nbformat.v4
     nb = v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     nb.cells = [
         v4.new_raw_cell("# ASSIGNMENT CONFIG\nname: 01_gradients\ngenerate: true\ntests:\n  files: false\n  ok_format: false"),
-        v4.new_code_cell("raise RuntimeError('a broken set-up cell')"),
+        v4.new_code_cell(setup),
         v4.new_raw_cell("# BEGIN QUESTION\nname: q1\npoints: 1"),
         v4.new_markdown_cell("**Q1.** Set `answer` to 2."),
         v4.new_raw_cell("# BEGIN SOLUTION"),
@@ -177,9 +176,34 @@ def test_a_master_whose_cell_raises_does_not_build(tmp_path):
         v4.new_raw_cell("# END TESTS"),
         v4.new_raw_cell("# END QUESTION"),
     ]
-    master = tmp_path / "course" / "01_gradients" / "01_gradients.ipynb"
+    master = path / "course" / "01_gradients" / "01_gradients.ipynb"
     master.parent.mkdir(parents=True)
     nbformat.write(nb, master)
+    return master
+
+
+def test_otter_kernels_are_killed_after_the_last_cell_when_building_and_grading(tmp_path, monkeypatch):
+    """otter's kernels exit gracefully (the grader waits while torch tears down); the build and grade_folder kill
+    them after the last cell instead (otter_kernels.py): a handler the notebook registers for its exit never runs,
+    and the grade is still whole."""
+    marker = tmp_path / "kernel-exited-gracefully"
+    monkeypatch.setenv("XAI_TEST_EXIT_MARKER", str(marker))
+    _tiny_master(tmp_path, "import atexit, os\n"
+                           "atexit.register(lambda path=os.environ['XAI_TEST_EXIT_MARKER']: open(path, 'w').close())")
+    build_assignment("01_gradients", tmp_path / "dist", course_dir=tmp_path / "course")
+    assert not marker.exists(), "otter assign's kernel exited gracefully"
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    shutil.copy(tmp_path / "dist" / "autograder" / "01_gradients" / "01_gradients.ipynb", folder)  # the solution
+    table = grade_folder("01_gradients", folder, dist=tmp_path / "dist", strict=True)
+    assert table.loc[0, "total"] == table.loc[0, "possible"] == 1
+    assert not marker.exists(), "the graded notebook's kernel exited gracefully"
+
+
+def test_a_master_whose_cell_raises_does_not_build(tmp_path):
+    """A broken set-up cell fails the build even when the tests it does not feed still pass (otter alone would
+    swallow the error and build), and nothing is left in the output folder."""
+    _tiny_master(tmp_path, "raise RuntimeError('a broken set-up cell')")
     with pytest.raises(RuntimeError, match="otter assign failed for 01_gradients"):
         build_assignment("01_gradients", tmp_path / "dist", course_dir=tmp_path / "course")
     assert not (tmp_path / "dist" / "student").exists() and not (tmp_path / "dist" / "autograder").exists()

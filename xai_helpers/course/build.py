@@ -23,6 +23,7 @@ from .lab import ASSIGNMENTS
 
 COURSE_DIR = REPO_ROOT / "course"
 DIST_DIR = COURSE_DIR / "dist"
+OTTER_CLI = Path(__file__).with_name("otter_kernels.py")
 
 
 def master_path(name: str, course_dir: Path = COURSE_DIR) -> Path:
@@ -58,7 +59,9 @@ def build_assignment(name: str, dist: Path = DIST_DIR, *, course_dir: Path = COU
         # otter assign executes the solutions with a "python3" kernel: this interpreter's own (ipykernel).
         # --debug: a cell that raises fails the build (by default otter swallows errors and only checks scores,
         # so a master whose setup cell broke could still pass the tests that do not need what it defines).
-        done = subprocess.run([sys.executable, "-m", "otter", "assign", "--debug", str(master), scratch],
+        # otter_kernels.py as a script (-P: its folder stays off sys.path) is otter's command line with kernels
+        # shut down at once; it does not import this package (and torch).
+        done = subprocess.run([sys.executable, "-P", str(OTTER_CLI), "assign", "--debug", str(master), scratch],
                               cwd=master.parent, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - started
         log = logs / f"{name}.log"

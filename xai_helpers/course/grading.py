@@ -67,7 +67,10 @@ def _grade(path: Path, zip_path: Path, strict: bool):
     from nbclient.exceptions import CellExecutionError
     from otter.api import grade_submission  # imported here: the rest of the package works without otter
 
+    from .otter_kernels import immediate_shutdown
+
     try:
-        return grade_submission(str(path), str(zip_path), quiet=True, debug=strict)
+        with immediate_shutdown():
+            return grade_submission(str(path), str(zip_path), quiet=True, debug=strict)
     except CellExecutionError as error:  # raised only in debug mode: otherwise the error costs marks
         raise RuntimeError(f"{path.name}: a cell raised while grading strictly:\n{error}") from error
