@@ -120,6 +120,19 @@ def _export(page, app: str, exports) -> dict:
     return json.loads(new[0].read_text())
 
 
+def _rating_state(page, lab, what: str) -> str:
+    """What the page, the ratings file and the server showed when the rating form stopped answering, with a
+    screenshot."""
+    _, _, ratings, lines = lab
+    shot = Path(os.environ.get("XAI_RUN_DIR", ".")) / "browser-rating-timeout.png"
+    page.screenshot(path=str(shot), full_page=True)
+    statuses = page.locator(".xai-rating-rating-status").all_inner_texts()
+    buttons = page.locator(".xai-rating-rating").all_inner_texts()
+    saved = [p.read_text()[-3000:] for p in sorted(ratings.glob("*.csv"))]
+    return (f"{what}: status elements {statuses}; answer buttons {buttons}; ratings files {saved}; "
+            f"errors on the page {_errors(page)}; screenshot {shot}; the server's last lines:\n" + "".join(lines[-40:]))
+
+
 def _src(page, selector: str) -> str:
     return page.locator(selector).get_attribute("src") or ""
 
@@ -164,6 +177,8 @@ def test_explorer_runs_and_answers_a_method_choice_and_a_latent_slider(lab, brow
 
 
 def test_rating_form_writes_one_row_per_answer(lab, browser):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     _, _, ratings, _ = lab
     page = _open_and_run_all(browser, lab, "06_evaluation.ipynb")
     _wait_idle(page)
@@ -171,8 +186,12 @@ def test_rating_form_writes_one_row_per_answer(lab, browser):
     status = page.locator(".xai-rating-rating-status")
     for answer, k in (("4", 2), ("2", 3), ("5", 4)):
         page.locator(".xai-rating-rating", has_text=answer).first.click()
-        page.wait_for_function("([k]) => document.querySelector('.xai-rating-rating-status').textContent"
-                               ".startsWith(`item ${k} of`)", arg=[k], timeout=120_000)  # the suite's other worker is busy
+        try:
+            page.wait_for_function("([k]) => document.querySelector('.xai-rating-rating-status').textContent"
+                                   ".startsWith(`item ${k} of`)", arg=[k], timeout=120_000)
+        except PlaywrightTimeout:  # seen twice under the suite's load, never alone: say all there is to see
+            raise AssertionError(_rating_state(page, lab, f"answer {answer} did not move the form to item {k}")) \
+                from None
     assert status.inner_text().startswith("item 4 of")
     with open(ratings / "browser-test.csv", newline="") as f:
         rows = list(csv.DictReader(f))
