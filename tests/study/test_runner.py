@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import sys
 import threading
 
 import nbformat
@@ -438,3 +439,14 @@ def test_a_kernel_that_dies_is_named_as_such(nbdir, tmp_path):
     _notebook(nbdir / "00_ok.ipynb", PARAMS, "import os; os._exit(3)", WRITE_METRICS)
     rc, out = _run(nbdir, tmp_path)
     assert rc != 0 and "(the kernel died)" in out, out
+
+
+def test_the_runner_and_the_workflow_check_their_input_without_importing_torch():
+    """``run_all.sh --help``, a refused option and the Snakemake process (which imports the workflow module) answer
+    without torch's second of imports; a study package name still comes when asked for."""
+    import subprocess
+
+    code = ("import sys; import xai_helpers.study.runner, xai_helpers.study.workflow; print('torch' in sys.modules); "
+            "from xai_helpers.study import start_notebook; print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"], done.stdout + done.stderr

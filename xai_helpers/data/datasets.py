@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .catalogue import DATASETS, NATIVE_SIDE, check_imagefolder, image_side  # noqa: F401  (re-exported)
+
 #: Seed of every split and subsample; deliberately not the study's seed.
 SPLIT_SEED = 0
 
@@ -224,22 +226,6 @@ def load_torchvision(name: str, data_dir: str | Path | None = None, download: bo
                                                                "root": str(root)})
 
 
-def check_imagefolder(data_dir: str | Path | None) -> Path:
-    """The resolved folder of an ``imagefolder`` data set, refused unless it holds ``DIR/<class>/<file>`` for at
-    least two classes: what the runner and the workflow check before any notebook starts (the loader again)."""
-    if data_dir in (None, ""):
-        raise ValueError("data set 'imagefolder' needs data_dir (--data-dir DIR) holding DIR/<class>/<image>")
-    root = Path(data_dir).expanduser().resolve()
-    if not root.is_dir():
-        raise FileNotFoundError(f"imagefolder data_dir {root} does not exist; expected {root}/<class>/<image>")
-    classes = [d.name for d in sorted(root.iterdir()) if d.is_dir() and any(f.is_file() for f in d.iterdir())]
-    if len(classes) < 2:
-        raise FileNotFoundError(f"imagefolder data_dir {root} holds {len(classes)} class folder(s) with files "
-                                f"({', '.join(classes) or 'none'}); expected {root}/<class>/<image> for at least "
-                                f"two classes (pass the folder with --data-dir)")
-    return root
-
-
 def load_imagefolder(data_dir: str | Path | None = None, image_size: int = 32, channels: int = 3,
                      **_) -> ImageDataset:
     """A practitioner's labelled images, ``data_dir/<class>/<image>``, resized to ``image_size`` squares.
@@ -330,18 +316,7 @@ LOADERS = {
     "cifar10": lambda **kw: load_torchvision("cifar10", **kw),
     "imagefolder": load_imagefolder,
     "shapes": load_shapes,
-}
-DATASETS = tuple(LOADERS)
-#: Side in pixels of each data set's images; None where the ``image_size`` parameter sets it.
-NATIVE_SIDE = {"mnist5k": 28, "mnist": 28, "fashion-mnist": 28, "cifar10": 32, "imagefolder": None, "shapes": None}
-
-
-def image_side(name: str, image_size: int) -> int:
-    """The side in pixels of data set ``name``'s images when loaded with ``image_size``, known before loading
-    (so that the runner can refuse a planted patch larger than the image before anything runs)."""
-    if name not in NATIVE_SIDE:
-        raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")
-    return NATIVE_SIDE[name] or image_size
+}  # one loader per name of catalogue.DATASETS (a test checks that they agree)
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None, *, download: bool = True,

@@ -10,7 +10,7 @@ import re
 
 import yaml
 
-from ..data.datasets import DATASETS, check_imagefolder, image_side
+from ..data.catalogue import DATASETS, check_imagefolder, image_side
 from .config import PROFILES, resolve_config
 from .model_parameters import MODEL_PARAMETERS, model_spec
 from .parameters import ParameterError, check_fits_image, check_values

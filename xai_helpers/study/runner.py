@@ -31,7 +31,7 @@ from pathlib import Path
 
 import yaml
 
-from ..data.datasets import DATASETS
+from ..data.catalogue import DATASETS
 from .config import PROFILES, profile_name
 from . import notebook_reuse as reuse
 from .cell_timings import cell_timings, describe_cell, slowest_cells

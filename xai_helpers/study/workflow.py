@@ -16,7 +16,7 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from ..data.datasets import DATASETS
+from ..data.catalogue import DATASETS
 from .config import PROFILES
 from .notebook_parameters import UsageError, check_ranges, validate_parameters
 from .runner import DEVICES
