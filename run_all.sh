@@ -12,35 +12,43 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# Whether "$1" runs and is a Python that pyproject.toml's requires-python admits (read there: the one place for it;
+# a Python older than 3.11 has no tomllib, and fails this too).
+python_ok() {
+    "$1" -c 'import operator, sys, tomllib
+spec = tomllib.load(open("pyproject.toml", "rb"))["project"]["requires-python"]
+ops = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt}
+def admits(clause):
+    op = next(o for o in ops if clause.startswith(o))
+    want = tuple(int(part) for part in clause[len(op):].strip().split("."))
+    return ops[op](sys.version_info[:len(want)], want)
+sys.exit(not all(admits(clause.strip()) for clause in spec.split(",")))' 2>/dev/null
+}
+
 find_python() {
-    for candidate in "${PYTHON:-}" python3.11 python3 python; do
-        [ -n "$candidate" ] || continue
-        if command -v "$candidate" >/dev/null 2>&1 &&
-           "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+    local spec candidate
+    spec=$(sed -n 's/^requires-python = "\(.*\)"$/\1/p' pyproject.toml)
+    if [ -n "${PYTHON:-}" ]; then  # named by the user: that one, or an error (never another Python instead)
+        if command -v "$PYTHON" >/dev/null 2>&1 && python_ok "$PYTHON"; then
+            echo "$PYTHON"; return 0
+        fi
+        echo "run_all.sh: error: PYTHON=$PYTHON is $("$PYTHON" -c 'import sys; print("Python", sys.version.split()[0])' \
+            2>/dev/null || echo "not a Python that runs here"); Python $spec is required" >&2
+        return 1
+    fi
+    for candidate in python3 python python3.13 python3.12 python3.11; do
+        if command -v "$candidate" >/dev/null 2>&1 && python_ok "$candidate"; then
             echo "$candidate"; return 0
         fi
     done
-    echo "run_all.sh: error: Python 3.11 is required (the lock file pins wheels for it); set PYTHON=/path/to/python3.11" >&2
+    echo "run_all.sh: error: Python $spec is required and none was found (tried python3, python, python3.13," \
+         "python3.12, python3.11); set PYTHON=/path/to/python" >&2
     return 1
 }
 
 # The environment is stale when the lock file, pyproject.toml or the Python version changed since set-up.
 wanted_stamp() {  # (Python, not sha256sum, so that it also works where coreutils differ, e.g. macOS)
     "$1" -c 'import hashlib, sys; h = hashlib.sha256(open("requirements/lock.txt", "rb").read() + open("pyproject.toml", "rb").read()); h.update(sys.version.encode()); print(h.hexdigest())'
-}
-
-# Packages that the lock does not name (kept from an older lock, or installed by hand) are removed: .venv is the lock.
-remove_unlocked() {
-    local extra
-    extra=$(.venv/bin/python -c 'import importlib.metadata as md, re
-norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()
-locked = {norm(line.split("==")[0]) for line in open("requirements/lock.txt") if "==" in line and not line.startswith("#")}
-installed = {norm(d.metadata["Name"]) for d in md.distributions()}
-print(" ".join(sorted(installed - locked - {"pip", "xai-helpers"})))')
-    if [ -n "$extra" ]; then
-        echo "[setup] removing packages the lock does not name: $extra"
-        .venv/bin/python -m pip uninstall --disable-pip-version-check -y $extra
-    fi
 }
 
 setup_venv() {
@@ -50,17 +58,24 @@ setup_venv() {
     if [ -x .venv/bin/python ] && [ "$(cat .venv/.xai-stamp 2>/dev/null)" = "$stamp" ]; then
         return 0
     fi
-    if [ -x .venv/bin/python ] && ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
-        echo "[setup] .venv has another Python version: recreating it" >&2
+    if [ -x .venv/bin/python ] && [ "$(.venv/bin/python -c 'import sys; print(sys.version)' 2>/dev/null)" != \
+                                     "$("$py" -c 'import sys; print(sys.version)')" ]; then
+        echo "[setup] .venv has another Python version than $py: recreating it" >&2
         rm -rf .venv
     fi
-    echo "[setup] installing the locked environment into .venv (first run: a few minutes) ..." >&2
+    echo "[setup] installing the locked environment into .venv (first run: about a minute) ..." >&2
     [ -x .venv/bin/python ] || "$py" -m venv .venv
     rm -f .venv/.xai-stamp  # an interrupted install stays stale and is redone next time
-    # --no-deps: the lock pins every package, and leaves one out on purpose (see its header)
-    if ! { .venv/bin/python -m pip install --disable-pip-version-check --no-deps -r requirements/lock.txt &&
-           .venv/bin/python -m pip install --disable-pip-version-check --no-deps -e . &&
-           remove_unlocked; } >.venv/setup.log 2>&1; then
+    # pip installs uv (its version pinned in the lock), and uv installs exactly the lock: every package it names for
+    # this platform and Python (its markers), in parallel, from uv's cache when there; whatever the lock does not name
+    # is removed (uv pip sync). uv does not read pip's configuration: an index set for pip in the environment is
+    # passed on to it (an index set in uv's own variables wins).
+    export UV_INDEX_URL="${UV_INDEX_URL:-${PIP_INDEX_URL:-}}" UV_EXTRA_INDEX_URL="${UV_EXTRA_INDEX_URL:-${PIP_EXTRA_INDEX_URL:-}}"
+    [ -n "$UV_INDEX_URL" ] || unset UV_INDEX_URL
+    [ -n "$UV_EXTRA_INDEX_URL" ] || unset UV_EXTRA_INDEX_URL
+    if ! { .venv/bin/python -m pip install --disable-pip-version-check --no-deps "$(grep -m1 '^uv==' requirements/lock.txt)" &&
+           .venv/bin/uv pip sync --python .venv/bin/python requirements/lock.txt &&
+           .venv/bin/uv pip install --python .venv/bin/python --no-deps -e .; } >.venv/setup.log 2>&1; then
         tail -n 30 .venv/setup.log >&2
         echo "run_all.sh: error: installing the environment failed; full log in .venv/setup.log" >&2
         return 1

@@ -1,0 +1,100 @@
+"""The lock installs on every platform and Python the study claims, and run_all.sh takes exactly the Pythons that
+pyproject.toml admits.
+
+The lock's check asks the package index (uv's dry run of ``install --no-deps``, wheels only): without the index it
+skips with the reason, except under CI (``CI`` set), where it fails, as the browser tests do without Chromium."""
+from __future__ import annotations
+
+import glob
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("update_lock", ROOT / "tools" / "update_lock.py")
+update_lock = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(update_lock)
+
+
+@pytest.fixture(scope="module")
+def package_index():
+    try:
+        socket.create_connection(("pypi.org", 443), timeout=10).close()
+    except OSError as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"the package index is out of reach ({error}): the lock's check may not skip in CI")
+        pytest.skip(f"the package index is out of reach ({error})")
+
+
+@pytest.mark.parametrize("platform", update_lock.PLATFORMS)
+@pytest.mark.parametrize("python", update_lock.pythons())
+def test_the_lock_installs_from_wheels(package_index, python, platform):
+    ok, tail = update_lock.check(update_lock.LOCK, python, platform)
+    assert ok, f"Python {python} on {update_lock.PLATFORMS[platform]}:\n{tail}"
+
+
+def test_the_check_fails_for_a_pin_without_a_wheel_for_the_platform(package_index, tmp_path):
+    """triton has Linux wheels only: unmarked, it cannot install on Windows (the lock marks it ``sys_platform ==
+    'linux'``)."""
+    lock = tmp_path / "lock.txt"
+    lock.write_text("triton==3.8.0\n")
+    assert update_lock.check(lock, "3.12", "x86_64-unknown-linux-gnu")[0]
+    ok, tail = update_lock.check(lock, "3.12", "x86_64-pc-windows-msvc")
+    assert not ok and "triton" in tail
+
+
+def test_the_lock_covers_each_minor_version_pyproject_admits():
+    assert [".".join(p.split(".")[:2]) for p in update_lock.pythons()] == ["3.11", "3.12", "3.13"]
+    assert update_lock.pythons()[0] == "3.11.5", "a pin (soupsieve) needs 3.11.5: the check starts there"
+
+
+def _pythons_here() -> dict[str, str]:
+    """An interpreter per minor version found on this machine (PATH, then pyenv's versions): {"3.12": path}."""
+    found = {}
+    for minor in range(8, 15):
+        paths = [shutil.which(f"python3.{minor}")] + sorted(glob.glob(
+            os.path.expanduser(f"~/.pyenv/versions/3.{minor}.*/bin/python3.{minor}")))
+        for path in filter(None, paths):
+            if subprocess.run([path, "-c", "pass"], capture_output=True).returncode == 0:
+                found[f"3.{minor}"] = path
+                break
+    return found
+
+
+def _find_python(python: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """run_all.sh's own ``find_python`` (its text, cut out of the script), with ``PYTHON`` set."""
+    script = (ROOT / "run_all.sh").read_text()
+    functions = script[script.index("python_ok() {"):script.index("# The environment is stale")]
+    return subprocess.run(["bash", "-c", functions + "\nfind_python"], cwd=cwd, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHON=python))
+
+
+@pytest.mark.parametrize("minor", ["3.11", "3.12", "3.13"])
+def test_run_all_takes_each_python_pyproject_admits(minor):
+    path = sys.executable if sys.version.startswith(minor + ".") else _pythons_here().get(minor)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"no Python {minor} on this machine: CI must run run_all.sh's check with each")
+        pytest.skip(f"no Python {minor} on this machine")
+    done = _find_python(path)
+    assert done.returncode == 0 and done.stdout.strip() == path, done.stderr
+
+
+def test_run_all_refuses_a_named_python_outside_the_range_instead_of_taking_another(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nrequires-python = ">=3.99"\n')
+    done = _find_python(sys.executable, cwd=tmp_path)  # a Python that runs, but is not admitted
+    version = sys.version.split()[0]
+    assert done.returncode == 1 and done.stdout == ""
+    assert f"PYTHON={sys.executable} is Python {version}; Python >=3.99 is required" in done.stderr
+    older = _pythons_here().get("3.10")
+    if older:  # no tomllib: refused as well, by name
+        done = _find_python(older)
+        assert done.returncode == 1 and "Python 3.10" in done.stderr and ">=3.11.5,<3.14" in done.stderr
+    done = _find_python(str(tmp_path / "no-such-python"))
+    assert done.returncode == 1 and "not a Python that runs here" in done.stderr
