@@ -68,13 +68,14 @@ setup_venv() {
     rm -f .venv/.xai-stamp  # an interrupted install stays stale and is redone next time
     # pip installs uv (its version pinned in the lock), and uv installs exactly the lock: every package it names for
     # this platform and Python (its markers), in parallel, from uv's cache when there; whatever the lock does not name
-    # is removed (uv pip sync). uv does not read pip's configuration: an index set for pip in the environment is
-    # passed on to it (an index set in uv's own variables wins).
+    # is removed (uv pip sync). Compiled to bytecode as pip does: where PYTHONDONTWRITEBYTECODE is set, each process
+    # would compile what it imports again (importing xai_helpers.course: 3.4 s became 8.6 s). uv does not read pip's
+    # configuration: an index set for pip in the environment is passed on to it (one set in uv's own variables wins).
     export UV_INDEX_URL="${UV_INDEX_URL:-${PIP_INDEX_URL:-}}" UV_EXTRA_INDEX_URL="${UV_EXTRA_INDEX_URL:-${PIP_EXTRA_INDEX_URL:-}}"
     [ -n "$UV_INDEX_URL" ] || unset UV_INDEX_URL
     [ -n "$UV_EXTRA_INDEX_URL" ] || unset UV_EXTRA_INDEX_URL
     if ! { .venv/bin/python -m pip install --disable-pip-version-check --no-deps "$(grep -m1 '^uv==' requirements/lock.txt)" &&
-           .venv/bin/uv pip sync --python .venv/bin/python requirements/lock.txt &&
+           .venv/bin/uv pip sync --python .venv/bin/python --compile-bytecode requirements/lock.txt &&
            .venv/bin/uv pip install --python .venv/bin/python --no-deps -e .; } >.venv/setup.log 2>&1; then
         tail -n 30 .venv/setup.log >&2
         echo "run_all.sh: error: installing the environment failed; full log in .venv/setup.log" >&2
