@@ -36,7 +36,8 @@ find_python() {
             2>/dev/null || echo "not a Python that runs here"); Python $spec is required" >&2
         return 1
     fi
-    for candidate in python3 python python3.13 python3.12 python3.11; do
+    # .venv's own Python first: set up with PYTHON=python3.12 once, .venv stays on 3.12 without naming it again
+    for candidate in .venv/bin/python python3 python python3.13 python3.12 python3.11; do
         if command -v "$candidate" >/dev/null 2>&1 && python_ok "$candidate"; then
             echo "$candidate"; return 0
         fi

@@ -67,12 +67,12 @@ def _pythons_here() -> dict[str, str]:
     return found
 
 
-def _find_python(python: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    """run_all.sh's own ``find_python`` (its text, cut out of the script), with ``PYTHON`` set."""
+def _find_python(python: str | None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """run_all.sh's own ``find_python`` (its text, cut out of the script), with ``PYTHON`` set (or unset: None)."""
     script = (ROOT / "run_all.sh").read_text()
     functions = script[script.index("python_ok() {"):script.index("# The environment is stale")]
-    return subprocess.run(["bash", "-c", functions + "\nfind_python"], cwd=cwd, capture_output=True, text=True,
-                          env=dict(os.environ, PYTHON=python))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON"} | ({"PYTHON": python} if python else {})
+    return subprocess.run(["bash", "-c", functions + "\nfind_python"], cwd=cwd, capture_output=True, text=True, env=env)
 
 
 @pytest.mark.parametrize("minor", ["3.11", "3.12", "3.13"])
@@ -98,3 +98,13 @@ def test_run_all_refuses_a_named_python_outside_the_range_instead_of_taking_anot
         assert done.returncode == 1 and "Python 3.10" in done.stderr and ">=3.11.5,<3.14" in done.stderr
     done = _find_python(str(tmp_path / "no-such-python"))
     assert done.returncode == 1 and "not a Python that runs here" in done.stderr
+
+
+def test_run_all_keeps_the_python_of_an_existing_venv(tmp_path):
+    """Set up once with PYTHON=python3.12, .venv stays on 3.12 in later runs that name no Python (it is not recreated
+    with python3)."""
+    (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    done = _find_python(None, cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.strip() == ".venv/bin/python", done.stderr
