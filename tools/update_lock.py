@@ -8,18 +8,19 @@ Pythons (the CUDA wheels that PyPI's Linux torch needs, pywinpty on Windows, app
 papermill on 3.12). run_all.sh installs it with ``uv pip sync`` (pip would with ``--no-deps``), which evaluates the
 markers for the machine it runs on.
 ``check`` (and tests/test_lock.py) asks uv whether the lock installs, from wheels only, on every target in
-:data:`PLATFORMS` × :func:`pythons`, without installing anything.
+:data:`PLATFORMS` × ``python_versions.admitted()``, without installing anything.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile
-import tomllib
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))  # a script beside its sibling
+from python_versions import admitted, requires_python  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements" / "lock.txt"
@@ -54,22 +55,6 @@ HEADER = """\
 """
 
 
-def requires_python() -> str:
-    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
-
-
-def pythons() -> list[str]:
-    """Every minor version pyproject.toml's ``requires-python`` admits (``>=3.11.5,<3.14``: 3.11, 3.12, 3.13), each
-    as the lowest version it admits: a lower bound with a patch level (3.11.5) is kept, since a pin may need it."""
-    spec = requires_python()
-    low = re.search(r">=\s*3\.(\d+)(\.\d+)?", spec)
-    high = re.search(r"<\s*3\.(\d+)", spec)
-    if not (low and high):
-        raise ValueError(f"requires-python {spec!r} is not of the form '>=3.A[.B],<3.C'")
-    first, last = int(low.group(1)), int(high.group(1))
-    return [f"3.{minor}" + ((low.group(2) or "") if minor == first else "") for minor in range(first, last)]
-
-
 def uv() -> str:
     """uv from this interpreter's environment (the lock pins it)."""
     path = Path(sys.executable).with_name("uv.exe" if os.name == "nt" else "uv")
@@ -97,7 +82,7 @@ def compile_lock(upgrade: bool) -> str:
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch, "lock.txt")
         command = [uv(), "pip", "compile", str(ROOT / "pyproject.toml"), "--all-extras", "--universal",
-                   "--python-version", pythons()[0], "--no-annotate", "--no-header", "-o", str(out),
+                   "--python-version", admitted()[0], "--no-annotate", "--no-header", "-o", str(out),
                    *[arg for name in LEFT_OUT for arg in ("--no-emit-package", name)]]
         if not upgrade:  # the current pins as constraints: nothing moves that need not
             pins = Path(scratch, "pins.txt")
@@ -117,7 +102,7 @@ def main(argv=None) -> int:
         LOCK.write_text(HEADER.format(python=requires_python()) + body)
         print(f"wrote {LOCK.relative_to(ROOT)}")
     failed = 0
-    for python in pythons():
+    for python in admitted():
         for platform, name in PLATFORMS.items():
             ok, tail = check(LOCK, python, platform)
             failed += not ok
