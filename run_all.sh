@@ -36,14 +36,16 @@ find_python() {
             2>/dev/null || echo "not a Python that runs here"); Python $spec is required" >&2
         return 1
     fi
-    # .venv's own Python first: set up with PYTHON=python3.12 once, .venv stays on 3.12 without naming it again
-    for candidate in .venv/bin/python python3 python python3.13 python3.12 python3.11; do
+    # .venv's own Python first: set up with PYTHON=python3.12 once, .venv stays on 3.12 without naming it again.
+    # Then python3, python and python3.N from the newest down: python_ok keeps those the range admits (the range
+    # itself lives in pyproject.toml only).
+    for candidate in .venv/bin/python python3 python $(seq -f 'python3.%g' 20 -1 8); do
         if command -v "$candidate" >/dev/null 2>&1 && python_ok "$candidate"; then
             echo "$candidate"; return 0
         fi
     done
-    echo "run_all.sh: error: Python $spec is required and none was found (tried python3, python, python3.13," \
-         "python3.12, python3.11); set PYTHON=/path/to/python" >&2
+    echo "run_all.sh: error: Python $spec is required and none was found (tried .venv/bin/python, python3, python" \
+         "and python3.20 down to python3.8); set PYTHON=/path/to/python" >&2
     return 1
 }
 

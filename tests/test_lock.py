@@ -59,15 +59,17 @@ def test_the_lock_covers_each_minor_version_pyproject_admits():
     assert python_versions.admitted() == ["3.11.5", "3.12", "3.13"], "a pin (soupsieve) needs 3.11.5"
 
 
-def _find_python(python: str | None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    """run_all.sh's own ``find_python`` (its text, cut out of the script), with ``PYTHON`` set (or unset: None)."""
+def _find_python(python: str | None, cwd: Path = ROOT, path: str | None = None) -> subprocess.CompletedProcess:
+    """run_all.sh's own ``find_python`` (its text, cut out of the script), with ``PYTHON`` set (or unset: None)
+    and ``PATH`` given (or this process's)."""
     script = (ROOT / "run_all.sh").read_text()
     functions = script[script.index("python_ok() {"):script.index("# The environment is stale")]
     env = {k: v for k, v in os.environ.items() if k != "PYTHON"} | ({"PYTHON": python} if python else {})
+    env["PATH"] = path or env["PATH"]
     return subprocess.run(["bash", "-c", functions + "\nfind_python"], cwd=cwd, capture_output=True, text=True, env=env)
 
 
-@pytest.mark.parametrize("minor", ["3.11", "3.12", "3.13"])
+@pytest.mark.parametrize("minor", [".".join(v.split(".")[:2]) for v in python_versions.admitted()])
 def test_run_all_takes_each_python_pyproject_admits(minor):
     path = sys.executable if sys.version.startswith(minor + ".") else python_versions.found_here().get(minor)
     if path is None:
@@ -101,3 +103,18 @@ def test_run_all_keeps_the_python_of_an_existing_venv(tmp_path):
     (tmp_path / ".venv" / "bin" / "python").symlink_to(sys.executable)
     done = _find_python(None, cwd=tmp_path)
     assert done.returncode == 0 and done.stdout.strip() == ".venv/bin/python", done.stderr
+
+
+def test_run_all_finds_an_admitted_versioned_python_when_python3_is_not_one(tmp_path):
+    """With no .venv and python3/python outside the range, run_all.sh looks for python3.N itself (the range read
+    from pyproject.toml, not a list of its own): here, only the running interpreter's own version is admitted."""
+    minor = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    (tmp_path / "pyproject.toml").write_text(f'[project]\nrequires-python = ">={minor},<3.{sys.version_info[1] + 1}"\n')
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("python3", "python"):  # on PATH first, and not a Python that runs
+        (bin_dir / name).write_text("#!/bin/sh\nexit 1\n")
+        (bin_dir / name).chmod(0o755)
+    (bin_dir / f"python{minor}").symlink_to(sys.executable)
+    done = _find_python(None, cwd=tmp_path, path=f"{bin_dir}:{os.environ['PATH']}")
+    assert done.returncode == 0 and done.stdout.strip() == f"python{minor}", done.stderr
