@@ -11,6 +11,14 @@
 # ./run_all.sh --help lists the runner's options.
 set -euo pipefail
 cd "$(dirname "$0")"
+# Native Windows shells (Git Bash, MSYS2, Cygwin) are refused before anything is installed: the runner needs POSIX
+# process groups, signals and symlinks (xai_helpers/study/runner.py says which); WSL 2 is Linux and works.
+case "$(uname -s)" in
+    MINGW*|MSYS*|CYGWIN*)
+        echo "run_all.sh: error: $(uname -s) is native Windows, which is not supported: run the study in WSL 2" \
+             "(Linux), where ./run_all.sh works as on Linux (README, 'Set up')" >&2
+        exit 2 ;;
+esac
 
 # Whether "$1" runs and is a Python that pyproject.toml's requires-python admits (read there: the one place for it;
 # a Python older than 3.11 has no tomllib, and fails this too).

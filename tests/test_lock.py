@@ -118,3 +118,20 @@ def test_run_all_finds_an_admitted_versioned_python_when_python3_is_not_one(tmp_
     (bin_dir / f"python{minor}").symlink_to(sys.executable)
     done = _find_python(None, cwd=tmp_path, path=f"{bin_dir}:{os.environ['PATH']}")
     assert done.returncode == 0 and done.stdout.strip() == f"python{minor}", done.stderr
+
+
+def test_run_all_refuses_a_native_windows_shell_before_installing_anything(tmp_path):
+    """Git Bash and MSYS2 report MINGW64_NT-...: run_all.sh says to use WSL 2 and stops with 2, before it looks for a
+    Python (PYTHON names none that exists, so a run_all.sh without the check fails later, with 1 and another error)."""
+    (tmp_path / "run_all.sh").write_text((ROOT / "run_all.sh").read_text())
+    (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uname").write_text("#!/bin/sh\necho MINGW64_NT-10.0-19045\n")
+    (bin_dir / "uname").chmod(0o755)
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", PYTHON=str(tmp_path / "no-python"))
+    done = subprocess.run(["bash", str(tmp_path / "run_all.sh"), "--help"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "MINGW64_NT-10.0-19045 is native Windows, which is not supported: run the study in WSL 2" in done.stderr
+    assert not (tmp_path / ".venv").exists()

@@ -61,6 +61,15 @@ def test_a_successful_run_writes_the_run_folder_and_moves_latest(nbdir, tmp_path
     assert "| 00_ok | 4 | ok |" in (run / "summary.md").read_text()
 
 
+def test_native_windows_is_refused_before_anything_runs(nbdir, tmp_path, capsys, monkeypatch):
+    """The runner needs POSIX process groups, signals and symlinks: on native Windows it says to use WSL 2 and writes
+    nothing, instead of failing half-way through a run."""
+    monkeypatch.setattr(runner.sys, "platform", "win32")
+    rc = runner.main(["--notebooks-dir", str(nbdir), "--out", str(tmp_path / "out")])
+    assert rc == 2 and "native Windows is not supported: run the study in WSL 2" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_unknown_parameter_is_refused_with_close_matches_before_anything_runs(nbdir, tmp_path, capsys):
     rc, _ = _run(nbdir, tmp_path, "-p", "widht", "7")
     err = capsys.readouterr().err

@@ -268,7 +268,16 @@ def main(argv: list[str] | None = None, log=print) -> int:
         return 2
 
 
+# Native Windows is refused rather than half-run: the runner stops papermill's process group (os.killpg), treats a
+# closed terminal (SIGHUP) like Ctrl-C and points runs/latest with a symlink, none of which Windows has as POSIX does,
+# and none of it was run there. WSL 2 is Linux, where all of it was.
+NATIVE_WINDOWS = ("native Windows is not supported: run the study in WSL 2 (Linux), where ./run_all.sh works as on "
+                  "Linux (README, 'Set up')")
+
+
 def _main(args, log) -> int:
+    if sys.platform == "win32":
+        raise UsageError(NATIVE_WINDOWS)
     import papermill
 
     try:
