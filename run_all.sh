@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The study's two commands (see README.md):
-#   ./run_all.sh [options]        set up .venv if missing or stale, then run every notebook (python -m xai_helpers.study.runner)
+#   ./run_all.sh [options]        set up .venv if missing or stale, then run every notebook (python -m xai_helpers.running.runner)
 #   ./run_all.sh --test [args]    same set-up, then the whole test suite (pytest: unit tests + nbval + end-to-end)
 #   ./run_all.sh --lab [--port N] [--no-browser]
 #                                 same set-up, then JupyterLab on notebooks/ with the kernel "XAI study (.venv)"
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 # Native Windows shells (Git Bash, MSYS2, Cygwin) are refused before anything is installed: the runner needs POSIX
-# process groups, signals and symlinks (xai_helpers/study/runner.py says which); WSL 2 is Linux and works.
+# process groups, signals and symlinks (xai_helpers/running/runner.py says which); WSL 2 is Linux and works.
 case "$(uname -s)" in
     MINGW*|MSYS*|CYGWIN*)
         echo "run_all.sh: error: $(uname -s) is native Windows, which is not supported: run the study in WSL 2" \
@@ -103,10 +103,10 @@ if [ "${1:-}" = "--test" ]; then
 fi
 if [ "${1:-}" = "--lab" ]; then
     shift
-    exec .venv/bin/python -m xai_helpers.study.lab "$@"
+    exec .venv/bin/python -m xai_helpers.running.jupyter_lab "$@"
 fi
 if [ "${1:-}" = "--course" ]; then
     shift
     exec .venv/bin/python -m xai_helpers.course "$@"
 fi
-exec .venv/bin/python -m xai_helpers.study.runner "$@"
+exec .venv/bin/python -m xai_helpers.running.runner "$@"

@@ -79,7 +79,7 @@ def smoke_study(tmp_path_factory):
     the runner's console output and the run folder."""
     from types import SimpleNamespace
 
-    from xai_helpers.study import runner
+    from xai_helpers.running import runner
 
     out = tmp_path_factory.mktemp("smoke-study") / "out"
     lines = []

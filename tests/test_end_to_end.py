@@ -2,11 +2,12 @@
 notebook-output, explorer and browser tests share): metrics written, one classifier for the whole study; 01 again
 with ``--rerun``: cache reused, metrics identical; a third time: its results reused; the study-level notebook 06
 and the report built from that smoke run, and that report in Chromium. (That a ``-p`` setting such as ``epochs``
-reaches every notebook declaring it is the runner's, tested in tests/study/test_runner.py.)"""
+reaches every notebook declaring it is the runner's, tested in tests/running/test_runner.py.)"""
 import json
 import math
 
-from xai_helpers.study import resolve_config, runner
+from xai_helpers.running import runner
+from xai_helpers.study import resolve_config
 
 #: The notebooks that use 01's classifier and write metrics.
 NOTEBOOKS = ("01", "02", "03", "04", "05", "06")

@@ -14,7 +14,7 @@ import torchvision
 
 from xai_helpers.data.colour import colourise, write_imagefolder
 from xai_helpers.data.datasets import render_shapes
-from xai_helpers.study import runner
+from xai_helpers.running import runner
 
 #: About 7 minutes on 2 cores (a ResNet-18 through four notebooks, then twice more): run with -m slow (CI does).
 pytestmark = pytest.mark.slow

@@ -24,9 +24,9 @@ def test_the_smoke_study_and_each_assignment_are_one_unit_and_other_tests_go_by_
 
 def test_a_test_outside_the_smoke_study_modules_that_reads_the_study_stops_collection():
     inside = SimpleNamespace(nodeid="tests/test_end_to_end.py::test_a", fixturenames=["smoke_study"])
-    outside = SimpleNamespace(nodeid="tests/study/test_report.py::test_b", fixturenames=["tmp_path", "smoke_study"])
+    outside = SimpleNamespace(nodeid="tests/reporting/test_report.py::test_b", fixturenames=["tmp_path", "smoke_study"])
     suite.pytest_collection_modifyitems(None, [inside])
-    with pytest.raises(pytest.UsageError, match="tests/study/test_report.py::test_b reads the smoke study"):
+    with pytest.raises(pytest.UsageError, match="tests/reporting/test_report.py::test_b reads the smoke study"):
         suite.pytest_collection_modifyitems(None, [inside, outside])
 
 

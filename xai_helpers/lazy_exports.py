@@ -1,5 +1,5 @@
 """Package names imported from their modules when first used (PEP 562), so that importing a light module of a
-package does not import the heavy ones its ``__init__`` re-exports: ``python -m xai_helpers.study.runner`` and the
+package does not import the heavy ones its ``__init__`` re-exports: ``python -m xai_helpers.running.runner`` and the
 workflow's jobs check their parameters without importing torch (about 1 s per process).
 
 ``from package import name`` and ``package.name`` work as with eager imports; a name is imported once and then

@@ -86,7 +86,7 @@ def test_a_data_set_that_06_has_not_evaluated_is_refused_by_name(tmp_path):
 
 
 def test_the_summary_sentence_gives_w_with_its_chance_level_and_test():
-    from xai_helpers.evaluation.cross_dataset_report import _findings
+    from xai_helpers.reporting.cross_dataset_report import _findings
 
     ranks = pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [1.0, 2, 4, 3]}, index=["s", "g", "l", "k"])
     tables = {"classification": pd.DataFrame({"accuracy": [0.9]}, index=pd.MultiIndex.from_tuples(

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from xai_helpers.study import runner
+from xai_helpers.running import runner
 
 from .conftest import job_counts, snakemake, without_timings
 

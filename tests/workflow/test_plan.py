@@ -2,7 +2,7 @@
 plan with GPU requests, and bad configurations stopped before any job runs (dry runs: seconds)."""
 import pytest
 
-from xai_helpers.study import workflow as W
+from xai_helpers.running import workflow as W
 
 from .conftest import job_counts, snakemake
 
@@ -33,7 +33,7 @@ def test_a_dry_run_plans_five_jobs_per_dataset_and_seed_one_06_per_dataset_and_o
 def test_params_reach_only_the_notebooks_that_declare_them(tmp_path):
     done = snakemake(tmp_path, "-n", "-p", "--cores", "2", config=_config(tmp_path, seeds="[0]", params="{epochs: 3, gan_iterations: 20}"))
     assert done.returncode == 0, done.stderr + done.stdout
-    commands = [line for line in done.stdout.splitlines() if "xai_helpers.study.runner" in line]
+    commands = [line for line in done.stdout.splitlines() if "xai_helpers.running.runner" in line]
     for line in commands:
         assert ("-p gan_iterations 20" in line) == any(nb in line for nb in ("04_gan_dynamics", "05_gan_latent",
                                                                             "06_evaluation")), line

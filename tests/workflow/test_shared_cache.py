@@ -10,7 +10,7 @@ from .conftest import ROOT, without_timings
 def test_two_simultaneous_runs_needing_the_same_uncached_model_train_it_once(tmp_path):
     cache = tmp_path / "cache"
     runs = [tmp_path / f"run-{i}" for i in (0, 1)]
-    procs = [subprocess.Popen([sys.executable, "-m", "xai_helpers.study.runner", "--run-dir", str(run), "--only", "01",
+    procs = [subprocess.Popen([sys.executable, "-m", "xai_helpers.running.runner", "--run-dir", str(run), "--only", "01",
                                "--profile", "smoke", "--seed", "0", "--cache-dir", str(cache), "--threads", "1",
                                "-p", "epochs", "4"],  # a build of ~10 s: far longer than the two kernels' start-up skew
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for run in runs]

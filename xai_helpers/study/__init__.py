@@ -1,6 +1,7 @@
-"""The study's infrastructure, beneath every part: profiles and parameter checks, seeding and provenance, the
-content-addressed model cache, the run folder (metrics, tables, figures), progress reporting, the report, and the
-runner that executes the notebooks headless (:mod:`xai_helpers.study.runner`, ``./run_all.sh``).
+"""The study's foundation, beneath every part: profiles and parameter checks, seeding and provenance, the
+content-addressed model cache, the run folder (metrics, tables, figures, and reading a run's records back), progress
+reporting and a notebook's session. What runs the whole study and reports on it stands above the parts
+(:mod:`xai_helpers.running`, :mod:`xai_helpers.reporting`).
 
 Figure helpers shared by all parts are in :mod:`xai_helpers.study.figures` (plotting is never imported here)."""
 from ..lazy_exports import lazy_exports

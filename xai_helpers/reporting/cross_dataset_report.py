@@ -1,4 +1,4 @@
-"""The cross-data-set summary of a workflow run: ``python -m xai_helpers.evaluation.cross_dataset_report --out OUT
+"""The cross-data-set summary of a workflow run: ``python -m xai_helpers.reporting.cross_dataset_report --out OUT
 --datasets A B ...`` (the last job of ``workflow/Snakefile``).
 
 Writes ``OUT/summary/``: the comparison tables of :mod:`xai_helpers.evaluation.cross_dataset` as CSV, Markdown
@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..study.report_html import contents_html, esc, figure_html, key_value_table, page_html, table_html
-from ..study.report_tables import TableSpec, display_tables, format_number, read_table
+from .report_html import contents_html, esc, figure_html, key_value_table, page_html, table_html
+from .report_tables import TableSpec, display_tables, format_number, read_table
 from ..study.run_io import save_figure, save_table
 from ..study.run_records import run_environment
-from . import cross_dataset as CD
-from .cross_dataset_figures import accuracy_figure, rank_heatmap
+from ..evaluation import cross_dataset as CD
+from ..evaluation.cross_dataset_figures import accuracy_figure, rank_heatmap
 
 SECTIONS = (
     TableSpec("classification", "1 · Classification on each data set"),
@@ -117,7 +117,7 @@ def _findings(tables: dict, w: float) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m xai_helpers.evaluation.cross_dataset_report",
+    p = argparse.ArgumentParser(prog="python -m xai_helpers.reporting.cross_dataset_report",
                                 description="Compare the data sets of a workflow run (writes OUT/summary/).")
     p.add_argument("--out", required=True, help="the workflow's results folder (holds one folder per data set)")
     p.add_argument("--datasets", nargs="+", required=True, help="data sets to compare (folders under --out)")

@@ -4,7 +4,7 @@ import os
 import nbformat
 import pytest
 
-from xai_helpers.study import notebook_reuse as R
+from xai_helpers.running import notebook_reuse as R
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import re
 import yaml
 
 from ..data.catalogue import DATASETS, check_imagefolder, image_side
-from .config import PROFILES, resolve_config
-from .model_parameters import MODEL_PARAMETERS, model_spec
-from .parameters import ParameterError, check_fits_image, check_values
-from .run_io import resolve_data_dir
+from ..study.config import PROFILES, resolve_config
+from ..study.model_parameters import MODEL_PARAMETERS, model_spec
+from ..study.parameters import ParameterError, check_fits_image, check_values
+from ..study.run_io import resolve_data_dir
 
 #: Runner options that map onto notebook parameters of the same role.
 STANDARD_PARAMETERS = ("profile", "dataset", "data_dir", "device", "seed", "run_dir", "cache_dir")

@@ -1,5 +1,5 @@
 """One notebook executed by papermill in the child process that the runner starts
-(``python -P .../study/notebook_job.py NOTEBOOK OUTPUT PARAMETERS.yaml --cwd DIR``: a script, so that starting it
+(``python -P .../running/notebook_job.py NOTEBOOK OUTPUT PARAMETERS.yaml --cwd DIR``: a script, so that starting it
 imports neither this package nor torch; it imports nothing but the standard library and papermill).
 
 It does what papermill's command line does (the parameters file read the same way, the cells' output logged as it

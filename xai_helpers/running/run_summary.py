@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .cell_timings import describe_cell
+from ..study.cell_timings import describe_cell
 
 
 def _flat_scalars(metrics: dict, prefix: str = "", depth: int = 0) -> dict:

@@ -35,8 +35,8 @@ import platform
 import shutil
 from pathlib import Path
 
-from .model_parameters import resolve_path
-from .run_io import REPO_ROOT, resolve_data_dir, resolve_ratings_dir
+from ..study.model_parameters import resolve_path
+from ..study.run_io import REPO_ROOT, resolve_data_dir, resolve_ratings_dir
 
 #: Under ``<cache_dir>``: one folder per notebook key.
 REUSE_FOLDER = "notebooks"

@@ -12,9 +12,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from xai_helpers.study.report import build_report  # noqa: E402
-from xai_helpers.study.report_findings import findings  # noqa: E402
-from xai_helpers.study.report_tables import (TableSpec, display_tables, format_number, header,  # noqa: E402
+from xai_helpers.reporting.report import build_report  # noqa: E402
+from xai_helpers.reporting.report_findings import findings  # noqa: E402
+from xai_helpers.reporting.report_tables import (TableSpec, display_tables, format_number, header,  # noqa: E402
                                              read_table)
 from xai_helpers.study.run_io import save_table  # noqa: E402
 
@@ -302,7 +302,7 @@ def test_report_in_chromium_fits_the_page_and_has_no_row_numbers(tmp_path, chrom
 def test_augmentation_finding_reports_the_gain_over_the_step_matched_row():
     """Issue 29, item 4: real + GAN trains for more steps than real only; the finding gives the gain over the real
     images trained for as many steps, and runs made before that row existed still read."""
-    from xai_helpers.study.report_findings import augmentation_finding
+    from xai_helpers.reporting.report_findings import augmentation_finding
 
     rows = [(0.1, "real", 0.946, 0, None, 0.3), (0.1, "real + synthetic", 0.955, 2000, -0.01, 0.04),
             (0.1, "synthetic only", 0.8, 2000, -0.165, 1e-9), (0.1, "real, step-matched", 0.965, 0, 0.0, None)]
@@ -320,7 +320,7 @@ def test_tcav_finding_reads_the_found_rows_that_tcav_table_writes(tmp_path):
     """The report (study layer) names 06's row by its text; this ties the two, and the word says what the row
     holds: found = significant and above the null (a significant result below the null is not "significant")."""
     from xai_helpers.evaluation import tables as ET
-    from xai_helpers.study.report_findings import tcav_finding
+    from xai_helpers.reporting.report_findings import tcav_finding
 
     for s, found in enumerate([True, False]):
         folder = tmp_path / f"seed-{s}" / "metrics"

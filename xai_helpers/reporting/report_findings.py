@@ -1,7 +1,7 @@
 """The report's "Summary of findings": one sentence per part of the study, written from the run's own tables.
 
 Each sentence is a function of the evaluation tables (``tables/06_evaluation_*.csv``, read by
-:func:`~xai_helpers.study.report_tables.read_table`) and ``environment.json``. A sentence whose table, row or
+:func:`~xai_helpers.reporting.report_tables.read_table`) and ``environment.json``. A sentence whose table, row or
 column is missing (the notebook did not run, an older run wrote other columns) is left out, never filled in.
 Judgements ("includes 0", "between the floor and the collapsed generator") are comparisons of the numbers in
 the sentence, so a reader can check them against the tables below.

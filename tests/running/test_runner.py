@@ -8,8 +8,8 @@ import threading
 import nbformat
 import pytest
 
-from xai_helpers.study import notebook_parameters as NP
-from xai_helpers.study import runner
+from xai_helpers.running import notebook_parameters as NP
+from xai_helpers.running import runner
 
 
 def _notebook(path, params_src, *cells):
@@ -266,11 +266,11 @@ seen = sorted(p.parent.parent.name for p in root.glob("seed-*/metrics/00_ok.json
 
 
 def test_the_runner_entry_point_stays_where_it_was():
-    """``python -m xai_helpers.runner`` (the old entry) and ``python -m xai_helpers.study.runner`` both answer."""
+    """``python -m xai_helpers.runner`` (the old entry) and ``python -m xai_helpers.running.runner`` both answer."""
     import subprocess
     import sys
 
-    for module in ("xai_helpers.runner", "xai_helpers.study.runner"):
+    for module in ("xai_helpers.runner", "xai_helpers.running.runner"):
         done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0 and "--profile" in done.stdout, (module, done.stderr)
 
@@ -419,7 +419,7 @@ def test_a_parameter_reaches_every_notebook_that_declares_it(nbdir, tmp_path):
 
 
 def test_the_kernel_is_stopped_at_once_after_the_last_cell(nbdir, tmp_path):
-    """The notebook's child (study/notebook_job.py) stops the kernel after the last cell instead of asking it to shut
+    """The notebook's child (running/notebook_job.py) stops the kernel after the last cell instead of asking it to shut
     down, which makes a study kernel tear its interpreter down first (1-2 s of CPU per notebook): the kernel's atexit
     handlers never run, and everything the cells wrote is there."""
     marker = tmp_path / "kernel_tore_down"
@@ -455,7 +455,7 @@ def test_the_runner_and_the_workflow_check_their_input_without_importing_torch()
     without torch's second of imports; a study package name still comes when asked for."""
     import subprocess
 
-    code = ("import sys; import xai_helpers.study.runner, xai_helpers.study.workflow; print('torch' in sys.modules); "
+    code = ("import sys; import xai_helpers.running.runner, xai_helpers.running.workflow; print('torch' in sys.modules); "
             "from xai_helpers.study import start_notebook; print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "True"], done.stdout + done.stderr

@@ -1,4 +1,4 @@
-"""Run the study headless: ``python -m xai_helpers.study.runner`` (``run_all.sh`` calls this).
+"""Run the study headless: ``python -m xai_helpers.running.runner`` (``run_all.sh`` calls this).
 
 Each notebook runs in its own papermill process into a run folder ``<out>/runs/<run_id>/`` (layout in
 DESIGN.md §5). Parameters are validated before anything runs: papermill only warns about a parameter a
@@ -32,12 +32,12 @@ from pathlib import Path
 import yaml
 
 from ..data.catalogue import DATASETS
-from .config import PROFILES, profile_name
+from ..study.config import PROFILES, profile_name
 from . import notebook_reuse as reuse
-from .cell_timings import cell_timings, describe_cell, slowest_cells
+from ..study.cell_timings import cell_timings, describe_cell, slowest_cells
 from .run_summary import print_table, write_summary
 from .notebook_parameters import UsageError, check_ranges, notebook_parameters, validate_parameters
-from .run_io import REPO_ROOT, RUN_SUBDIRS, write_json_atomic
+from ..study.run_io import REPO_ROOT, RUN_SUBDIRS, write_json_atomic
 
 DEVICES = ("auto", "cpu", "cuda")
 #: Notebooks about the whole study rather than one seed: they run once, after every seed's notebooks, with the
@@ -71,7 +71,7 @@ def select_notebooks(available: list[Path], only: list[str] | None) -> list[Path
 
 
 def make_run_id(profile: str, seeds: list[int], out: Path) -> str:
-    from .reproducibility import git_sha
+    from ..study.reproducibility import git_sha
 
     sha = git_sha(short=True, cwd=REPO_ROOT).replace("+", "-")
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -336,7 +336,7 @@ def _main(args, log) -> int:
     status_path = run_root / ("logs/" + notebooks[0].stem + ".status.json" if job else "status.json")
     environment_path = run_root / ("logs/" + notebooks[0].stem + ".environment.json" if job else "environment.json")
 
-    from .reproducibility import provenance, resolve_device
+    from ..study.reproducibility import provenance, resolve_device
 
     device = resolve_device(args.device)
     started = dt.datetime.now(dt.timezone.utc)
@@ -446,7 +446,7 @@ def _main(args, log) -> int:
     print_table(records, log)
     if job:
         return _finish_job(run_root, notebooks[0].stem, state, log)
-    from .report import build_report
+    from ..reporting.report import build_report
 
     try:
         report = build_report(run_root)
@@ -468,8 +468,8 @@ def _main(args, log) -> int:
 def _finish_job(run_root: Path, notebook: str, state: str, log) -> int:
     """A job's end: a study-level job writes its folder's summary.md (every job found there) and report."""
     if state == "complete" and notebook in STUDY_LEVEL:
-        from .report import build_report
-        from .run_records import job_records, run_environment
+        from ..reporting.report import build_report
+        from ..study.run_records import job_records, run_environment
 
         env = run_environment(run_root)
         records = job_records(run_root)

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from lab_server import ROOT, free_port, get_json, running_lab
 
-from xai_helpers.study import lab
+from xai_helpers.running import jupyter_lab as lab
 
 
 @pytest.mark.parametrize("value, message", [("0", "--port 0 is out of range"), ("70000", "--port 70000 is out of range"),

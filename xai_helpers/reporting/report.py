@@ -1,9 +1,9 @@
 """The study report: ``report.html`` (self-contained, opens offline) and the tables appended to ``summary.md``.
 
 Built by the runner at the end of a run from what the run folder holds, and laid out as a paper's results
-section: a summary of findings written from the run's numbers (:mod:`~xai_helpers.study.report_findings`), a
+section: a summary of findings written from the run's numbers (:mod:`~xai_helpers.reporting.report_findings`), a
 table of contents, the evaluation tables of notebook 06 (``tables/06_evaluation_*.csv``) with units, better
-directions and intervals only where there are some (:mod:`~xai_helpers.study.report_tables`), the key figures of
+directions and intervals only where there are some (:mod:`~xai_helpers.reporting.report_tables`), the key figures of
 every notebook with a caption, embedded as data URIs so no file or CDN is needed, links to each executed
 notebook's HTML export, and the provenance from ``environment.json``. Nothing is computed here but the cost table
 (from the run's records, :func:`~xai_helpers.study.run_records.cost_table`); a table or
@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from .report_findings import findings
-from .run_records import cost_table, job_records, run_environment
+from ..study.run_records import cost_table, job_records, run_environment
 from .report_html import contents_html, esc, figure_html, key_value_table, page_html, summary_html, table_html
 from .report_tables import TableSpec, display_tables, read_table
 

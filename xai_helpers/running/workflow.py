@@ -17,10 +17,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..data.catalogue import DATASETS
-from .config import PROFILES
+from ..study.config import PROFILES
 from .notebook_parameters import UsageError, check_ranges, validate_parameters
 from .runner import DEVICES
-from .run_io import REPO_ROOT
+from ..study.run_io import REPO_ROOT
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 #: The per-seed notebooks and the ones each needs first (its model or GAN comes from the cache they fill).
@@ -136,7 +136,7 @@ def runner_command(notebook: str, dataset: str, seed: int, run_dir: str, config:
     """The shell command of one job: the runner in job mode on ``notebook`` for ``dataset`` and ``seed``, writing
     into ``run_dir``, with the configuration's parameters that the notebook declares."""
     declared = declared_parameters()[notebook]
-    args = [sys.executable, "-m", "xai_helpers.study.runner", "--run-dir", run_dir, "--only", notebook,
+    args = [sys.executable, "-m", "xai_helpers.running.runner", "--run-dir", run_dir, "--only", notebook,
             "--profile", config["profile"], "--dataset", dataset, "--seed", str(seed),
             "--cache-dir", config["cache"], "--threads", str(threads)]
     for name, value in sorted(config["params"].items()):
@@ -149,5 +149,5 @@ def runner_command(notebook: str, dataset: str, seed: int, run_dir: str, config:
 
 def summary_command(config: dict) -> str:
     """The last job's command: the cross-data-set summary in ``<out>/summary/``."""
-    return shlex.join([sys.executable, "-m", "xai_helpers.evaluation.cross_dataset_report", "--out", config["out"],
+    return shlex.join([sys.executable, "-m", "xai_helpers.reporting.cross_dataset_report", "--out", config["out"],
                        "--datasets", *config["datasets"]])

@@ -1,8 +1,8 @@
 """HTML of the report: one self-contained page (inline style, figures as data URIs, no script, nothing fetched).
 
-Only markup lives here: what goes on the page is decided in :mod:`xai_helpers.study.report`, the tables'
-cells in :mod:`xai_helpers.study.report_tables`, the summary's sentences in
-:mod:`xai_helpers.study.report_findings`. Layout rules that keep the page as wide as the window at 1,280 px:
+Only markup lives here: what goes on the page is decided in :mod:`xai_helpers.reporting.report`, the tables'
+cells in :mod:`xai_helpers.reporting.report_tables`, the summary's sentences in
+:mod:`xai_helpers.reporting.report_findings`. Layout rules that keep the page as wide as the window at 1,280 px:
 the body has a maximum width, every table sits in a box that scrolls sideways on its own when it cannot fit,
 long text wraps, and images shrink to the column.
 """
