@@ -8,6 +8,8 @@
 #                                 same set-up, then otter assign on course/*/ into course/dist/{student,autograder}/
 #   ./run_all.sh --course grade NAME FOLDER
 #                                 grade a folder of submissions offline into FOLDER/scores.csv
+#   ./run_all.sh --clean-cache [--remove] [--cache-dir DIR]
+#                                 list (and remove) cache entries that no configuration of this checkout produces
 # ./run_all.sh --help lists the runner's options.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -104,6 +106,10 @@ fi
 if [ "${1:-}" = "--lab" ]; then
     shift
     exec .venv/bin/python -m xai_helpers.running.jupyter_lab "$@"
+fi
+if [ "${1:-}" = "--clean-cache" ]; then
+    shift
+    exec .venv/bin/python -m xai_helpers.running.cache_clean "$@"
 fi
 if [ "${1:-}" = "--course" ]; then
     shift

@@ -1,4 +1,4 @@
-"""Conventions of the committed notebooks (DESIGN.md §4 and §8)."""
+"""Conventions of the committed notebooks (docs/ARCHITECTURE.md, "Where to add": a notebook)."""
 from pathlib import Path
 
 import nbformat

@@ -163,3 +163,14 @@ def test_the_notebook_import_reader_sees_every_form(tmp_path):
     path = tmp_path / "nb.ipynb"
     path.write_text(json.dumps({"cells": [{"cell_type": "code", "source": cell}]}))
     assert _notebook_imports(path) == {"cnn", "gan", "latent", "data"}
+
+
+def test_the_architecture_page_names_every_floor_and_only_paths_that_exist():
+    """docs/ARCHITECTURE.md is the newcomer's map: every subpackage of LAYERS is on it, and each module path it cites
+    (``part/module.py``, relative to xai_helpers/ or the repository) exists, so a move that forgets the page fails."""
+    page = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    missing = [name for name in LAYERS if f"| `{name}` |" not in page]
+    assert not missing, missing
+    cited = set(re.findall(r"`([\w/]+\.(?:py|ipynb|md|txt))`", page))
+    gone = sorted(c for c in cited if "NN_" not in c and not (PKG / c).exists() and not (ROOT / c).exists())
+    assert cited and not gone, gone

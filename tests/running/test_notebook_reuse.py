@@ -107,3 +107,15 @@ def test_the_code_digest_covers_the_package_and_the_lock(tmp_path):
     edited = R.code_digest(tmp_path)
     (tmp_path / "requirements" / "lock.txt").write_text("torch==2\n")
     assert len({base, edited, R.code_digest(tmp_path)}) == 3
+
+
+def test_the_code_digest_ignores_docstrings_and_comments(tmp_path):
+    """A docstring or comment edit reruns no notebook; the lock is hashed as text (issue 32, item 7)."""
+    (tmp_path / "xai_helpers").mkdir()
+    (tmp_path / "requirements").mkdir()
+    module = tmp_path / "xai_helpers" / "m.py"
+    module.write_text('"""Old words."""\nx = 1\n')
+    (tmp_path / "requirements" / "lock.txt").write_text("torch==1\n")
+    base = R.code_digest(tmp_path)
+    module.write_text('"""New words."""\n# and a comment\nx = 1\n')
+    assert R.code_digest(tmp_path) == base

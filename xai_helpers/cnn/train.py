@@ -17,6 +17,7 @@ from torch import nn
 
 from ..data.datasets import ImageDataset, TrainStamps
 from ..study import cache as _cache
+from ..study.code_version import source_fingerprint
 from ..study.progress import progress_mode
 from ..study.reproducibility import resolve_device, seed_everything, with_global_rng_restored
 from . import captum_ready as _captum_ready
@@ -159,6 +160,16 @@ def _fit(model, data: ImageDataset, *, epochs, batch_size, lr, weight_decay, aug
     return history, snapshots
 
 
+#: The classifier's entries in the model cache are ``classifier-<hash>``.
+CACHE_KIND = "classifier"
+
+
+def code_version() -> str:
+    """The code a classifier's weights depend on: this training module and the model modules (any edit there that
+    changes what runs may change the weights; a docstring or comment edit does not)."""
+    return source_fingerprint(sys.modules[__name__], _models, _captum_ready)
+
+
 def classifier_config(arch: str, data: ImageDataset, *, epochs: int, batch_size: int, lr: float,
                       weight_decay: float, augment: bool, seed: int, device: torch.device,
                       model_kwargs: dict | None = None, test_every_epoch: bool = True) -> dict:
@@ -177,8 +188,7 @@ def classifier_config(arch: str, data: ImageDataset, *, epochs: int, batch_size:
         # CPU float reductions depend on the number of threads, and training amplifies the differences:
         # weights trained with 1 and with 2 threads differ, so they are different cache entries.
         "cpu_threads": torch.get_num_threads() if device.type == "cpu" else None,
-        # The whole training and model modules: any edit there may change the weights.
-        "code": _cache.source_fingerprint(sys.modules[__name__], _models, _captum_ready),
+        "code": code_version(),
     }
 
 
@@ -241,7 +251,7 @@ def train_classifier(arch: str, data: ImageDataset, *, epochs: int, batch_size: 
                 "test_accuracy": history[-1]["test_accuracy"], "n_train": len(data.train_x)}
         return {"model": snapshots[-1], "snapshots": snapshots}, meta
 
-    tensors, meta, key, hit = _cache.cached(cache_dir, "classifier", config, lambda: with_global_rng_restored(_build, dev))
+    tensors, meta, key, hit = _cache.cached(cache_dir, CACHE_KIND, config, lambda: with_global_rng_restored(_build, dev))
     if hit:
         print(f"[cache] loaded {arch} classifier {key} (trained in {meta['train_seconds']:.1f} s, "
               f"no training steps)", file=sys.stdout, flush=True)

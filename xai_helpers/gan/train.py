@@ -28,6 +28,7 @@ from torch import nn
 
 from ..data.datasets import ImageDataset
 from ..study import cache as _cache
+from ..study.code_version import source_fingerprint
 from ..study.progress import progress_mode
 from ..study.reproducibility import resolve_device, seed_everything, with_global_rng_restored
 from . import infogan_cr as _infogan_cr
@@ -326,6 +327,15 @@ def _fit(g, d, data: ImageDataset, *, iterations, batch_size, lr_g, lr_d, beta1,
     return history, snapshots, divergence, it
 
 
+#: The GAN's entries in the model cache are ``gan-<hash>``.
+CACHE_KIND = "gan"
+
+
+def code_version() -> str:
+    """The code a GAN's weights depend on: this training module, the models and the InfoGAN-CR terms."""
+    return source_fingerprint(sys.modules[__name__], _gan_models, _infogan_cr)
+
+
 def gan_config(data: ImageDataset, *, iterations: int, batch_size: int, z_dim: int, width: int, lr_g: float,
                lr_d: float, beta1: float, conditional: bool, log_every: int, snapshot_every: int, seed: int,
                device: torch.device, info_codes: int = 0, info_weight: float = 1.0, cr_weight: float = 0.0) -> dict:
@@ -339,7 +349,7 @@ def gan_config(data: ImageDataset, *, iterations: int, batch_size: int, z_dim: i
         "log_every": log_every, "snapshot_every": snapshot_every, "seed": seed,
         "device_type": device.type, "torch": torch.__version__.split("+")[0], "recipe": RECIPE,
         "cpu_threads": torch.get_num_threads() if device.type == "cpu" else None,
-        "code": _cache.source_fingerprint(sys.modules[__name__], _gan_models, _infogan_cr),
+        "code": code_version(),
     }
 
 
@@ -431,7 +441,7 @@ def train_gan(data: ImageDataset, *, iterations: int, batch_size: int = 64, z_di
         return {"generator": last["generator"], "discriminator": last["discriminator"],
                 "snapshots": snapshots}, meta
 
-    tensors, meta, key, hit = _cache.cached(cache_dir, "gan", config, lambda: with_global_rng_restored(_build, dev))
+    tensors, meta, key, hit = _cache.cached(cache_dir, CACHE_KIND, config, lambda: with_global_rng_restored(_build, dev))
     if hit:
         print(f"[cache] loaded DCGAN {key} (trained in {meta['train_seconds']:.1f} s, no training steps)",
               flush=True)

@@ -24,6 +24,7 @@ from torch import nn
 from ..cnn.models import conv_block
 from ..data.datasets import SHAPE_NAMES, ImageDataset
 from ..study import cache as _cache
+from ..study.code_version import source_fingerprint
 from ..study.progress import progress_mode
 from ..study.reproducibility import resolve_device, seed_everything, with_global_rng_restored
 
@@ -134,6 +135,15 @@ def _fit(model, data, *, epochs, batch_size, lr, seed, device, progress):
     return losses
 
 
+#: The regressor's entries in the model cache are ``factor-regressor-<hash>``.
+CACHE_KIND = "factor-regressor"
+
+
+def code_version() -> str:
+    """The code the regressor's weights depend on: this module and the model code it builds on (conv_block)."""
+    return source_fingerprint(sys.modules[__name__], conv_block)
+
+
 def train_factor_regressor(data: ImageDataset, *, epochs: int = 6, batch_size: int = 64, lr: float = 3e-3,
                            width: int = 16, seed: int = 0, device: str = "auto", cache_dir: str = "results/cache",
                            progress: str = "auto"):
@@ -152,8 +162,7 @@ def train_factor_regressor(data: ImageDataset, *, epochs: int = 6, batch_size: i
               "epochs": epochs, "batch_size": batch_size, "lr": lr, "width": width, "seed": seed,
               "device_type": dev.type, "torch": torch.__version__.split("+")[0],
               "cpu_threads": torch.get_num_threads() if dev.type == "cpu" else None,
-              # This module and the model code it builds on (conv_block): an edit to either may change the weights.
-              "code": _cache.source_fingerprint(sys.modules[__name__], conv_block)}
+              "code": code_version()}
 
     def _build():
         seed_everything(seed)
@@ -165,7 +174,7 @@ def train_factor_regressor(data: ImageDataset, *, epochs: int = 6, batch_size: i
         test = readout_errors(read_factors(model, data.test_x), true_readouts(data.test_factors))
         return {"model": model.state_dict()}, {"losses": losses, "train_seconds": seconds, "test": test}
 
-    tensors, meta, key, hit = _cache.cached(cache_dir, "factor-regressor", config,
+    tensors, meta, key, hit = _cache.cached(cache_dir, CACHE_KIND, config,
                                             lambda: with_global_rng_restored(_build, dev))
     if hit:
         print(f"[cache] loaded factor regressor {key} (trained in {meta['train_seconds']:.1f} s)", flush=True)

@@ -35,6 +35,7 @@ import platform
 import shutil
 from pathlib import Path
 
+from ..study.code_version import runnable_source
 from ..study.model_parameters import resolve_path
 from ..study.run_io import REPO_ROOT, resolve_data_dir, resolve_ratings_dir
 
@@ -78,7 +79,8 @@ def tree_digest(path: str | Path) -> str:
 
 
 def code_digest(root: Path = REPO_ROOT) -> str:
-    """SHA-256 of the package's Python sources and the lock file (paths and contents)."""
+    """SHA-256 of the package's Python code as it runs (:func:`~xai_helpers.study.code_version.runnable_source`: a docstring
+    or comment edit reruns nothing) and of the lock file (paths and contents)."""
     h = hashlib.sha256()
     for part in CODE:
         target = root / part
@@ -86,7 +88,8 @@ def code_digest(root: Path = REPO_ROOT) -> str:
         for f in files:
             if "__pycache__" in f.parts or not f.is_file():
                 continue
-            h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+            content = runnable_source(f.read_text()).encode() if f.suffix == ".py" else f.read_bytes()
+            h.update(f.relative_to(root).as_posix().encode() + b"\0" + content + b"\0")
     return h.hexdigest()
 
 

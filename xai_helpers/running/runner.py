@@ -1,7 +1,7 @@
 """Run the study headless: ``python -m xai_helpers.running.runner`` (``run_all.sh`` calls this).
 
-Each notebook runs in its own papermill process into a run folder ``<out>/runs/<run_id>/`` (layout in
-DESIGN.md §5). Parameters are validated before anything runs: papermill only warns about a parameter a
+Each notebook runs in its own papermill process into a run folder ``<out>/runs/<run_id>/`` (its layout:
+README.md; the run's flow: docs/ARCHITECTURE.md). Parameters are validated before anything runs: papermill only warns about a parameter a
 notebook does not declare and then runs with the default, which silently changes results.
 
 Exit status: 0 all notebooks succeeded; 1 a notebook failed (its name and cell are printed); 2 bad
@@ -37,7 +37,7 @@ from . import notebook_reuse as reuse
 from ..study.cell_timings import cell_timings, describe_cell, slowest_cells
 from .run_summary import print_table, write_summary
 from .notebook_parameters import UsageError, check_ranges, notebook_parameters, validate_parameters
-from ..study.run_io import REPO_ROOT, RUN_SUBDIRS, write_json_atomic
+from ..study.run_io import DEFAULT_CACHE_DIR, REPO_ROOT, RUN_SUBDIRS, write_json_atomic
 
 DEVICES = ("auto", "cpu", "cuda")
 #: Notebooks about the whole study rather than one seed: they run once, after every seed's notebooks, with the
@@ -314,7 +314,7 @@ def _main(args, log) -> int:
     check_ranges(declared, standard, extra, profile)
 
     out = Path(args.out).expanduser().resolve()
-    cache_dir = Path(args.cache_dir).expanduser().resolve() if args.cache_dir else REPO_ROOT / "results" / "cache"
+    cache_dir = Path(args.cache_dir).expanduser().resolve() if args.cache_dir else DEFAULT_CACHE_DIR
     job = args.run_dir is not None
     if job:
         run_root = Path(args.run_dir).expanduser().resolve()
@@ -410,7 +410,7 @@ def _main(args, log) -> int:
                 if key:
                     reuse.store(cache_dir, key, folder, reuse.written_since(folder, before),
                                 {"run_id": run_id, "notebook": nb.stem, "seed": seed, "seconds": record["seconds"],
-                                 "slowest_cells": record.get("slowest_cells", [])})
+                                 "slowest_cells": record.get("slowest_cells", []), "code": code})
             else:
                 failed = True
                 log(f"  ✗ {nb.stem} FAILED after {record['seconds']:.1f} s in {record['error']} "

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import inspect
 import json
 import os
 import pickle
@@ -42,14 +41,6 @@ _CORRUPTION = (ValueError, FileNotFoundError, NotADirectoryError, EOFError, Runt
 
 def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def source_fingerprint(*objects) -> str:
-    """SHA-256 (12 hex digits) of the source code of functions/classes: the code version in a cache key."""
-    h = hashlib.sha256()
-    for obj in objects:
-        h.update(inspect.getsource(obj).encode())
-    return h.hexdigest()[:12]
 
 
 def cache_key(kind: str, config: dict) -> str:

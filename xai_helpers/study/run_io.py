@@ -35,8 +35,12 @@ def resolve_run_dir(run_dir: str | os.PathLike | None = "") -> Path:
     return path
 
 
+#: The model cache when none is named: the runner's default, and a notebook's without ``cache_dir`` or $XAI_CACHE_DIR.
+DEFAULT_CACHE_DIR = REPO_ROOT / "results" / "cache"
+
+
 def resolve_cache_dir(cache_dir: str | os.PathLike | None = "") -> Path:
-    path = _resolve(cache_dir, "XAI_CACHE_DIR", REPO_ROOT / "results" / "cache")
+    path = _resolve(cache_dir, "XAI_CACHE_DIR", DEFAULT_CACHE_DIR)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
