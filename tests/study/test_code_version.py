@@ -27,7 +27,7 @@ def _prose_edited(source: str) -> str:
             lines.insert(node.lineno - 1 - len(node.decorator_list), "# a comment added by the test\n")
     edited = "".join(lines)
     imports = [n for n in ast.parse(edited).body if isinstance(n, (ast.Import, ast.ImportFrom))
-               and n.module != "__future__"][:2]
+               and getattr(n, "module", None) != "__future__"][:2]
     first, second = (ast.get_source_segment(edited, n) for n in imports)
     assert imports[1].lineno == imports[0].end_lineno + 1, "the test swaps two adjacent imports"
     return edited.replace(f"{first}\n{second}\n", f"{second}\n{first}\n", 1)
