@@ -23,7 +23,7 @@ os.environ["XAI_HEADLESS"] = "1"
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     import torch
 
-    from xai_helpers.running.runner import THREAD_VARIABLES
+    from xai_helpers.running.notebook_process import THREAD_VARIABLES
 
     _share = max(1, len(os.sched_getaffinity(0)) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
     for _variable in THREAD_VARIABLES:

@@ -5,7 +5,7 @@ import pytest
 from notebook_outputs import MARK, checked_output_differences
 
 from xai_helpers.study.run_io import REPO_ROOT
-from xai_helpers.running.runner import discover_notebooks
+from xai_helpers.running.arguments import discover_notebooks
 
 NOTEBOOKS = discover_notebooks(REPO_ROOT / "notebooks")
 

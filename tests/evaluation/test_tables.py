@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from xai_helpers.evaluation import checks as EC
 from xai_helpers.evaluation import tables as ET
 
 
@@ -181,7 +182,7 @@ def test_sanity_ranks_use_per_image_absolute_spearman_and_put_mostly_degenerate_
 
 def _sanity_row(folder, methods):
     _write(folder, "02_cnn_attribution", {"seed": 0, "methods": methods})
-    checks = ET.study_checks(folder)
+    checks = EC.study_checks(folder)
     row = checks[checks["check"].str.startswith("model-randomisation")].iloc[0]
     return row["passed"], row["measured"]
 
@@ -216,7 +217,7 @@ def test_a_supplied_model_gets_its_own_rows_and_its_skipped_methods_are_no_resul
     assert table.loc[("accuracy", "resnet18 (trained here)")]["mean"] == pytest.approx(0.85)
     means, ranks = ET.explanation_table(tmp_path)
     assert list(means.index) == ["saliency"] and list(ranks.index) == ["saliency"]
-    checks = ET.study_checks(tmp_path)
+    checks = EC.study_checks(tmp_path)
     sanity = checks[checks["check"].str.startswith("model-randomisation")]
     assert sanity["passed"].isna().all() and set(sanity["measured"]) == {"not run: guided_backprop did not explain this model"}
 
@@ -230,7 +231,7 @@ def _attribution_metrics(games: dict, **extra):
 
 def _patch_check(folder, metrics):
     _write(folder, "02_cnn_attribution", metrics)
-    checks = ET.study_checks(folder)
+    checks = EC.study_checks(folder)
     row = checks[checks["check"].str.startswith("planted patch found")]
     assert len(row) == 1
     return row.iloc[0]["passed"], row.iloc[0]["measured"]
@@ -247,7 +248,7 @@ def test_patch_check_needs_the_shortcut_model_to_beat_the_clean_control(tmp_path
     assert passed is True
     assert measured.startswith("grad_cam: shortcut model 0.950, clean model 0.100") and "1 of 3" in measured
     assert _patch_check(tmp_path / "c", _attribution_metrics(  # the thresholds themselves pass
-        {"saliency": (ET.POINTING_SHORTCUT_MIN, ET.POINTING_CLEAN_MAX)}, shortcut_rate=0.9))[0] is True
+        {"saliency": (EC.POINTING_SHORTCUT_MIN, EC.POINTING_CLEAN_MAX)}, shortcut_rate=0.9))[0] is True
     assert _patch_check(tmp_path / "d", _attribution_metrics({"saliency": (0.89, 0.0)}, shortcut_rate=0.99))[0] is False
 
 
@@ -281,7 +282,7 @@ def _tcav_metrics(layers_by_rate: dict, **extra):
 
 def _tcav_checks(folder, layers_by_rate: dict, **extra):
     _write(folder, "03_tcav", _tcav_metrics(layers_by_rate, **extra))
-    checks = ET.study_checks(folder)
+    checks = EC.study_checks(folder)
     checks = checks[checks["notebook"] == "03_tcav"].set_index("check")
     return checks["passed"].to_dict(), checks["measured"].to_dict()
 
@@ -292,7 +293,7 @@ PRESENT, ABSENT = ("planted concept (100 %) significant and above the null",
 
 def test_study_checks_report_failures_and_missing_notebooks(tmp_path):
     _write(tmp_path, "03_tcav", _tcav_metrics({"0": {"fc": _layer(0.9, True)}, "1": {"fc": _layer(1.0, True)}}))
-    checks = ET.study_checks(tmp_path)
+    checks = EC.study_checks(tmp_path)
     got = dict(zip(checks["check"], checks["passed"]))
     assert got[PRESENT] is True
     assert got[ABSENT] is False  # a significant absent concept is a failure
@@ -379,7 +380,7 @@ def _latent_metrics(seed, scores: dict):
 
 
 def _disentanglement_row(folder):
-    checks = ET.study_checks(folder)
+    checks = EC.study_checks(folder)
     row = checks[checks["check"].str.contains("beats the DCGAN")]
     assert len(row) == 1 and pd.isna(row.iloc[0]["seed"])  # one claim over the run's seeds
     return row.iloc[0]["passed"], row.iloc[0]["measured"]

@@ -12,7 +12,8 @@ from xai_helpers.cnn.attribution import explain
 from xai_helpers.data.datasets import ImageDataset
 from xai_helpers.gan import dynamics as GD
 from xai_helpers.gan.models import DCGANDiscriminator, DCGANGenerator, dcgan_init
-from xai_helpers.gan.train import (fixed_noise, gan_config, generate, snapshot_iterations, to_gan_range,
+from xai_helpers.gan.training_loop import snapshot_iterations
+from xai_helpers.gan.train import (fixed_noise, gan_config, generate, to_gan_range,
                                    to_unit_range, train_gan)
 
 TINY = dict(iterations=6, batch_size=16, z_dim=8, width=4, log_every=2, snapshot_every=3, seed=0, device="cpu",
@@ -166,9 +167,9 @@ def test_injected_nan_stops_training_and_is_reported(tmp_path):
 def test_non_finite_gradient_stops_before_the_step(tmp_path, monkeypatch):
     """A gradient that turns non-finite (here: injected into the norms the loop checks) stops training before
     the optimiser step, so every kept snapshot and the returned networks are finite and from before it."""
-    from xai_helpers.gan import train as gan_train
+    from xai_helpers.gan import training_loop
 
-    real_norms, calls = gan_train._layer_norms, {"grads": 0}
+    real_norms, calls = training_loop._layer_norms, {"grads": 0}
 
     def norms(model, grads):
         out = real_norms(model, grads)
@@ -178,7 +179,7 @@ def test_non_finite_gradient_stops_before_the_step(tmp_path, monkeypatch):
                 out = dict(out, **{"features.2": float("inf")})
         return out
 
-    monkeypatch.setattr(gan_train, "_layer_norms", norms)
+    monkeypatch.setattr(training_loop, "_layer_norms", norms)
     gan = train_gan(_data(), cache_dir=str(tmp_path), **dict(TINY, iterations=10, snapshot_every=1, log_every=4))
     assert gan.diverged and gan.divergence.startswith("non-finite discriminator gradient in features.2 at iteration 3")
     assert gan.iterations_done == 2 and [s["iteration"] for s in gan.snapshots] == [0, 1, 2]

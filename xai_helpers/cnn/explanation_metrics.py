@@ -5,7 +5,6 @@ Heat maps are non-negative (N, H, W) tensors (see :func:`xai_helpers.cnn.attribu
 """
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 import torch.nn.functional as F

@@ -4,7 +4,8 @@ augmentation without leakage, and human ratings (the rating form, keyed answers,
 The rating form's widgets are in :mod:`.rating_widgets`."""
 from . import human_ratings, tables
 from .augmentation import augmentation_study, check_regimes, regime_synthesizer, synthetic_samples
+from .checks import study_checks
 from .rating_summary import human_summary
 
 __all__ = ["augmentation_study", "check_regimes", "human_ratings", "human_summary", "regime_synthesizer",
-           "synthetic_samples", "tables"]
+           "study_checks", "synthetic_samples", "tables"]

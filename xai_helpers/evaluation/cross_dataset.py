@@ -19,6 +19,7 @@ import pandas as pd
 from scipy.stats import friedmanchisquare, rankdata, spearmanr
 
 from . import tables as T
+from .checks import study_checks
 
 
 def dataset_folders(out: str | Path, datasets: list[str]) -> dict[str, Path]:
@@ -152,7 +153,7 @@ def checks_by_dataset(folders: dict[str, Path]) -> pd.DataFrame:
     each check ("2 of 2"), or "not run"."""
     columns = {}
     for dataset, folder in folders.items():
-        checks = T.study_checks(folder)
+        checks = study_checks(folder)
         cells = {}
         for (notebook, check), group in checks.groupby(["notebook", "check"], sort=False):
             decided = group["passed"].dropna()

@@ -17,23 +17,20 @@ it (each snapshot is also checked to be finite). Nothing is silently carried on.
 from __future__ import annotations
 
 import copy
-import math
 import sys
 import time
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..data.datasets import ImageDataset
 from ..study import cache as _cache
 from ..study.code_version import source_fingerprint
-from ..study.progress import progress_mode
 from ..study.reproducibility import resolve_device, seed_everything, with_global_rng_restored
 from . import infogan_cr as _infogan_cr
 from . import models as _gan_models
-from .infogan_cr import contrastive_loss
+from . import training_loop as _training_loop
 
 #: Version tag of the recipe; the source hash in the key catches code edits, this documents intent.
 RECIPE = "dcgan-nonsaturating-adam-v1"  # + InfoGAN MSE code term when info_codes > 0
@@ -139,201 +136,13 @@ def decode(generator: nn.Module, z: torch.Tensor, labels: torch.Tensor | None = 
     return torch.cat(out)
 
 
-def _layer_norms(model: nn.Module, grads: bool) -> dict[str, float]:
-    """L2 norm per layer (module that owns parameters), of the weights or of their gradients."""
-    layers, squares = [], []
-    for name, p in model.named_parameters():
-        t = p.grad if grads else p
-        if t is not None:
-            layers.append(name.rsplit(".", 1)[0])
-            squares.append(t.detach().pow(2).sum())
-    sums: dict[str, float] = {}
-    for layer, sq in zip(layers, torch.stack(squares).tolist()):  # one device→host copy, not one per tensor
-        sums[layer] = sums.get(layer, 0.0) + sq
-    return {k: math.sqrt(v) for k, v in sums.items()}
-
-
-def _finite_state(model: nn.Module) -> bool:
-    return all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point())
-
-
-def _total(norms: dict[str, float]) -> float:
-    return math.sqrt(sum(v * v for v in norms.values()))
-
-
-class _Window:
-    """Running means of every logged quantity over one logging window."""
-
-    def __init__(self):
-        self.sums: dict = {}
-        self.n = 0
-
-    def add(self, **values):
-        for k, v in values.items():
-            if isinstance(v, dict):
-                inner = self.sums.setdefault(k, {})
-                for name, x in v.items():
-                    inner[name] = inner.get(name, 0.0) + x
-            else:
-                self.sums[k] = self.sums.get(k, 0.0) + v
-        self.n += 1
-
-    def means(self) -> dict:
-        return {k: ({n: x / self.n for n, x in v.items()} if isinstance(v, dict) else v / self.n)
-                for k, v in self.sums.items()}
-
-
-def _non_finite(network: str, loss: float, grads: dict[str, float], iteration: int) -> str | None:
-    """Why this step must not be taken (a non-finite loss or gradient norm), or None."""
-    if not math.isfinite(loss):
-        return f"non-finite {network} loss ({loss}) at iteration {iteration}; training stopped"
-    bad = [layer for layer, v in grads.items() if not math.isfinite(v)]
-    if bad:
-        return f"non-finite {network} gradient in {', '.join(bad)} at iteration {iteration}; training stopped"
-    return None
-
-
-def _backward(network: str, model: nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, iteration: int):
-    """Gradients of ``loss`` for ``model``: ``(loss value, gradient norm per layer, why not to step or None)``."""
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    value, grads = loss.item(), _layer_norms(model, grads=True)
-    return value, grads, _non_finite(network, value, grads, iteration)
-
-
-def snapshot_iterations(iterations: int, snapshot_every: int) -> list[int]:
-    """0, every ``snapshot_every`` iterations, and the last iteration."""
-    if snapshot_every < 1:
-        raise ValueError(f"snapshot_every must be a positive int, got {snapshot_every!r}")
-    return sorted(set(range(0, iterations + 1, snapshot_every)) | {iterations})
-
-
-def _fit(g, d, data: ImageDataset, *, iterations, batch_size, lr_g, lr_d, beta1, conditional, log_every,
-         snapshot_every, seed, device, progress, info_weight=0.0, h=None, cr_weight=0.0):
-    """The DCGAN loop: one D step on a real and a generated batch (BatchNorm sees them apart, as in
-    Radford et al.), then one G step on the non-saturating loss −log D(G(z)) (+ the InfoGAN code term, + with a
-    pair classifier ``h`` InfoGAN-CR's contrastive term, which ``h`` minimises too)."""
-    gen = torch.Generator().manual_seed(seed)
-    x_all = to_gan_range(data.train_x)
-    y_all = data.train_y
-    opt_g = torch.optim.Adam(g.parameters(), lr=lr_g, betas=(beta1, 0.999))
-    opt_h = torch.optim.Adam(h.parameters(), lr=lr_g, betas=(beta1, 0.999)) if h is not None else None
-    opt_d = torch.optim.Adam(d.parameters(), lr=lr_d, betas=(beta1, 0.999))
-    keep = set(snapshot_iterations(iterations, snapshot_every))
-
-    def snap(it):
-        return {"iteration": it,
-                "generator": {k: v.detach().cpu().clone() for k, v in g.state_dict().items()},
-                "discriminator": {k: v.detach().cpu().clone() for k, v in d.state_dict().items()}}
-
-    snapshots = [snap(0)]
-    history: list[dict] = []
-    divergence = None
-    window = _Window()
-    ones = torch.ones(batch_size, device=device)
-    zeros = torch.zeros(batch_size, device=device)
-    order, pos, epoch = torch.randperm(len(x_all), generator=gen), 0, 0
-    mode = progress_mode(progress)
-    bar = None
-    if mode == "bar":
-        from tqdm.auto import tqdm
-        bar = tqdm(total=iterations, desc="training DCGAN", unit="it")
-    t0 = time.perf_counter()
-    it = 0
-    for it in range(1, iterations + 1):
-        if pos + batch_size > len(order):  # a new epoch: reshuffle; the incomplete tail batch is skipped
-            order, pos, epoch = torch.randperm(len(x_all), generator=gen), 0, epoch + 1
-        idx = order[pos:pos + batch_size]
-        pos += batch_size
-        real = x_all[idx].to(device)
-        y_real = y_all[idx].to(device) if conditional else None
-        z = _gan_models.sample_latent(g.z_dim, batch_size, gen, g.code_dim).to(device)
-        codes = z[:, :g.code_dim]
-        y_fake = torch.randint(0, data.num_classes, (batch_size,), generator=gen).to(device) if conditional else None
-
-        # Discriminator: log D(x) + log(1 − D(G(z))).
-        fake = g(z, y_fake)
-        logit_real = d(real, y_real)
-        if g.code_dim:
-            logit_fake, q_fake = d.forward_with_codes(fake.detach(), y_fake)
-            info_d = F.mse_loss(q_fake, codes)
-        else:
-            logit_fake, info_d = d(fake.detach(), y_fake), None
-        d_loss = (F.binary_cross_entropy_with_logits(logit_real, ones)
-                  + F.binary_cross_entropy_with_logits(logit_fake, zeros))
-        if info_d is not None:
-            d_loss = d_loss + info_weight * info_d
-        d_val, d_grads, divergence = _backward("discriminator", d, opt_d, d_loss, it)
-        if divergence:
-            break
-        opt_d.step()
-
-        # Generator, non-saturating: maximise log D(G(z)) (Goodfellow et al. 2014, §3).
-        if g.code_dim:
-            logit_gen, q_gen = d.forward_with_codes(fake, y_fake)
-            info_g = F.mse_loss(q_gen, codes)
-            g_loss = F.binary_cross_entropy_with_logits(logit_gen, ones) + info_weight * info_g
-        else:
-            logit_gen, info_g = d(fake, y_fake), None
-            g_loss = F.binary_cross_entropy_with_logits(logit_gen, ones)
-        cr_extra = {}
-        if h is not None:  # InfoGAN-CR: G and H both minimise H's error on pairs sharing one code
-            cr_loss, cr_accuracy = contrastive_loss(g, h, batch_size, gen, device)
-            g_loss = g_loss + cr_weight * cr_loss
-            cr_extra = {"cr_loss": cr_loss.item(), "cr_accuracy": cr_accuracy}
-            opt_h.zero_grad(set_to_none=True)
-        g_val, g_grads, divergence = _backward("generator", g, opt_g, g_loss, it)
-        if divergence:
-            break
-        opt_g.step()
-        if h is not None:
-            opt_h.step()
-
-        window.add(d_loss=d_val, g_loss=g_val,
-                   d_real=torch.sigmoid(logit_real).mean().item(),
-                   d_fake=torch.sigmoid(logit_fake).mean().item(),
-                   d_fake_after_d_step=torch.sigmoid(logit_gen).mean().item(),
-                   grad_norm_d=_total(d_grads), grad_norm_g=_total(g_grads),
-                   grad_norm_d_layers=d_grads, grad_norm_g_layers=g_grads,
-                   **({"info_loss": info_g.item()} if info_g is not None else {}), **cr_extra)
-        if it % log_every == 0 or it == iterations:
-            w_d, w_g = _layer_norms(d, grads=False), _layer_norms(g, grads=False)
-            record = {"iteration": it, "epoch": epoch + pos / len(x_all), **window.means(),
-                      "weight_norm_d": _total(w_d), "weight_norm_g": _total(w_g),
-                      "weight_norm_d_layers": w_d, "weight_norm_g_layers": w_g,
-                      "seconds": time.perf_counter() - t0}
-            history.append(record)
-            window = _Window()
-            if mode == "log" and (len(history) % max(1, iterations // log_every // 10) == 0 or it == iterations):
-                print(f"[train dcgan] it {it}/{iterations} D loss {record['d_loss']:.3f} G loss {record['g_loss']:.3f} "
-                      f"D(x) {record['d_real']:.3f} D(G(z)) {record['d_fake']:.3f} ({record['seconds']:.1f} s)",
-                      flush=True)
-        if it in keep:
-            if not (_finite_state(g) and _finite_state(d)):
-                divergence = f"non-finite weights after iteration {it}; training stopped"
-                break
-            snapshots.append(snap(it))
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(d_loss=f"{d_val:.3f}", g_loss=f"{g_val:.3f}")
-    if bar is not None:
-        bar.close()
-    if divergence:
-        it -= 1  # the failing iteration did not complete; its (partial) update is not kept anywhere
-        if window.n:  # the completed iterations of the unfinished window
-            history.append({"iteration": it, "epoch": epoch + pos / len(x_all), **window.means(),
-                            "seconds": time.perf_counter() - t0})
-        print(f"[train dcgan] DIVERGED: {divergence}", flush=True)
-    return history, snapshots, divergence, it
-
-
 #: The GAN's entries in the model cache are ``gan-<hash>``.
 CACHE_KIND = "gan"
 
 
 def code_version() -> str:
-    """The code a GAN's weights depend on: this training module, the models and the InfoGAN-CR terms."""
-    return source_fingerprint(sys.modules[__name__], _gan_models, _infogan_cr)
+    """The code a GAN's weights depend on: this module, the training loop, the models and the InfoGAN-CR terms."""
+    return source_fingerprint(sys.modules[__name__], _training_loop, _gan_models, _infogan_cr)
 
 
 def gan_config(data: ImageDataset, *, iterations: int, batch_size: int, z_dim: int, width: int, lr_g: float,
@@ -430,8 +239,8 @@ def train_gan(data: ImageDataset, *, iterations: int, batch_size: int = 64, z_di
         d.to(dev).train()
         h = _infogan_cr.PairClassifier(c, info_codes, width).to(dev).train() if cr_weight else None
         t0 = time.perf_counter()
-        history, snapshots, divergence, done = _fit(
-            g, d, data, iterations=iterations, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, beta1=beta1,
+        history, snapshots, divergence, done = _training_loop.fit(
+            g, d, to_gan_range(data.train_x), data.train_y, data.num_classes, iterations=iterations, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, beta1=beta1,
             conditional=conditional, log_every=log_every, snapshot_every=snapshot_every, seed=seed, device=dev,
             progress=progress, info_weight=info_weight, h=h, cr_weight=cr_weight)
         meta = {"history": history, "train_seconds": time.perf_counter() - t0, "diverged": divergence is not None,

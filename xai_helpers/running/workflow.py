@@ -19,7 +19,7 @@ from pathlib import Path
 from ..data.catalogue import DATASETS
 from ..study.config import PROFILES
 from .notebook_parameters import UsageError, check_ranges, validate_parameters
-from .runner import DEVICES
+from .arguments import DEVICES
 from ..study.run_io import REPO_ROOT
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
