@@ -8,6 +8,7 @@ invariants only. Runs in temporary run and cache folders, so nothing in results/
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -52,8 +53,17 @@ def refresh(path: Path) -> None:
     print(f"refreshed {path}")
 
 
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2])
+    p.add_argument("notebooks", nargs="+", type=Path, help="notebooks/NN_*.ipynb to re-execute and strip")
+    args = p.parse_args(argv)
+    missing = [str(nb) for nb in args.notebooks if not nb.is_file()]
+    if missing:
+        p.error(f"no such notebook: {', '.join(missing)}")
+    for nb in args.notebooks:
+        refresh(nb)
+    return 0
+
+
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
-        sys.exit(__doc__)
-    for arg in sys.argv[1:]:
-        refresh(Path(arg))
+    sys.exit(main())

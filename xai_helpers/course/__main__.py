@@ -10,13 +10,10 @@ from .grading import grade_folder
 from .lab import ASSIGNMENTS
 
 
-def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0].startswith("-"):
-        argv.insert(0, "build")
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="run_all.sh --course", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="otter assign every master: student and autograder versions")
+    b = sub.add_parser("build", help="otter assign every master: student and autograder versions (the default)")
     b.add_argument("--only", nargs="+", choices=ASSIGNMENTS, metavar="NAME",
                    help=f"build only these ({', '.join(ASSIGNMENTS)})")
     b.add_argument("--dist", default=str(DIST_DIR), help="output folder (default: course/dist)")
@@ -29,6 +26,19 @@ def main(argv=None) -> int:
     g.add_argument("--out", default=None, help="scores table (default: FOLDER/scores.csv)")
     g.add_argument("--strict", action="store_true",
                    help="stop at the first cell that raises, naming it (to check a course's own notebooks)")
+    return p
+
+
+def with_command(argv: list[str]) -> list[str]:
+    """``build`` is the default command: options alone build. ``--help`` alone shows both commands."""
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        return ["build", *argv]
+    return argv
+
+
+def main(argv=None) -> int:
+    argv = with_command(list(sys.argv[1:] if argv is None else argv))
+    p = build_parser()
     args = p.parse_args(argv)
     try:
         if args.command == "build":

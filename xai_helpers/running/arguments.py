@@ -40,7 +40,7 @@ def select_notebooks(available: list[Path], only: list[str] | None) -> list[Path
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="run_all.sh", description="Run the XAI study notebooks headless with papermill.",
-        epilog="Any other notebook parameter: -p NAME VALUE (see `papermill --help-notebook notebooks/NB.ipynb`).")
+        epilog="Any other notebook parameter: -p NAME VALUE (see `.venv/bin/papermill --help-notebook notebooks/NB.ipynb`).")
     p.add_argument("--profile", choices=list(PROFILES), default=None,
                    help="scale of the study (default: $XAI_PROFILE, else quick)")
     p.add_argument("--dataset", choices=list(DATASETS), default=None, help="data set (default: each notebook's)")
