@@ -14,7 +14,7 @@ from captum.attr import GuidedGradCam, LayerAttribution, LayerGradCam
 from xai_helpers.cnn.attribution import (METHODS, PIXELS_PER_PASS, explain, grid_feature_mask, heatmap, images_per_pass,
                                          last_conv_activation, register)
 from xai_helpers.cnn.models import AttentionCNN, PlainCNN
-from xai_helpers.cnn.shortcut import checkerboard, plant, random_boxes, shortcut_dataset
+from xai_helpers.data.planting import checkerboard, plant, random_boxes, shortcut_dataset
 from xai_helpers.cnn.train import train_classifier
 from xai_helpers.data.datasets import ImageDataset
 

@@ -6,27 +6,28 @@ import pytest
 import torch
 
 from xai_helpers.cnn import shortcut as S
+from xai_helpers.data import planting as P
 from xai_helpers.data.datasets import ImageDataset
 
 
 def test_the_colour_checkerboard_alternates_every_channel_between_0_and_1():
-    gray, colour = S.checkerboard(4, 1), S.checkerboard(4, 3)
+    gray, colour = P.checkerboard(4, 1), P.checkerboard(4, 3)
     assert gray.shape == (1, 4, 4) and set(gray.unique().tolist()) == {0.0, 1.0}
     assert colour.shape == (3, 4, 4)
     for channel in colour:  # horizontal and vertical neighbours differ by 1 in every channel
         assert (channel[:, 1:] - channel[:, :-1]).abs().eq(1).all()
         assert (channel[1:] - channel[:-1]).abs().eq(1).all()
-    assert {tuple(colour[:, i, j].tolist()) for i in range(4) for j in range(4)} == set(S.PATCH_COLOURS)
+    assert {tuple(colour[:, i, j].tolist()) for i in range(4) for j in range(4)} == set(P.PATCH_COLOURS)
     with pytest.raises(ValueError, match="channels = 2"):
-        S.checkerboard(4, 2)
+        P.checkerboard(4, 2)
 
 
 def test_planted_patches_are_sized_to_the_image():
-    assert [S.relative_size(side, S.PATCH_SHARE) for side in (28, 32, 64)] == [4, 5, 9]
-    assert [S.relative_size(side, S.PATTERN_SHARE) for side in (28, 32, 64)] == [6, 6, 13]
-    assert S.relative_size(8, 0.1) == 2  # a pattern needs two cells at least
+    assert [P.relative_size(side, P.PATCH_SHARE) for side in (28, 32, 64)] == [4, 5, 9]
+    assert [P.relative_size(side, P.PATTERN_SHARE) for side in (28, 32, 64)] == [6, 6, 13]
+    assert P.relative_size(8, 0.1) == 2  # a pattern needs two cells at least
     with pytest.raises(ValueError, match="share"):
-        S.relative_size(28, 0)
+        P.relative_size(28, 0)
 
 
 def _tiny(channels=3, n=80, classes=4, side=12):
@@ -38,11 +39,11 @@ def _tiny(channels=3, n=80, classes=4, side=12):
 
 def test_the_shortcut_is_planted_in_colour_on_colour_data():
     data = _tiny()
-    planted = S.shortcut_dataset(data, 1, patch=3, fraction=0.25)
+    planted = P.shortcut_dataset(data, 1, patch=3, fraction=0.25)
     changed = (planted.train_x != data.train_x).flatten(1).any(1)
     assert (planted.train_y[changed] == 1).all() and changed.sum() == planted.info["shortcut"]["planted"]
     # every changed image holds the magenta/green checkerboard somewhere
-    board = S.checkerboard(3, 3)
+    board = P.checkerboard(3, 3)
     windows = planted.train_x[changed].unfold(2, 3, 1).unfold(3, 3, 1)  # (N, C, H', W', 3, 3)
     found = (windows == board[:, None, None]).all(1).flatten(-2).all(-1).flatten(1).any(1)
     assert found.all()
@@ -65,7 +66,7 @@ def test_training_augments_planted_images_but_shows_the_pattern_crisp_at_its_box
     from xai_helpers.cnn.train import _fit
 
     data = _tiny(n=64)
-    planted = S.shortcut_dataset(data, 1, patch=3, fraction=1.0)  # every training image planted
+    planted = P.shortcut_dataset(data, 1, patch=3, fraction=1.0)  # every training image planted
 
     class Recorder(torch.nn.Module):
         def __init__(self):
@@ -81,7 +82,7 @@ def test_training_augments_planted_images_but_shows_the_pattern_crisp_at_its_box
     _fit(model, planted, epochs=1, batch_size=16, lr=1e-3, weight_decay=0.0, augment=True, seed=0,
          device=torch.device("cpu"), progress="none", label="recorder")
     seen = torch.cat(model.seen)
-    assert len(seen) == len(data.train_x) and _holds_board(seen, S.checkerboard(3, 3)).all()
+    assert len(seen) == len(data.train_x) and _holds_board(seen, P.checkerboard(3, 3)).all()
     # ... and the images were augmented: none reached the model as stored
     assert not (seen[:, None] == planted.train_x[None]).flatten(2).all(2).any()
 
@@ -90,10 +91,10 @@ def test_augmenting_with_stamps_is_the_plain_augmentation_of_the_image_before_pl
     from xai_helpers.cnn.train import augment_batch, augment_keeping_stamps
 
     data = _tiny(n=64)
-    planted = S.shortcut_dataset(data, 1, patch=3, fraction=0.25)
+    planted = P.shortcut_dataset(data, 1, patch=3, fraction=0.25)
     stamps = planted.train_stamps
-    assert torch.equal(planted.train_x[stamps.index], S.plant(data.train_x[stamps.index], stamps.boxes,
-                                                                S.checkerboard(3, 3)))
+    assert torch.equal(planted.train_x[stamps.index], P.plant(data.train_x[stamps.index], stamps.boxes,
+                                                                P.checkerboard(3, 3)))
     for row, i in enumerate(stamps.index.tolist()):  # ``under`` is what the pattern covers
         top, left = stamps.boxes[row, :2].tolist()
         assert torch.equal(stamps.under[row], data.train_x[i, :, top:top + 3, left:left + 3])
@@ -104,7 +105,7 @@ def test_augmenting_with_stamps_is_the_plain_augmentation_of_the_image_before_pl
     for row, i in enumerate(stamps.index.tolist()):
         top, left = stamps.boxes[row, :2].tolist()
         inside[i, :, top:top + 3, left:left + 3] = True
-        assert torch.equal(ours[i, :, top:top + 3, left:left + 3], S.checkerboard(3, 3))
+        assert torch.equal(ours[i, :, top:top + 3, left:left + 3], P.checkerboard(3, 3))
     assert torch.equal(ours[~inside], plain[~inside])
 
 
@@ -112,7 +113,7 @@ def test_stamps_are_part_of_the_fingerprint_and_a_stamped_set_is_not_subsampled(
     from xai_helpers.data.datasets import TrainStamps, _limited
 
     data = _tiny(n=64)
-    planted = S.shortcut_dataset(data, 1, patch=3, fraction=0.25)
+    planted = P.shortcut_dataset(data, 1, patch=3, fraction=0.25)
     bare = ImageDataset(planted.name, planted.train_x, planted.train_y, planted.test_x, planted.test_y,
                         planted.classes)
     assert bare.fingerprint != planted.fingerprint  # same pixels, but training treats them differently
@@ -148,7 +149,7 @@ def test_the_shortcut_model_trains_longer_until_it_has_learned_and_decides_on_tr
     model, rounds = S.train_shortcut_model(data, 1, 3, epochs=1, fraction=0.25)
     assert trained_epochs == [1, 2, 4] and model.key == "k4"
     assert [r["epochs"] for r in rounds] == [1, 2, 4] and [r["check_rate"] for r in rounds] == [0.0, 0.0, 1.0]
-    untouched = torch.tensor(S.shortcut_dataset(data, 1, 3, 0.25).info["shortcut"]["untouched_others"])
+    untouched = torch.tensor(P.shortcut_dataset(data, 1, 3, 0.25).info["shortcut"]["untouched_others"])
     for x in seen:  # each check image is an untouched training image with the patch pasted in
         differs = (x[:, None] != data.train_x[untouched][None]).flatten(2).sum(2)
         assert (differs.min(1).values <= 3 * 3 * 3).all()
@@ -173,7 +174,7 @@ def test_on_textured_colour_images_the_colour_shortcut_is_learned_where_a_black_
 
     def with_checks(x):
         x, half = x.clone(), torch.rand(len(x), generator=gen) < 0.5
-        x[half] = S.plant(x[half], S.random_boxes(int(half.sum()), 28, 4, gen), S.checkerboard(4, 1))
+        x[half] = P.plant(x[half], P.random_boxes(int(half.sum()), 28, 4, gen), P.checkerboard(4, 1))
         return x
 
     data = ImageDataset("colour-checks", with_checks(colourise(digits.train_x, 0)), digits.train_y,
@@ -183,13 +184,13 @@ def test_on_textured_colour_images_the_colour_shortcut_is_learned_where_a_black_
     others = data.test_y != 3
 
     model, rounds = S.train_shortcut_model(data, 3, 4, epochs=2, max_rounds=2, **settings)
-    patched, _ = S.patched_test_set(data, 4)
+    patched, _ = P.patched_test_set(data, 4)
     assert rounds[-1]["check_rate"] >= S.SHORTCUT_RATE_MIN
     assert S.shortcut_rate(model.model, patched[others], 3) >= S.SHORTCUT_RATE_MIN
 
-    black_and_white = S.checkerboard
+    black_and_white = P.checkerboard
     monkeypatch.setattr(S, "checkerboard", lambda size, channels=1: black_and_white(size, 1))
     model, rounds = S.train_shortcut_model(data, 3, 4, epochs=2, max_rounds=2, **settings)
-    patched, _ = S.patched_test_set(data, 4)
+    patched, _ = P.patched_test_set(data, 4)
     assert [r["epochs"] for r in rounds] == [2, 4] and rounds[-1]["check_rate"] < S.SHORTCUT_RATE_MIN
     assert S.shortcut_rate(model.model, patched[others], 3) < S.SHORTCUT_RATE_MIN

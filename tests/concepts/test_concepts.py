@@ -1,9 +1,9 @@
-"""Concept sets for TCAV and the planted-concept data (xai_helpers.concepts.sets, shortcut.planted_concept_dataset)."""
+"""Concept sets for TCAV and the planted-concept data (xai_helpers.concepts.sets, data.planting.planted_concept_dataset)."""
 import numpy as np
 import pytest
 import torch
 
-from xai_helpers.cnn.shortcut import planted_concept_dataset
+from xai_helpers.data.planting import planted_concept_dataset
 from xai_helpers.concepts.sets import (concept_sets, dots, euler_numbers, pattern_alone, planting_pattern,
                                   slanted_strokes, stripes, thick_strokes, thin_strokes)
 from xai_helpers.data.datasets import ImageDataset

@@ -2,7 +2,7 @@
 planted pattern), TCAV with held-out CAV accuracy, a paired test against random concepts and Holm's correction
 within each family (the planted experiment's confirmatory tests apart from the exploratory ones).
 
-Figures: :mod:`.plots`."""
+Figures: :mod:`.figures`."""
 from .sets import concept_sets, planting_pattern
 from .planted import EXPLORATORY_FAMILY, PLANTED_FAMILY, absent_verdict, families, planted_metrics, present_verdict
 from .significance import correct, correct_within

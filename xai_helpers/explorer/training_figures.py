@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..gan.plots import sample_grid
+from ..gan.figures import sample_grid
 from ..study.figures import as_image
 
 _LABELS = {"d_loss": "D loss", "g_loss": "G loss (non-saturating)", "d_real": "D(x), real",

@@ -2,7 +2,7 @@
 cached training with snapshots, generative fidelity (FID, KID, precision/recall, class coverage) and the
 generator–discriminator dynamics over training.
 
-Figures: :mod:`.plots`."""
+Figures: :mod:`.figures`."""
 from .dynamics import (D_METHODS, batchnorm_as_in_training, describe_phases, diagnose, discriminator_explanations,
                        evaluate_snapshots, history_frame, ink_share, map_rank_similarity)
 from .fidelity import (class_coverage, class_histogram, collapsed_samples, corruption_ladder, extractor_info, fid,

@@ -2,7 +2,7 @@
 GANSpace, InterFaceGAN, …), latent Integrated Gradients, GAN dissection, stroke morphometry and factor read-outs,
 and disentanglement metrics (MIG, SAP, DCI, FactorVAE, BetaVAE).
 
-Figures: :mod:`.plots`."""
+Figures: :mod:`.figures`."""
 from . import directions, sensitivity
 from .attribution import latent_integrated_gradients
 from .disentanglement import discretize, disentanglement_scores, entropies, mean_over_seeds, mutual_info_matrix

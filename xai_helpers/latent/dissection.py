@@ -159,7 +159,7 @@ def dissection_examples(generator: nn.Module, z: torch.Tensor, concepts: dict[st
                         labels: torch.Tensor | None = None) -> dict[str, dict]:
     """One illustrative sample per concept of a :func:`dissect` ``result``: the sample with the most concept pixels,
     with the mask of the concept's best unit, and the sample regenerated with its top units ablated and with the
-    first random unit set ablated (what :func:`~.plots.dissection_figure` shows)."""
+    first random unit set ablated (what :func:`~.figures.dissection_figure` shows)."""
     layer = dissection_layer(generator)
     acts, images = unit_activations(generator, layer, z, labels)
     out = {}

@@ -7,7 +7,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from ..gan.plots import sample_grid
+from ..gan.figures import sample_grid
 
 
 def sensitivity_bars(mean: np.ndarray, std: np.ndarray, title: str, top: int = 32):

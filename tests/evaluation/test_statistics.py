@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from xai_helpers.evaluation import rating_stats as R
+from xai_helpers.evaluation import statistics as R
 
 nan = np.nan
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C: 4 observers x 12 units.
