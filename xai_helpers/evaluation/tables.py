@@ -19,19 +19,13 @@ from ..cnn.explanation_metrics import DEGENERATE_MAX_SHARE, INPUT_INDEPENDENT_MI
 from ..cnn.shortcut import SHORTCUT_RATE_MIN  # the share of patched test images 02's shortcut model must call its class
 from ..latent.disentanglement import mean_over_seeds
 from ..study.run_records import cost_table  # noqa: F401  (06 reads it here with the other tables)
+from .quantities import EXPLANATION_GRADED, quantity
 from .statistics import mean_ci, paired_difference
 
 CLASSIFIERS = {"plain": "plain CNN", "attention": "attention CNN"}
 CLASSIFICATION_METRICS = {"test_accuracy": "accuracy", "macro_f1": "macro-F1", "ece": "calibration error (ECE)"}
 FIDELITY_METRICS = {"fid": "FID", "kid_mean": "KID", "inception_score": "IS", "precision": "precision",
                     "recall": "recall", "classes_covered": "classes covered"}
-#: The range each metric can take. A Student-t interval is symmetric and knows nothing of it: over 3 seeds of a
-#: noisy accuracy it can reach past 1, so intervals are clipped to the range (KID's unbiased estimate can be < 0).
-METRIC_RANGES = {"test_accuracy": (0.0, 1.0), "macro_f1": (0.0, 1.0), "ece": (0.0, 1.0), "fid": (0.0, math.inf),
-                 "kid_mean": (-math.inf, math.inf), "inception_score": (1.0, math.inf), "precision": (0.0, 1.0),
-                 "recall": (0.0, 1.0), "classes_covered": (0.0, math.inf)}
-
-
 def table_or_reason(build, *args):
     """``(build(*args), None)``, or ``(None, the reason)`` where the table's notebook did not run in this run."""
     try:
@@ -93,10 +87,10 @@ def classification_table(run_root: str | Path, confidence: float = 0.95) -> pd.D
         values = {arch: [runs[s]["models"][arch][key] for s in seeds] for arch in archs}
         for arch in archs:
             rows.append({"metric": label, "model": CLASSIFIERS.get(arch, arch),
-                         **_summary(values[arch], confidence, METRIC_RANGES[key])})
+                         **_summary(values[arch], confidence, quantity(label).range)})
         if len(seeds) >= 2 and set(CLASSIFIERS) <= set(archs):
             d = paired_difference(values["attention"], values["plain"], confidence)
-            lo, hi = METRIC_RANGES[key]
+            lo, hi = quantity(label).range
             low, high = _clip(d["low"], d["high"], (lo - hi, hi - lo))
             rows.append({"metric": label, "model": "attention − plain", "mean": d["mean_diff"], "ci_low": low,
                          "ci_high": high, "n_seeds": d["n"], "p_paired_t": d["p"]})
@@ -105,7 +99,7 @@ def classification_table(run_root: str | Path, confidence: float = 0.95) -> pd.D
 
 def fidelity_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFrame:
     """Generative fidelity (04) of the GAN beside its calibration rows (real vs real, the one-class generator),
-    each metric as mean and t-interval over seeds, clipped to the metric's range (:data:`METRIC_RANGES`)."""
+    each metric as mean and t-interval over seeds, clipped to the metric's range (:mod:`.quantities`)."""
     runs = metrics_over_seeds(run_root, "04_gan_dynamics")
     sources = {"GAN": lambda m: m, "real vs real (floor)": lambda m: m["real_vs_real"],
                "one-class generator (collapsed)": lambda m: m["collapsed"]}
@@ -113,18 +107,10 @@ def fidelity_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFra
     for row, pick in sources.items():
         for key, label in FIDELITY_METRICS.items():
             rows.append({"set": row, "metric": label,
-                         **_summary([pick(m).get(key) for m in runs.values()], confidence, METRIC_RANGES[key])})
+                         **_summary([pick(m).get(key) for m in runs.values()], confidence, quantity(label).range)})
     return pd.DataFrame(rows).set_index(["set", "metric"])
 
 
-#: Direction of each explanation-quality metric of notebook 02: +1 higher is better, −1 lower is better.
-#: Metrics that describe rather than grade (``gini`` sparsity) and cost (``images_per_second``, which belongs to
-#: the cost table) have no rank, so the mean rank is about quality only.
-EXPLANATION_DIRECTIONS = {
-    "deletion_auc.zero": -1, "deletion_auc.blur": -1, "insertion_auc.zero": +1, "insertion_auc.blur": +1,
-    "infidelity": -1, "max_sensitivity": -1, "pointing_game": +1, "patch_mass": +1,
-    "randomization_abs_spearman": -1, "randomization_ssim": -1,
-}
 #: The similarities of a map before and after model randomisation (lower = the explanation depends on the model),
 #: ranked by :func:`_sanity_rank`. The Spearman one is the mean per-image |ρ| over the maps that are not constant
 #: (02's ``randomization_abs_spearman``), the figure its sanity check passes on; the signed mean
@@ -150,7 +136,7 @@ def explained_methods(m: dict) -> dict:
 def explanation_table(run_root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Attribution methods (02): ``(means, ranks)``. ``means`` holds every numeric metric of each method
     (nested ones as ``deletion_auc.zero`` …) averaged over seeds, plus ``n_seeds``; ``ranks`` ranks the methods
-    on each graded metric (1 = best, ties share the lower rank, :data:`EXPLANATION_DIRECTIONS`) and their mean
+    on each graded metric (1 = best, ties share the lower rank, :mod:`.quantities`) and their mean
     rank. Methods a seed did not run are left out of its mean, not counted as 0, and so are a seed's ground-truth
     scores when its shortcut model did not learn the patch. The randomisation Spearman is
     ranked by the mean per-image |ρ|, and methods whose maps are mostly degenerate (constant) come last on both
@@ -161,9 +147,9 @@ def explanation_table(run_root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]
     stacked = pd.concat(frames, keys=list(runs), names=["seed", "method"])
     means = stacked.groupby(level="method").mean()
     means["n_seeds"] = stacked.groupby(level="method").size()
-    graded = [c for c in EXPLANATION_DIRECTIONS if c in means]
+    graded = [c for c in EXPLANATION_GRADED if c in means]
     ranks = pd.DataFrame({c: _sanity_rank(stacked, means, c) if c in RANDOMIZATION_SIMILARITIES
-                          else (_gradable(means, c) * -EXPLANATION_DIRECTIONS[c]).rank(method="min") for c in graded})
+                          else (_gradable(means, c) * -quantity(c).better).rank(method="min") for c in graded})
     ranks["mean rank"] = ranks.mean(axis=1)
     return means, ranks.sort_values("mean rank")
 

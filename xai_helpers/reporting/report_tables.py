@@ -23,73 +23,9 @@ from pathlib import Path
 
 import pandas as pd
 
-
-@dataclass(frozen=True)
-class Quantity:
-    """How a quantity is named in the report; ``better`` is +1 (higher is better), −1 (lower) or 0 (not graded)."""
-    label: str
-    unit: str = ""
-    better: int = 0
+from ..evaluation.quantities import DOWN, QUANTITIES, UP, quantity
 
 
-UP, DOWN = +1, -1
-#: Every quantity whose unit or better direction is known, by its name in the tables (a column, or a metric named
-#: in a row). Directions follow the metric's definition (and, for notebook 02, ``EXPLANATION_DIRECTIONS`` in
-#: :mod:`xai_helpers.evaluation.tables`, which ranks the methods). Descriptive numbers (Gini sparsity, counts,
-#: the clean-model pointing game, which is a control) are named but not graded.
-QUANTITIES = {
-    # 01 and 06: classification
-    "accuracy": Quantity("accuracy", better=UP), "test_accuracy": Quantity("test accuracy", better=UP),
-    "macro-F1": Quantity("macro-F1", better=UP),
-    "calibration error (ECE)": Quantity("calibration error (ECE)", better=DOWN),
-    # 04: generative fidelity (in the study's classifier feature space)
-    "FID": Quantity("FID", better=DOWN), "KID": Quantity("KID", better=DOWN), "IS": Quantity("IS", better=UP),
-    "precision": Quantity("precision", better=UP), "recall": Quantity("recall", better=UP),
-    "classes covered": Quantity("classes covered", "of 10", better=UP),
-    # 02: explanation quality
-    "deletion_auc.zero": Quantity("deletion AUC (zero)", better=DOWN),
-    "deletion_auc.blur": Quantity("deletion AUC (blur)", better=DOWN),
-    "insertion_auc.zero": Quantity("insertion AUC (zero)", better=UP),
-    "insertion_auc.blur": Quantity("insertion AUC (blur)", better=UP),
-    "infidelity": Quantity("infidelity", better=DOWN), "max_sensitivity": Quantity("max-sensitivity", better=DOWN),
-    "pointing_game": Quantity("pointing game", better=UP), "patch_mass": Quantity("patch mass", better=UP),
-    "pointing_game_clean_model": Quantity("pointing game, clean model (control)"),
-    "pointing_chance": Quantity("pointing chance"),
-    "pointing_chance_clean_model": Quantity("pointing chance, clean model"),
-    "randomization_abs_spearman": Quantity("randomisation |Spearman| per image", better=DOWN),
-    "randomization_spearman": Quantity("randomisation Spearman, signed mean (not ranked)"),
-    "randomization_ssim": Quantity("randomisation SSIM", better=DOWN),
-    "randomization_degenerate_maps": Quantity("degenerate maps after randomisation", "count"),
-    "randomization_degenerate_share": Quantity("share of maps constant after randomisation"),
-    "cross_image_similarity": Quantity("map similarity across images of a class (1: input-independent)"),
-    "gini": Quantity("Gini sparsity"), "images_per_second": Quantity("speed", "images/s", better=UP),
-    "mean rank": Quantity("mean rank", better=DOWN),
-    # 03 and 05, rows of the TCAV and latent summaries
-    "random controls significant": Quantity("random controls significant", "count", better=DOWN),
-    "Jacobian vs finite differences, relative error": Quantity("Jacobian vs finite differences, relative error",
-                                                               better=DOWN),
-    "latent IG completeness error": Quantity("latent IG completeness error", better=DOWN),
-    # 05: disentanglement scores (0 = chance, 1 = perfect)
-    "mig": Quantity("MIG", better=UP), "sap": Quantity("SAP", better=UP),
-    "dci_disentanglement": Quantity("DCI disentanglement", better=UP),
-    "dci_completeness": Quantity("DCI completeness", better=UP),
-    "dci_informativeness": Quantity("DCI informativeness", better=UP),
-    "dci_dislib_disentanglement": Quantity("DCI disentanglement (dislib)", better=UP),
-    "dci_dislib_completeness": Quantity("DCI completeness (dislib)", better=UP),
-    "dci_dislib_informativeness": Quantity("DCI informativeness (dislib)", better=UP),
-    "factorvae": Quantity("FactorVAE", better=UP), "betavae": Quantity("BetaVAE", better=UP),
-    "factorvae_raw": Quantity("FactorVAE, raw accuracy", better=UP),
-    "betavae_raw": Quantity("BetaVAE, raw accuracy", better=UP),
-    "factorvae_num_factors": Quantity("FactorVAE factors"), "betavae_num_factors": Quantity("BetaVAE factors"),
-    # 06: augmentation, human ratings, cost
-    "real_fraction": Quantity("share of the real training data"), "n_train": Quantity("training images"),
-    "n_real": Quantity("real images available"), "n_synthetic": Quantity("GAN images"),
-    "mean_rating": Quantity("mean rating", "1–5", better=UP), "strength": Quantity("Bradley–Terry strength", better=UP),
-    "log_strength": Quantity("log strength", better=UP), "rank": Quantity("rank", better=DOWN),
-    "seconds": Quantity("wall time", "s", better=DOWN), "computed_seconds": Quantity("computed in", "s", better=DOWN),
-    "slowest_cell": Quantity("slowest cell"), "reused_from": Quantity("reused from run"), "runner_torch_threads": Quantity("torch threads"),
-    "n_seeds": Quantity("seeds"), "num_seeds": Quantity("seeds"), "p_paired_t": Quantity("paired t-test p"),
-}
 #: Columns that describe the whole run rather than a row: when they hold one value they become a note.
 CONTEXT_COLUMNS = ("seed", "n_seeds", "num_seeds", "label_source", "device", "profile", "cpu", "runner_torch_threads",
                    "gpu", "pointing_chance", "pointing_chance_clean_model", "betavae_num_factors",
@@ -152,7 +88,7 @@ def format_interval(mean, low, high) -> str:
 
 def header(name: str, ranked: bool = False) -> str:
     """A column's header: its label, unit in parentheses and better direction (none where it is unknown)."""
-    q = QUANTITIES.get(name, Quantity(name.replace("_", " ")))
+    q = quantity(name)
     text = q.label + (f" ({q.unit})" if q.unit else "")
     if q.better and (not ranked or name == "mean rank"):
         text += f" {ARROWS[q.better]}"
@@ -223,7 +159,7 @@ def context_notes(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         if column in frame and frame[column].nunique(dropna=False) <= 1 and len(frame):
             value = frame[column].iloc[0]
             if not pd.isna(value):
-                notes.append(f"{QUANTITIES.get(column, Quantity(column)).label.replace('_', ' ')}: {_text(value)}")
+                notes.append(f"{quantity(column).label}: {_text(value)}")
             frame = frame.drop(columns=column)
     return frame, notes
 
