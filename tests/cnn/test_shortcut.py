@@ -189,7 +189,8 @@ def test_on_textured_colour_images_the_colour_shortcut_is_learned_where_a_black_
     assert S.shortcut_rate(model.model, patched[others], 3) >= S.SHORTCUT_RATE_MIN
 
     black_and_white = P.checkerboard
-    monkeypatch.setattr(S, "checkerboard", lambda size, channels=1: black_and_white(size, 1))
+    for module in (P, S):  # where the data sets are planted, and where the check images are
+        monkeypatch.setattr(module, "checkerboard", lambda size, channels=1: black_and_white(size, 1))
     model, rounds = S.train_shortcut_model(data, 3, 4, epochs=2, max_rounds=2, **settings)
     patched, _ = P.patched_test_set(data, 4)
     assert [r["epochs"] for r in rounds] == [2, 4] and rounds[-1]["check_rate"] < S.SHORTCUT_RATE_MIN
