@@ -1,4 +1,6 @@
 """Conventions of the committed notebooks (docs/ARCHITECTURE.md, "Where to add": a notebook)."""
+import ast
+import json
 from pathlib import Path
 
 import nbformat
@@ -114,3 +116,16 @@ def test_every_numeric_parameter_has_an_allowed_range(path):
             assert name in ALLOWED, f"{path.stem}: numeric parameter {name} has no entry in parameters.ALLOWED"
             assert ALLOWED[name].admits(eval(p["default"])), f"{path.stem}: default of {name} is not allowed"
     assert set(PIXEL_SIZES) <= set(ALLOWED)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_study_notebook_defines_no_function(path):
+    """Notebooks assemble and explain: a function, lambda or class belongs in its part, with a test."""
+    defined = []
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        code = "\n".join(line for line in "".join(cell["source"]).splitlines() if not line.lstrip().startswith(("%", "!")))
+        defined += [f"{type(node).__name__} {getattr(node, 'name', '')}".strip() for node in ast.walk(ast.parse(code))
+                    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))]
+    assert not defined, defined

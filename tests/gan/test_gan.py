@@ -383,3 +383,25 @@ def test_gan_settings_are_train_gans_arguments_from_the_profile():
     assert settings["lr_g"] == settings["lr_d"] == 1e-3 and settings["z_dim"] == 16
     assert settings["iterations"] == config["gan_iterations"] and settings["conditional"] is True
     assert settings["device"] == "cpu" and settings["cache_dir"] == "c" and settings["seed"] == 3
+
+
+def test_discriminator_over_training_explains_each_picked_snapshot_with_its_own_batch_norm(tmp_path):
+    """04's view of D over training: a row per snapshot, kind and method, whose ink share is that of the maps it
+    returns, and the real images explained with batch norm set on real data (as D had it), not on generated."""
+    data = _data()
+    gan = train_gan(data, cache_dir=str(tmp_path), **TINY)
+    real = (data.test_x[:3], data.test_y[:3])
+    real_bn = (data.train_x[:16], data.train_y[:16])
+    noise = fixed_noise(gan.z_dim, 3, 0, gan.num_classes)
+    images, maps, table = GD.discriminator_over_training(gan, [0, 2], real, real_bn, noise, batch_size=16, seed=0,
+                                                         ig_steps=4, device="cpu")
+    iterations = [gan.snapshots[i]["iteration"] for i in (0, 2)]
+    assert sorted(maps["real"]) == sorted(maps["generated"]) == sorted(images["generated"]) == iterations
+    assert len(table) == 2 * 2 * len(GD.D_METHODS)
+    row = table[(table.iteration == iterations[1]) & (table.images == "real") & (table.method == "saliency")].iloc[0]
+    share = GD.ink_share(maps["real"][iterations[1]]["saliency"], real[0])
+    assert row.ink_share == pytest.approx(np.nanmean(share[:, 0]))
+    _, d_snap = gan.networks_at(gan.snapshots[2])
+    on_real = GD.batchnorm_as_in_training(d_snap, to_gan_range(real_bn[0]))
+    expected = GD.discriminator_explanations(on_real, real[0], evidence="real", ig_steps=4)["saliency"]
+    assert torch.allclose(maps["real"][iterations[1]]["saliency"], expected)

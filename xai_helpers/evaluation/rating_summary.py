@@ -7,7 +7,6 @@ empty result and :func:`human_summary` says so in words: nothing is ever filled 
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from .rating_inference import cluster_bootstrap_mean_ci, within_image_spearman

@@ -4,6 +4,7 @@ generator–discriminator dynamics over training.
 
 Figures: :mod:`.figures`."""
 from .dynamics import (D_METHODS, batchnorm_as_in_training, describe_phases, diagnose, discriminator_explanations,
+                       discriminator_over_training,
                        evaluate_snapshots, history_frame, ink_share, map_rank_similarity)
 from .fidelity import (class_coverage, class_histogram, collapsed_samples, corruption_ladder, extractor_info, fid,
                        fidelity_metrics, inception_fid, register_classifier_features)
@@ -14,7 +15,7 @@ from .train import (TrainedGAN, balanced_labels, decode, fixed_noise, gan_settin
 
 __all__ = ["D_METHODS", "TrainedGAN", "balanced_labels", "batchnorm_as_in_training", "class_coverage", "class_histogram",
            "collapsed_samples", "corruption_ladder", "decode", "describe_phases", "diagnose",
-           "discriminator_explanations", "evaluate_snapshots", "extractor_info", "fid", "fidelity_metrics",
+           "discriminator_explanations", "discriminator_over_training", "evaluate_snapshots", "extractor_info", "fid", "fidelity_metrics",
            "fixed_noise", "gan_image_side", "gan_settings", "generate", "history_frame", "inception_fid", "ink_share",
            "map_rank_similarity", "register_classifier_features", "resized_for_gan", "sample_latent", "shapes_gan_settings",
            "to_gan_range", "to_unit_range", "train_gan"]

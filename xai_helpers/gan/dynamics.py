@@ -5,7 +5,8 @@
 - :func:`diagnose`: divergence, discriminator dominance and mode collapse, each with the evidence;
 - :func:`describe_phases`: the run told in sentences computed from the numbers;
 - :func:`discriminator_explanations`: what D looks at (Saliency, Integrated Gradients, Grad-CAM) on real and
-  generated images at chosen snapshots, and how much of it falls on the strokes.
+  generated images, and how much of it falls on the strokes; :func:`discriminator_over_training` at chosen
+  snapshots.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from torch import nn
 from ..cnn.attribution import explain, heatmap
 from ..study.progress import progress_mode
 from .fidelity import class_coverage, class_histogram, fidelity_metrics
-from .train import TrainedGAN, generate, to_gan_range
+from .train import TrainedGAN, generate, to_gan_range, to_unit_range
 
 #: Thresholds of :func:`diagnose` (documented there).
 DOMINANCE_D_REAL, DOMINANCE_D_FAKE, DOMINANCE_SHARE = 0.9, 0.1, 0.2
@@ -77,7 +78,7 @@ def evaluate_snapshots(gan: TrainedGAN, classifier: nn.Module, real01: torch.Ten
 
 def _longest_run(mask: np.ndarray) -> tuple[int, int]:
     """(start, length) of the longest run of True in ``mask``."""
-    best, start, run_start = (0, 0), None, 0
+    best, start = (0, 0), None
     for i, m in enumerate(list(mask) + [False]):
         if m and start is None:
             start = i
@@ -273,3 +274,42 @@ def map_rank_similarity(a: torch.Tensor, b: torch.Tensor) -> float:
     rhos = [spearmanr(x.flatten().numpy(), y.flatten().numpy())[0] for x, y in zip(a, b)
             if x.std() > 0 and y.std() > 0]
     return float(np.mean(rhos)) if rhos else float("nan")
+
+
+def discriminator_over_training(gan: TrainedGAN, picks: list[int], real: tuple, real_bn: tuple, noise: tuple, *,
+                                batch_size: int, seed: int, ig_steps: int, device) -> tuple[dict, dict, pd.DataFrame]:
+    """What D looks at in the snapshots ``picks`` (indices into ``gan.snapshots``): on the real test images
+    ``real`` = (images, labels) and on what that snapshot's generator makes from ``noise`` = (z, labels or None).
+
+    Each kind is explained with batch-norm statistics of a batch of that kind, as D had them in training
+    (:func:`batchnorm_as_in_training`: ``real_bn`` = (images, labels) of training data, a generated batch of
+    ``batch_size`` drawn with ``seed + 1``). Returns ``(images, maps, table)``: ``images["real"]`` and
+    ``images["generated"][iteration]``; ``maps[kind][iteration][method]``; one table row per iteration, kind and
+    method with the share of the map on ink (:func:`ink_share`, NaN where every map is empty), the ink area and D's
+    mean output on the batch-norm batch."""
+    (real_images, real_labels), (z, y) = real, noise
+    images, maps, rows = {"real": real_images, "generated": {}}, {"real": {}, "generated": {}}, []
+    cond = (lambda t: t) if gan.num_classes else (lambda t: None)
+    for i in picks:
+        snap = gan.snapshots[i]
+        it = snap["iteration"]
+        g_snap, d_snap = gan.networks_at(snap)
+        with torch.no_grad():
+            generated = to_unit_range(g_snap(z.to(device), None if y is None else y.to(device))).cpu()
+            bn_fake = generate(g_snap, batch_size, seed + 1)
+        images["generated"][it] = generated
+        for kind, shown, labels, (bn_images, bn_labels) in (("real", real_images, real_labels, real_bn),
+                                                            ("generated", generated, y, bn_fake)):
+            d_kind = batchnorm_as_in_training(d_snap, to_gan_range(bn_images), cond(bn_labels))
+            maps[kind][it] = discriminator_explanations(d_kind, shown, cond(labels), evidence=kind, ig_steps=ig_steps)
+            with torch.no_grad():
+                d_mean = torch.sigmoid(d_kind(to_gan_range(bn_images).to(device), None if cond(bn_labels) is None
+                                              else bn_labels.to(device))).mean().item()
+            rows += [_ink_row(it, kind, method, ink_share(m, shown), d_mean) for method, m in maps[kind][it].items()]
+    return images, maps, pd.DataFrame(rows)
+
+
+def _ink_row(iteration: int, kind: str, method: str, share: np.ndarray, d_mean: float) -> dict:
+    return {"iteration": iteration, "images": kind, "method": method,
+            "ink_share": np.nanmean(share[:, 0]) if np.isfinite(share[:, 0]).any() else np.nan,
+            "empty_maps": int(np.isnan(share[:, 0]).sum()), "ink_area": share[:, 1].mean(), "mean_D_output": d_mean}

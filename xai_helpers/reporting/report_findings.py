@@ -219,7 +219,7 @@ def disentanglement_finding(table: pd.DataFrame) -> Finding:
     best_dci = max(models, key=lambda m: t.loc[m, "dci_disentanglement"])
     best = (f"{best_mig} scores highest on both" if best_mig == best_dci else
             f"{best_mig} scores highest on MIG, {best_dci} on DCI disentanglement")
-    return Finding(f"Disentanglement on shapes (MIG and DCI disentanglement, 0 = chance, 1 = perfect): "
+    return Finding("Disentanglement on shapes (MIG and DCI disentanglement, 0 = chance, 1 = perfect): "
                    + "; ".join(scores(m) for m in models + refs) + f". Of the GANs, {best}.", "disentanglement")
 
 
