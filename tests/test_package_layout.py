@@ -197,3 +197,42 @@ def test_the_architecture_page_names_every_floor_and_only_paths_that_exist():
     cited = set(re.findall(r"`(\w+/[\w/]+\.(?:py|ipynb|md|txt))`", page))
     gone = sorted(c for c in cited if "NN_" not in c and not (PKG / c).exists() and not (ROOT / c).exists())
     assert cited and not gone, gone
+
+
+def _layout_spellings(sources) -> list[str]:
+    """Code (not docstrings) that spells the run folder's layout: a path string that starts with ``seed-``,
+    ``metrics/`` or ``logs/``, or a path joined with ``/ "metrics"`` or ``/ "logs"`` (prose in a message is not a
+    path)."""
+    spelled = re.compile(r"^(seed-|metrics/|logs/)")
+    found = []
+    for module, (source, _) in sources.items():
+        if module == "xai_helpers.study.run_layout":
+            continue
+        tree = ast.parse(source)
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                      and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+                found += [f"{module}:{side.lineno} / {side.value!r}" for side in (node.left, node.right)
+                          if isinstance(side, ast.Constant) and side.value in ("metrics", "logs")]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings \
+                    and spelled.search(node.value) and len(node.value) < 60:
+                found.append(f"{module}:{node.lineno} {node.value!r}")
+    return found
+
+
+def test_the_run_folder_layout_is_spelled_in_one_module():
+    """seed-N/, metrics/ and logs/ are named by study/run_layout.py's functions, which the Snakefile calls too."""
+    assert not _layout_spellings(_sources())
+    snakefile = (ROOT / "workflow" / "Snakefile").read_text()
+    code = "\n".join(line for line in snakefile.splitlines() if not line.lstrip().startswith("#"))
+    assert not re.search(r"seed-|/metrics/|/logs/", code)
+
+
+def test_a_layout_spelled_outside_its_module_is_caught():
+    sources = {"xai_helpers.running._probe": ('"""Reads seed-0/metrics/x.json."""\npath = run / "metrics" / name\n',
+                                              False)}
+    assert _layout_spellings(sources) == ["xai_helpers.running._probe:2 / 'metrics'"]
+    sources = {"xai_helpers.running._probe": ('first = f"seed-{seed}"\n', False)}
+    assert _layout_spellings(sources) == ["xai_helpers.running._probe:1 'seed-'"]

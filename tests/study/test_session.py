@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from xai_helpers.study import progress_mode, start_notebook
-from xai_helpers.study.run_io import RUN_SUBDIRS
+from xai_helpers.study.run_layout import RUN_SUBDIRS
 
 
 def test_start_notebook_seeds_every_generator_and_prepares_the_folders(tmp_path):

@@ -17,13 +17,14 @@ import time
 
 import pytest
 
+from xai_helpers.running import job_graph as JG
 from xai_helpers.running import runner
 
 from .conftest import job_counts, snakemake, without_timings
 
 DATASETS = ("mnist5k", "shapes")
 SEEDS = (0, 1)
-PER_SEED = ("01_cnn_training", "02_cnn_attribution", "03_tcav", "04_gan_dynamics", "05_gan_latent")
+PER_SEED = tuple(job.notebook for job in JG.PER_SEED)
 
 
 @pytest.mark.slow

@@ -2,11 +2,16 @@
 plan with GPU requests, and bad configurations stopped before any job runs (dry runs: seconds)."""
 import pytest
 
+from pathlib import Path
+
+import yaml
+
+from xai_helpers.running import job_graph as JG
 from xai_helpers.running import workflow as W
 
 from .conftest import job_counts, snakemake
 
-PER_SEED_RULES = ("cnn_training", "cnn_attribution", "tcav", "gan_dynamics", "gan_latent")
+PER_SEED_RULES = tuple(job.rule for job in JG.PER_SEED)
 
 
 def _config(tmp_path, **over):
@@ -22,7 +27,8 @@ def test_a_dry_run_plans_five_jobs_per_dataset_and_seed_one_06_per_dataset_and_o
     counts = job_counts(done.stdout)
     assert {rule: counts[rule] for rule in PER_SEED_RULES} == dict.fromkeys(PER_SEED_RULES, 2 * 3)
     assert counts["evaluation"] == 2 and counts["summary"] == 1 and counts["all"] == 1
-    assert counts["total"] == 2 * 3 * 5 + 2 + 1 + 1  # the last 1: the target rule 'all', which runs nothing
+    assert counts["total"] == 2 * 3 * len(JG.PER_SEED) + 2 + 1 + 1  # the last 1: the target rule 'all' (runs nothing)
+    assert set(counts) - {"summary", "all", "total"} == {job.rule for job in JG.JOBS}  # a rule per job, no other
     # each job is the runner in job mode on its notebook, seed and folder, with the thread count
     assert f"--run-dir {tmp_path}/out/shapes/seed-2 --only 05_gan_latent --profile smoke --dataset shapes " \
            f"--seed 2" in done.stdout
@@ -133,3 +139,11 @@ def test_a_failing_job_names_its_notebook_and_cell(tmp_path):
     assert done.returncode != 0
     assert "✗ 01_cnn_training FAILED after" in output and "in code cell" in output, output[-3000:]
     assert "Error in rule cnn_training" in output and f"{tmp_path}/out/imagefolder/seed-0/logs/01_cnn_training.log" in output
+
+
+def test_the_slurm_profile_names_only_rules_of_the_job_graph():
+    """The profile is YAML and cannot import the graph: a renamed or removed job must not leave it asking
+    resources for a rule that no longer exists."""
+    profile = yaml.safe_load((Path(__file__).resolve().parents[2] / "workflow/profiles/slurm/config.yaml").read_text())
+    named = set(profile.get("set-resources", {})) | set(profile.get("set-threads", {}))
+    assert named and named <= {job.rule for job in JG.JOBS} | {"summary"}

@@ -21,6 +21,10 @@ import pandas as pd
 from ..study.run_io import REPO_ROOT
 from .lab import ASSIGNMENTS
 
+#: Under course/dist/: otter assign's output per assignment, ``<LOG_FOLDER>/<NAME>.log`` (the course's own
+#: folder, not a run folder).
+LOG_FOLDER = "logs"
+
 COURSE_DIR = REPO_ROOT / "course"
 DIST_DIR = COURSE_DIR / "dist"
 OTTER_CLI = Path(__file__).with_name("otter_kernels.py")
@@ -49,7 +53,7 @@ def build_assignment(name: str, dist: Path = DIST_DIR, *, course_dir: Path = COU
     if not master.is_file():
         raise FileNotFoundError(f"no master notebook for {name}: expected {master}")
     dist = Path(dist)
-    logs = dist / "logs"
+    logs = dist / LOG_FOLDER
     logs.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     if cache_dir is not None:

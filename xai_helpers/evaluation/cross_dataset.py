@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import friedmanchisquare, rankdata, spearmanr
 
+from ..study.run_layout import metrics_file
 from . import tables as T
 from .checks import study_checks
 
@@ -28,8 +29,8 @@ def dataset_folders(out: str | Path, datasets: list[str]) -> dict[str, Path]:
     folders = {}
     for name in datasets:
         folder = out / name
-        if not (folder / "metrics" / "06_evaluation.json").exists():
-            raise FileNotFoundError(f"data set {name!r}: {folder / 'metrics' / '06_evaluation.json'} does not exist "
+        if not metrics_file(folder, "06_evaluation").exists():
+            raise FileNotFoundError(f"data set {name!r}: {metrics_file(folder, '06_evaluation')} does not exist "
                                     f"(notebook 06 has not evaluated it; run the workflow's 'evaluation' job first)")
         T.seed_folders(folder)  # raises when there are no seed folders
         folders[name] = folder

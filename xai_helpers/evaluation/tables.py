@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import pandas as pd
 from ..cnn.explanation_metrics import DEGENERATE_MAX_SHARE, INPUT_INDEPENDENT_MIN
 from ..cnn.shortcut import SHORTCUT_RATE_MIN  # the share of patched test images 02's shortcut model must call its class
 from ..latent.disentanglement import mean_over_seeds
+from ..study import run_layout
 from ..study.run_records import cost_table  # noqa: F401  (06 reads it here with the other tables)
 from .quantities import EXPLANATION_GRADED, quantity
 from .statistics import mean_ci, paired_difference
@@ -39,10 +39,11 @@ def seed_folders(run_root: str | Path) -> dict[int, Path]:
     root = Path(run_root)
     if not root.is_dir():
         raise FileNotFoundError(f"run folder {root} does not exist")
-    subs = {int(m.group(1)): p for p in root.iterdir() if (m := re.fullmatch(r"seed-(\d+)", p.name)) and p.is_dir()}
+    subs = run_layout.seed_folders(root)
     if subs:
-        return dict(sorted(subs.items()))
-    metrics = sorted((root / "metrics").glob("*.json"))
+        return subs
+    pattern = run_layout.metrics_file(root, "*")
+    metrics = sorted(pattern.parent.glob(pattern.name))
     if not metrics:
         raise FileNotFoundError(f"no metrics/*.json and no seed-N folders in {root}")
     seed = json.loads(metrics[0].read_text()).get("seed", 0)
@@ -53,7 +54,7 @@ def metrics_over_seeds(run_root: str | Path, notebook: str) -> dict[int, dict]:
     """``{seed: metrics dict}`` of one notebook, for every seed whose file exists."""
     out = {}
     for seed, folder in seed_folders(run_root).items():
-        path = folder / "metrics" / f"{notebook}.json"
+        path = run_layout.metrics_file(folder, notebook)
         if path.exists():
             out[seed] = json.loads(path.read_text())
     if not out:

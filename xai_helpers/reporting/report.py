@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from .report_findings import findings
+from ..study.run_layout import metrics_file, seed_folders
 from ..study.run_records import cost_table, job_records, run_environment
 from .report_html import contents_html, esc, figure_html, key_value_table, page_html, summary_html, table_html
 from .report_tables import TableSpec, display_tables, read_table
@@ -122,8 +123,7 @@ PROVENANCE = ("run_id", "git_sha", "start_utc", "end_utc", "python", "platform",
 
 
 def _seed_roots(run_root: Path) -> list[Path]:
-    subs = sorted(p for p in run_root.glob("seed-*") if p.is_dir())
-    return subs or [run_root]
+    return list(seed_folders(run_root).values()) or [run_root]
 
 
 def _read_json(path: Path) -> dict:
@@ -161,7 +161,7 @@ def build_report(run_root: str | Path) -> Path:
     seed_roots = _seed_roots(root)
     n_seeds = len(env.get("seeds") or []) or len(seed_roots)
     tables = _tables(root)
-    human = _read_json(root / "metrics" / "06_evaluation.json").get("human")
+    human = _read_json(metrics_file(root, "06_evaluation")).get("human")
     summary = findings(tables, env, n_seeds, human)
 
     sections, contents = [], [("summary", "Summary of findings")]

@@ -16,6 +16,7 @@ import yaml
 
 from ..study.cell_timings import cell_timings, slowest_cells
 from ..study.run_io import write_json_atomic
+from ..study.run_layout import log_file
 
 #: Environment variables that set a kernel's thread count (``--threads``).
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -65,8 +66,8 @@ def run_notebook(nb: Path, run_root: Path, params: dict, timeout: float | None, 
                  threads: int | None = None) -> dict:
     """Execute one notebook with papermill in a child process, filling in its status ``record``."""
     executed = run_root / "executed" / nb.name
-    log_path = run_root / "logs" / f"{nb.stem}.log"
-    param_file = run_root / "logs" / f"{nb.stem}.parameters.yaml"
+    log_path = log_file(run_root, nb.stem)
+    param_file = log_file(run_root, nb.stem, "parameters.yaml")
     param_file.write_text(yaml.safe_dump(params, sort_keys=True))
     # run as a script, not with -m: importing the package would import torch, 2 s per notebook; -P keeps its folder
     # (whose config.py, cache.py, ... would shadow other modules) off sys.path
@@ -123,7 +124,7 @@ def run_notebook(nb: Path, run_root: Path, params: dict, timeout: float | None, 
             export_html(executed, run_root / "html" / f"{nb.stem}.html")
         except Exception as err:  # an export problem must not hide the notebook's own status
             record["html_error"] = f"{type(err).__name__}: {err}"
-        record_cell_timings(executed, run_root / "logs" / f"{nb.stem}.cells.json", record)
+        record_cell_timings(executed, log_file(run_root, nb.stem, "cells.json"), record)
     return record
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from ..study.code_version import runnable_source
 from ..study.model_parameters import resolve_path
+from ..study.run_layout import metrics_file, seed_folders
 from ..study.run_io import REPO_ROOT, resolve_data_dir, resolve_ratings_dir
 
 #: Under ``<cache_dir>``: one folder per notebook key.
@@ -118,7 +119,8 @@ def _path_inputs(params: dict, cache_dir: Path) -> dict | None:
 
 def _run_metrics(run_root: Path, own: str) -> str:
     """Digest of every metrics file in a run (its folder and ``seed-N/`` folders) except notebook ``own``'s."""
-    files = sorted(p for p in run_root.rglob("metrics/*.json") if p.stem != own)
+    patterns = [metrics_file(folder, "*") for folder in (run_root, *seed_folders(run_root).values())]
+    files = sorted(p for pattern in patterns for p in pattern.parent.glob(pattern.name) if p.stem != own)
     return _sha(b"".join(p.relative_to(run_root).as_posix().encode() + b"\0" + p.read_bytes() for p in files))
 
 

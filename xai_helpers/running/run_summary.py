@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ..study.cell_timings import describe_cell
+from ..study.run_layout import metrics_file, seed_folder
 
 
 def _flat_scalars(metrics: dict, prefix: str = "", depth: int = 0) -> dict:
@@ -36,10 +37,10 @@ def write_summary(run_root: Path, records: list[dict], info: dict) -> None:
         if r.get("error"):
             lines += ["", f"**{r['notebook']} (seed {r.get('seed')}) failed** in {r['error']}"]
     for r in records:
-        folder = run_root / (f"seed-{r['seed']}" if info["multi_seed"] and r["notebook"] not in info["study_level"] else "")
-        metrics_file = folder / "metrics" / f"{r['notebook']}.json"
-        if r["status"] == "ok" and metrics_file.exists():
-            scalars = _flat_scalars(json.loads(metrics_file.read_text()))
+        per_seed = info["multi_seed"] and r["notebook"] not in info["study_level"]
+        path = metrics_file(seed_folder(run_root, r["seed"]) if per_seed else run_root, r["notebook"])
+        if r["status"] == "ok" and path.exists():
+            scalars = _flat_scalars(json.loads(path.read_text()))
             lines += ["", f"## {r['notebook']} (seed {r.get('seed')})", "", "| metric | value |", "|---|---|"]
             for k, v in scalars.items():
                 lines.append(f"| {k} | {f'{v:.4g}' if isinstance(v, float) else v} |")

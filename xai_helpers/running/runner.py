@@ -25,16 +25,15 @@ import time
 from pathlib import Path
 
 from ..study.cell_timings import describe_cell
-from ..study.run_io import DEFAULT_CACHE_DIR, REPO_ROOT, RUN_SUBDIRS, write_json_atomic
+from ..study.run_io import DEFAULT_CACHE_DIR, REPO_ROOT, write_json_atomic
+from ..study.run_layout import RUN_SUBDIRS, log_file, seed_folder, seed_folders
 from . import notebook_reuse as reuse
 from .arguments import Plan, build_parser, check_arguments
+from .job_graph import STUDY_LEVEL
 from .notebook_parameters import UsageError, notebook_parameters
 from .notebook_process import run_notebook
 from .run_summary import print_table, write_summary
 
-#: Notebooks about the whole study rather than one seed: they run once, after every seed's notebooks, with the
-#: run folder itself as ``run_dir`` (where they find ``seed-N/`` folders of a multi-seed run) and the first seed.
-STUDY_LEVEL = ("06_evaluation",)
 
 
 def make_run_id(profile: str, seeds: list[int], out: Path) -> str:
@@ -105,8 +104,9 @@ class StudyRun:
             self.run_root = self.out / "runs" / self.run_id
         self._make_subfolders()
         # A job shares its folder with the other notebooks' jobs: its status and provenance are its own files.
-        self.status_path = self.run_root / (f"logs/{first}.status.json" if self.job else "status.json")
-        self.environment_path = self.run_root / (f"logs/{first}.environment.json" if self.job else "environment.json")
+        self.status_path = log_file(self.run_root, first, "status.json") if self.job else self.run_root / "status.json"
+        self.environment_path = (log_file(self.run_root, first, "environment.json") if self.job
+                                 else self.run_root / "environment.json")
         self._record_environment()
         self.code = reuse.code_digest()
         self.log(f"Study run {self.run_id}: profile {plan.profile}, seeds {plan.seeds}, device {self.device}, "
@@ -141,7 +141,7 @@ class StudyRun:
 
     def folder(self, seed: int) -> Path:
         """Where a per-seed notebook of ``seed`` writes: ``seed-N/`` in a multi-seed run, else the run folder."""
-        return self.run_root / (f"seed-{seed}" if self.multi else "")
+        return seed_folder(self.run_root, seed) if self.multi else self.run_root
 
     def save_status(self) -> None:
         write_json_atomic(self.status_path, {"state": self.state, "run_id": self.run_id, "notebooks": self.records})
@@ -240,7 +240,7 @@ class StudyRun:
         if record["status"] != "ok":
             self.failed = True
             self.log(f"  ✗ {nb.stem} FAILED after {record['seconds']:.1f} s in {record['error']} "
-                     f"(log: {folder / 'logs' / (nb.stem + '.log')})")
+                     f"(log: {log_file(folder, nb.stem)})")
             return
         slowest = "; ".join(describe_cell(c) for c in record.get("slowest_cells", []))
         self.log(f"  ✓ {nb.stem} finished in {record['seconds']:.1f} s" + (f" (slowest: {slowest})" if slowest else ""))
@@ -293,7 +293,7 @@ def _finish_job(run_root: Path, notebook: str, state: str, log) -> int:
         write_summary(run_root, records, {"state": env.get("state"), "profile": env.get("profile"),
                                           "seeds": env.get("seeds"), "device": env.get("device"),
                                           "git_sha": env.get("git_sha"),
-                                          "multi_seed": any(p.is_dir() for p in run_root.glob("seed-*")),
+                                          "multi_seed": bool(seed_folders(run_root)),
                                           "study_level": STUDY_LEVEL})
         try:
             log(f"Report: {build_report(run_root)}")

@@ -1,5 +1,5 @@
 """What ``workflow/Snakefile`` needs from the study: its configuration, checked before any job runs, the job
-graph's folders and notebooks, and the runner command of each job.
+graph's folders and notebooks (:mod:`.job_graph`), and the runner command of each job.
 
 The Snakefile stays a readable list of rules; everything that can be wrong in a configuration is refused here
 with the key, the bad value and what is allowed, at the moment Snakemake reads the Snakefile (a dry run
@@ -20,20 +20,13 @@ from ..data.catalogue import DATASETS
 from ..study.config import PROFILES
 from .notebook_parameters import UsageError, check_ranges, validate_parameters
 from .arguments import DEVICES
+from .job_graph import JOBS
 from ..study.run_io import REPO_ROOT
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-#: The per-seed notebooks and the ones each needs first (its model or GAN comes from the cache they fill).
-PER_SEED = {"01_cnn_training": (), "02_cnn_attribution": ("01_cnn_training",), "03_tcav": ("01_cnn_training",),
-            "04_gan_dynamics": ("01_cnn_training",), "05_gan_latent": ("04_gan_dynamics",)}
-#: Run once per data set over all its seeds, in the data set's folder (where it finds the seed-N folders).
-PER_DATASET = "06_evaluation"
 KEYS = ("datasets", "seeds", "profile", "threads", "out", "cache", "params")
 #: ``params`` that are runner options rather than notebook parameters: the data folder and the device.
 RUNNER_OPTIONS = {"data_dir": "--data-dir", "device": "--device"}
-#: Rule names by notebook (Snakemake rule names are identifiers).
-RULES = {"01_cnn_training": "cnn_training", "02_cnn_attribution": "cnn_attribution", "03_tcav": "tcav",
-         "04_gan_dynamics": "gan_dynamics", "05_gan_latent": "gan_latent", "06_evaluation": "evaluation"}
 
 
 class WorkflowConfigError(ValueError):
@@ -109,7 +102,7 @@ def declared_parameters() -> dict[str, dict]:
     """papermill's view of every study notebook's parameters (01–06), read once per process."""
     import papermill
 
-    return {nb: papermill.inspect_notebook(str(NOTEBOOKS_DIR / f"{nb}.ipynb")) for nb in [*PER_SEED, PER_DATASET]}
+    return {job.notebook: papermill.inspect_notebook(str(NOTEBOOKS_DIR / f"{job.notebook}.ipynb")) for job in JOBS}
 
 
 def _as_text(value) -> str:

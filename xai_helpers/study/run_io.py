@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .run_layout import RUN_SUBDIRS, metrics_file
+
 REPO_ROOT = Path(__file__).resolve().parents[2]  # xai_helpers/study/run_io.py
-RUN_SUBDIRS = ("executed", "html", "metrics", "figures", "tables", "logs")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -123,12 +124,12 @@ def write_json_atomic(path: Path, obj) -> Path:
 
 def write_metrics(run_dir: str | os.PathLike, notebook: str, metrics: dict) -> Path:
     """Write ``metrics/<notebook>.json`` (atomically) and return its path."""
-    path = resolve_run_dir(run_dir) / "metrics" / f"{_check_name(notebook)}.json"
+    path = metrics_file(resolve_run_dir(run_dir), _check_name(notebook))
     return write_json_atomic(path, to_plain(metrics))
 
 
 def read_metrics(run_dir: str | os.PathLike, notebook: str) -> dict:
-    return json.loads((Path(run_dir) / "metrics" / f"{notebook}.json").read_text())
+    return json.loads(metrics_file(run_dir, notebook).read_text())
 
 
 def save_figure(fig, run_dir: str | os.PathLike, name: str, dpi: int = 120) -> Path:

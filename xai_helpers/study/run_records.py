@@ -13,18 +13,19 @@ reused from an earlier run took seconds here, and the table says which run compu
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
+
+from .run_layout import log_file, seed_folders
 
 
 def _folders(root: Path) -> list[Path]:
     """The seed folders of a run in seed order, then the run's own folder (where study-level notebooks run)."""
-    seeds = [(int(m.group(1)), p) for p in root.glob("seed-*") if (m := re.fullmatch(r"seed-(\d+)", p.name)) and p.is_dir()]
-    return [p for _, p in sorted(seeds)] + [root]
+    return [*seed_folders(root).values(), root]
 
 
 def _job_files(root: Path, suffix: str) -> list[Path]:
-    return [f for folder in _folders(root) for f in sorted((folder / "logs").glob(f"*.{suffix}.json"))]
+    patterns = [log_file(folder, "*", f"{suffix}.json") for folder in _folders(root)]
+    return [f for pattern in patterns for f in sorted(pattern.parent.glob(pattern.name))]
 
 
 def job_records(run_root: str | Path) -> list[dict]:
