@@ -7,8 +7,7 @@ import nbformat
 import papermill
 import pytest
 
-from xai_helpers.cnn.train import CLASSIFIER_PARAMETERS
-from xai_helpers.study.model_parameters import MODEL_PARAMETERS
+from xai_helpers.study.parameter_registry import CLASSIFIER_PARAMETERS, MODEL_PARAMETERS
 from xai_helpers.study.parameters import ALLOWED, PIXEL_SIZES
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))

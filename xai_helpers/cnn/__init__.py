@@ -14,7 +14,8 @@ from .classifier_metrics import classification_summary, training_speed
 from .feature_level import (channel_attributions, channel_objective, class_channel_importance, class_logit_objective,
                             conv_activation_layers, maximise_activation)
 from .shortcut import PATTERN_EFFECT_MIN, SHORTCUT_RATE_MIN, shortcut_rate, train_shortcut_model
-from .train import CLASSIFIER_PARAMETERS, accuracy, classifier_settings, predict_logits, train_classifier
+from ..study.parameter_registry import CLASSIFIER_PARAMETERS
+from .train import accuracy, classifier_settings, predict_logits, train_classifier
 from .training_dynamics import probe_indices, rank_similarity_to_final, saliency_over_snapshots
 
 __all__ = ["CLASSIFIER_PARAMETERS", "IG_BASELINES", "METHODS", "PATTERN_EFFECT_MIN",

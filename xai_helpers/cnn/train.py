@@ -26,10 +26,6 @@ from . import models as _models
 
 #: Version tag of the training recipe; the source hash below catches code edits, this documents intent.
 RECIPE = "adamw-onecycle-affine-v1"
-#: The parameters that determine notebook 01's classifier and the data subset it is trained and tested on.
-#: Every notebook that uses the classifier declares all of them with the same defaults, so ``-p epochs 5`` reaches
-#: each one, and each explains, probes and measures with the very model 01 reports (one cache entry).
-CLASSIFIER_PARAMETERS = ("epochs", "batch_size", "lr", "weight_decay", "augment", "train_limit", "test_limit")
 
 
 @dataclass(kw_only=True)

@@ -12,7 +12,8 @@ import yaml
 
 from ..data.catalogue import DATASETS, check_imagefolder, image_side
 from ..study.config import PROFILES, resolve_config
-from ..study.model_parameters import MODEL_PARAMETERS, model_spec
+from ..study.model_parameters import model_spec
+from ..study.parameter_registry import MODEL_PARAMETERS
 from ..study.parameters import ParameterError, check_fits_image, check_values
 from ..study.run_io import resolve_data_dir
 

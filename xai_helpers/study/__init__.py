@@ -10,7 +10,8 @@ from ..lazy_exports import lazy_exports
 # session import it).
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     ".config": ("PROFILES", "resolve_config"),
-    ".model_parameters": ("MODEL_PARAMETERS", "ModelSpec", "model_spec"),
+    ".model_parameters": ("ModelSpec", "model_spec"),
+    ".parameter_registry": ("CLASSIFIER_PARAMETERS", "MODEL_PARAMETERS", "PARAMETERS", "parameters_cell"),
     ".parameters": ("ParameterError", "check_fits_image", "check_values"),
     ".progress": ("progress_mode",),
     ".reproducibility": ("resolve_device", "seed_everything"),

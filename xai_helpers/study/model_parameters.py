@@ -25,9 +25,6 @@ from .parameters import ParameterError
 from .run_io import REPO_ROOT
 
 MODEL_SOURCES = ("study", "torchvision", "file")
-#: The notebook parameters that choose and describe the explained classifier, with their defaults.
-MODEL_PARAMETERS = {"model_source": "study", "model_name": "", "model_weights": "", "model_file": "",
-                    "model_mean": None, "model_std": None, "gradcam_layer": "", "tcav_layers": ""}
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
