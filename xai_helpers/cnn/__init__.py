@@ -7,9 +7,9 @@ Figures: :mod:`.figures` (training) and :mod:`.attribution_figures` (explanation
 from . import explanation_metrics
 from .attenuation import attenuation_effect, taylor_channel_scores, taylor_prediction
 from .attribution import IG_BASELINES, METHODS, explain, heatmap, last_conv_activation
-from .attribution_study import (attenuation_correlation, faithfulness_table, ground_truth_table, method_options,
-                                per_image_channel_correlation, robustness_table, run_attributions, sanity_records,
-                                sanity_summary, substrate_rank_agreement)
+from .attribution_study import (attenuation_correlation, attenuation_study, faithfulness_table, ground_truth_table,
+                                method_options, per_image_channel_correlation, robustness_table, run_attributions,
+                                sanity_records, sanity_summary, substrate_rank_agreement)
 from .classifier_metrics import classification_summary, training_speed
 from .feature_level import (channel_attributions, channel_objective, class_channel_importance, class_logit_objective,
                             conv_activation_layers, maximise_activation)
@@ -19,7 +19,8 @@ from .train import accuracy, classifier_settings, predict_logits, train_classifi
 from .training_dynamics import probe_indices, rank_similarity_to_final, saliency_over_snapshots
 
 __all__ = ["CLASSIFIER_PARAMETERS", "IG_BASELINES", "METHODS", "PATTERN_EFFECT_MIN",
-           "SHORTCUT_RATE_MIN", "accuracy", "attenuation_correlation", "attenuation_effect", "channel_attributions",
+           "SHORTCUT_RATE_MIN", "accuracy", "attenuation_correlation", "attenuation_effect", "attenuation_study",
+           "channel_attributions",
            "channel_objective", "class_channel_importance", "class_logit_objective", "classification_summary",
            "classifier_settings", "conv_activation_layers", "explain", "explanation_metrics", "faithfulness_table",
            "ground_truth_table", "heatmap", "last_conv_activation", "maximise_activation", "method_options",

@@ -3,6 +3,7 @@ metric per method as a table. Each function returns plain data (dicts of arrays,
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ import torch
 from scipy.stats import kendalltau, pearsonr
 
 from . import explanation_metrics as em
+from .attenuation import attenuation_channels, attenuation_effect, taylor_channel_scores, taylor_prediction
 from .attribution import METHODS, explain, heatmap
 from .superpixels import DEFAULT_SUPERPIXELS, uses_superpixels
 from .train import predict_logits
@@ -227,3 +229,55 @@ def per_image_channel_correlation(measured: np.ndarray, predicted: np.ndarray) -
     for m, p in zip(measured.T, predicted.T):
         out.append(pearsonr(m, p).statistic if m.std() > 0 and p.std() > 0 else np.nan)
     return np.array(out)
+
+
+@dataclass
+class AttenuationStudy:
+    """Notebook 02's feature attenuation of one layer: measured logit changes against their first-order prediction."""
+    alphas: np.ndarray
+    channels: np.ndarray  # the channels attenuated one by one (all, or a spread over the ranking)
+    total_channels: int
+    measured: np.ndarray  # (channels, alphas): mean measured Δf_c over the images
+    predicted: np.ndarray  # (channels, alphas): mean first-order prediction
+    per_image: np.ndarray  # per image: correlation across channels of measured and predicted ablation (α = 0)
+    pooled_correlation: float  # all channels and factors together
+    set_measured: np.ndarray  # the top set of channels attenuated together (α), mean over images
+    set_predicted: np.ndarray
+    set_correlation: float
+    curves_measured: dict[str, np.ndarray] = field(default_factory=dict)  # top, median and bottom channel, top set
+    curves_predicted: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def per_image_correlation(self) -> float:
+        return float(np.nanmean(self.per_image))
+
+
+def attenuation_study(model, layer, x, targets, max_channels: int, top_set: int = 8,
+                      alphas: np.ndarray | None = None) -> AttenuationStudy:
+    """Attenuate each channel of ``layer`` (at most ``max_channels``, spread over the ranking by first-order score:
+    :func:`~.attenuation.attenuation_channels`) by the factors ``alphas`` on the images ``x``, and the ``top_set``
+    best-scored channels together; compare each measured Δf_c(α) with its first-order Taylor prediction
+    (:mod:`.attenuation`). Curves are kept for the top, median and bottom channel and the top set. ``alphas``:
+    0, 0.1, …, 1 unless given."""
+    alphas = np.linspace(0, 1, 11) if alphas is None else np.asarray(alphas)
+    scores = taylor_channel_scores(model, layer, x, targets)
+    order = np.argsort(-scores.mean(0))
+    channels = attenuation_channels(order, max_channels)
+    total = len(order)
+    scores = scores[:, channels]
+    order = np.argsort(-scores.mean(0))
+    effects = np.stack([attenuation_effect(model, layer, x, targets, [channels[k]], alphas)
+                        for k in range(scores.shape[1])])  # (channels, alphas, images)
+    measured = effects.mean(2)
+    predicted = np.array([taylor_prediction(scores, [k], alphas).mean(1) for k in range(scores.shape[1])])
+    per_image = per_image_channel_correlation(effects[:, 0], scores.T)  # alphas[0] = 0: ablation; Taylor at 0
+    top = order[:top_set]
+    set_measured = attenuation_effect(model, layer, x, targets, channels[top], alphas).mean(1)
+    set_predicted = taylor_prediction(scores, top, alphas).mean(1)
+    picks = {"top": order[0], "median": order[len(order) // 2], "bottom": order[-1]}
+    curves_m = {f"{n} (ch {channels[k]})": measured[k] for n, k in picks.items()}
+    curves_p = {f"{n} (ch {channels[k]})": predicted[k] for n, k in picks.items()}
+    curves_m[f"top-{top_set} set"], curves_p[f"top-{top_set} set"] = set_measured, set_predicted
+    return AttenuationStudy(alphas, channels, total, measured, predicted, per_image,
+                            attenuation_correlation(measured, predicted), set_measured, set_predicted,
+                            attenuation_correlation(set_measured, set_predicted), curves_m, curves_p)
