@@ -28,3 +28,46 @@ def test_progress_is_a_bar_when_watched_and_log_lines_when_headless(monkeypatch)
     assert progress_mode("auto") == "log" and progress_mode("none") == "none"
     with pytest.raises(ValueError, match="auto, bar, log or none, got 'quiet'"):
         progress_mode("quiet")
+
+
+def _values(notebook, tmp_path, **over):
+    """A notebook's parameters as its parameters cell sets them (the registry's defaults), with ``over`` applied."""
+    from xai_helpers.study.parameter_registry import PARAMETERS
+
+    values = {p.name: p.default for p in PARAMETERS if notebook in p.notebooks}
+    values.update(profile="smoke", device="cpu", run_dir=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"))
+    values.update(over)
+    return values
+
+
+def test_open_notebook_applies_the_knobs_a_notebook_declares_and_starts_the_session(tmp_path):
+    from xai_helpers.study import open_notebook, resolve_config
+
+    config, spec, dev, run_path, _ = open_notebook("03_tcav", _values("03_tcav", tmp_path, set_size=9, epochs=2))
+    smoke = resolve_config("smoke")
+    assert config["tcav_set_size"] == 9 and config["epochs"] == 2  # 03's set_size overrides the tcav_set_size knob
+    assert config["tcav_random_sets"] == smoke["tcav_random_sets"]  # None in the cell: the profile's value
+    assert spec is not None and not spec.supplied and dev == torch.device("cpu") and run_path.is_dir()
+    config, spec, *_ = open_notebook("04_gan_dynamics", _values("04_gan_dynamics", tmp_path))
+    assert spec is None and config["gan_iterations"] == smoke["gan_iterations"]  # 04 declares no model parameter
+
+
+@pytest.mark.parametrize("over, message", [({"sanity_threshold": 2.0}, "sanity_threshold = 2.0 is not allowed"),
+                                           ({"n_explain": 0}, "n_explain = 0 is not allowed"),
+                                           ({"model_source": "zoo"}, "model_source = 'zoo'")])
+def test_open_notebook_refuses_a_bad_value_before_the_session_starts(tmp_path, over, message):
+    from xai_helpers.study import open_notebook
+    from xai_helpers.study.parameters import ParameterError
+
+    with pytest.raises((ParameterError, ValueError), match=message):
+        open_notebook("02_cnn_attribution", _values("02_cnn_attribution", tmp_path, **over))
+    assert not (tmp_path / "run").exists(), "refused before the run folder is made"
+
+
+def test_open_notebook_names_a_parameter_that_is_not_set(tmp_path):
+    from xai_helpers.study import open_notebook
+
+    values = _values("01_cnn_training", tmp_path)
+    del values["n_probe"]
+    with pytest.raises(ValueError, match="parameters n_probe are not set"):
+        open_notebook("01_cnn_training", values)

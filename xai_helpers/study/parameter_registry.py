@@ -31,6 +31,17 @@ class Parameter:
     #: training settings, declared by every notebook that uses 01's classifier) or "" (the notebook's own).
     group: str = ""
     help_in: dict[str, str] = field(default_factory=dict)  # where one notebook says it in its own words
+    #: The profile knob this parameter overrides where its name differs from the knob's (03's ``set_size`` sets
+    #: ``tcav_set_size``); see :meth:`profile_knob`.
+    knob: str = ""
+
+    def profile_knob(self) -> str:
+        """The profile knob that this parameter overrides (None in the cell: the profile's value), or "" when it is no
+        knob (its None then means something of its own, e.g. 'class 3')."""
+        from .config import PROFILES
+
+        name = self.knob or self.name
+        return name if self.default is None and all(name in knobs for knobs in PROFILES.values()) else ""
 
     def allowed(self) -> Allowed | None:
         return ALLOWED.get(self.name)
@@ -39,7 +50,8 @@ class Parameter:
         """What the notebook uses under ``profile`` when the cell's default is None."""
         from .config import PROFILES
 
-        return PROFILES[profile].get(self.name, self.default) if self.default is None else self.default
+        knob = self.profile_knob()
+        return PROFILES[profile][knob] if knob else self.default
 
     def line(self, notebook: str) -> str:
         """This parameter's line in ``notebook``'s parameters cell."""
@@ -167,19 +179,23 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("set_size", "\"Optional[int]\"", None,
               "images per concept draw and per random set; None: the profile's value",
               notebooks=("03_tcav", "07_explorer"),
-              help_in={"07_explorer": "concept tester: images per concept draw and per random set (as 03); None: the profile's value"}),
+              help_in={"07_explorer": "concept tester: images per concept draw and per random set (as 03); None: the profile's value"},
+              knob="tcav_set_size"),
     Parameter("n_random_sets", "\"Optional[int]\"", None,
               "random counterparts R (CAVs per concept and layer); None: the profile's value",
               notebooks=("03_tcav", "07_explorer"),
-              help_in={"07_explorer": "concept tester: random counterparts R (CAVs per concept and layer); None: the profile's value"}),
+              help_in={"07_explorer": "concept tester: random counterparts R (CAVs per concept and layer); None: the profile's value"},
+              knob="tcav_random_sets"),
     Parameter("n_controls", "\"Optional[int]\"", None,
               "random control concepts that check the test; None: the profile's value",
               notebooks=("03_tcav", "07_explorer"),
-              help_in={"07_explorer": "concept tester: 03's random control concepts offered; None: the profile's value"}),
+              help_in={"07_explorer": "concept tester: 03's random control concepts offered; None: the profile's value"},
+              knob="tcav_controls"),
     Parameter("n_class_images", "\"Optional[int]\"", None,
               "test images per class that TCAV scores; None: the profile's value",
               notebooks=("03_tcav", "07_explorer"),
-              help_in={"07_explorer": "concept tester: test images per class that TCAV scores; None: the profile's value"}),
+              help_in={"07_explorer": "concept tester: test images per class that TCAV scores; None: the profile's value"},
+              knob="tcav_class_images"),
     Parameter("min_cav_accuracy", "float", 0.7,
               "CAVs below this held-out accuracy are flagged and left out of the test",
               notebooks=("03_tcav",)),
