@@ -79,3 +79,14 @@ def test_a_cache_dir_that_is_not_a_folder_is_refused_and_not_created(tmp_path, c
     assert cache_clean.main(["--cache-dir", str(tmp_path / "typo")]) == 2
     assert "'" + str(tmp_path / "typo") + "' is not a folder" in capsys.readouterr().err
     assert not (tmp_path / "typo").exists()
+
+
+def test_an_entry_whose_lock_is_held_is_left_in_place(tmp_path, current_config, capsys):
+    """Another process building (or reading) an entry holds its lock: --remove leaves it alone."""
+    from filelock import FileLock
+
+    key = _model_entry(tmp_path, dict(current_config, code="0123456789ab"))
+    with FileLock(tmp_path / f".{key}.lock"):
+        assert cache_clean.main(["--cache-dir", str(tmp_path), "--remove"]) == 0
+    out = capsys.readouterr().out
+    assert "another process holds its lock" in out and "removed 0 entries" in out and (tmp_path / key).exists()

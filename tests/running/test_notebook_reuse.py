@@ -119,3 +119,17 @@ def test_the_code_digest_ignores_docstrings_and_comments(tmp_path):
     base = R.code_digest(tmp_path)
     module.write_text('"""New words."""\n# and a comment\nx = 1\n')
     assert R.code_digest(tmp_path) == base
+
+
+def test_the_code_digest_covers_the_packages_data_files_and_code_that_does_not_parse(tmp_path):
+    """The parameter registry's table is a TOML file: editing it must rerun notebooks. A .py that does not parse is
+    hashed as it is, instead of failing the run."""
+    (tmp_path / "xai_helpers").mkdir()
+    (tmp_path / "requirements").mkdir()
+    (tmp_path / "requirements" / "lock.txt").write_text("torch==1\n")
+    table = tmp_path / "xai_helpers" / "table.toml"
+    table.write_text('knob = "a"\n')
+    (tmp_path / "xai_helpers" / "broken.py").write_text("def f(:\n")
+    base = R.code_digest(tmp_path)
+    table.write_text('knob = "b"\n')
+    assert R.code_digest(tmp_path) != base

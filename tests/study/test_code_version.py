@@ -67,3 +67,10 @@ def test_runnable_source_drops_prose_and_keeps_code():
     assert runnable_source('def f():\n    x = 1\n    "kept"\n') != runnable_source("def f():\n    x = 1\n")
     # a body that was only a docstring still parses as a body
     assert runnable_source('class C:\n    """Doc."""\n') == "class C:\n    pass"
+
+
+def test_swapping_imports_that_bind_the_same_name_is_a_code_change():
+    """The second import wins: swapping them changes what runs, so the hash must change."""
+    first = "from os.path import join as f\nfrom shlex import join as f\n"
+    second = "from shlex import join as f\nfrom os.path import join as f\n"
+    assert runnable_source(first) != runnable_source(second)

@@ -69,3 +69,11 @@ def test_the_groups_and_ranges_come_from_one_table():
     numeric = [p for p in R.PARAMETERS if any(t in p.type for t in ("int", "float", "list"))]
     assert numeric and all(p.allowed() is not None for p in numeric), [p.name for p in numeric if p.allowed() is None]
     assert R.BY_NAME["epochs"].profile_value("smoke") != R.BY_NAME["epochs"].profile_value("paper")
+
+
+def test_the_table_is_consistent_and_an_inconsistent_one_is_caught(monkeypatch):
+    """A profile knob with a default other than None would silently replace the profile's value (built to fail)."""
+    assert R.table_problems() == []
+    bad = tuple(dataclasses.replace(p, default=0.01) if p.name == "lr" else p for p in R.PARAMETERS)
+    monkeypatch.setattr(R, "PARAMETERS", bad)
+    assert R.table_problems() == ["lr: overrides profile knob 'lr', so its default must be None, not 0.01"]

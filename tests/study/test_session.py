@@ -71,3 +71,12 @@ def test_open_notebook_names_a_parameter_that_is_not_set(tmp_path):
     del values["n_probe"]
     with pytest.raises(ValueError, match="parameters n_probe are not set"):
         open_notebook("01_cnn_training", values)
+
+
+def test_a_model_parameter_the_notebook_does_not_declare_keeps_its_default(tmp_path):
+    """06 declares no tcav_layers: a value of that name left in its namespace must not reach the model spec."""
+    from xai_helpers.study import open_notebook
+
+    values = _values("06_evaluation", tmp_path, tcav_layers="no_such_layer")
+    _, spec, *_ = open_notebook("06_evaluation", values)
+    assert not spec.tcav_layers

@@ -4,7 +4,9 @@
 Every key of the model cache holds the version of the code that trains the model (each training module's
 ``code_version``) and torch's version; every key of a notebook's reused results holds the package's code digest
 (:func:`~xai_helpers.running.notebook_reuse.code_digest`). An entry made by other code or another torch is therefore
-never looked up again: no configuration of this checkout produces its key. Those entries are listed with the reason
+never looked up again: no configuration of this checkout, under this Python, produces its key (code versions are
+read with this Python's parser: a cache another checkout or Python version shares is theirs too, so clean it from
+there, or give each its own cache). Those entries are listed with the reason
 and their size, and removed with ``--remove`` (each folder renamed aside first, so an interrupted removal leaves no
 half entry under a key). Entries this code could still produce (another profile, data set or seed) are kept: whether
 those are still wanted is the user's call.
@@ -90,13 +92,29 @@ def stale_entries(cache_dir: Path) -> list[Stale]:
     return found
 
 
-def remove(stale: list[Stale]) -> None:
-    """Remove each entry (renamed aside first) and a model entry's build lock beside it."""
+def remove(stale: list[Stale], log=print) -> list[Stale]:
+    """Remove each entry (renamed aside first) and a model entry's build lock beside it; an entry whose lock another
+    process holds (it is being built or read into a cache right now) is left alone. Returns what was removed."""
+    from filelock import FileLock, Timeout
+
     from ..study.cache import _discard
 
+    removed = []
     for item in stale:
-        _discard(item.path)
-        (item.path.parent / f".{item.path.name}.lock").unlink(missing_ok=True)
+        lock_path = item.path.parent / f".{item.path.name}.lock"
+        lock = FileLock(lock_path)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            log(f"  {item.path.name}: another process holds its lock; left in place")
+            continue
+        try:
+            _discard(item.path)
+            removed.append(item)
+        finally:
+            lock.release()
+        lock_path.unlink(missing_ok=True)
+    return removed
 
 
 def _megabytes(n: int) -> str:
@@ -124,8 +142,8 @@ def main(argv: list[str] | None = None, log=print) -> int:
     if not stale:
         log(f"{cache_dir}: every entry is one this checkout can use; nothing to remove")
     elif args.remove:
-        remove(stale)
-        log(f"{cache_dir}: removed {len(stale)} entries ({total})")
+        removed = remove(stale, log)
+        log(f"{cache_dir}: removed {len(removed)} entries ({_megabytes(sum(item.size for item in removed))})")
     else:
         log(f"{cache_dir}: {len(stale)} entries ({total}) that this checkout can never use; "
             "./run_all.sh --clean-cache --remove removes them")

@@ -80,18 +80,27 @@ def tree_digest(path: str | Path) -> str:
 
 
 def code_digest(root: Path = REPO_ROOT) -> str:
-    """SHA-256 of the package's Python code as it runs (:func:`~xai_helpers.study.code_version.runnable_source`: a docstring
-    or comment edit reruns nothing) and of the lock file (paths and contents)."""
+    """SHA-256 of every file of the package and of the lock file (paths and contents): Python code as it runs
+    (:func:`~xai_helpers.study.code_version.runnable_source`: a docstring or comment edit reruns nothing), other files
+    (the parameter registry's table) and code that does not parse as they are."""
     h = hashlib.sha256()
     for part in CODE:
         target = root / part
-        files = sorted(target.rglob("*.py")) if target.is_dir() else [target]
+        files = sorted(target.rglob("*")) if target.is_dir() else [target]
         for f in files:
-            if "__pycache__" in f.parts or not f.is_file():
+            if "__pycache__" in f.parts or not f.is_file() or f.suffix == ".pyc":
                 continue
-            content = runnable_source(f.read_text()).encode() if f.suffix == ".py" else f.read_bytes()
-            h.update(f.relative_to(root).as_posix().encode() + b"\0" + content + b"\0")
+            h.update(f.relative_to(root).as_posix().encode() + b"\0" + _content(f) + b"\0")
     return h.hexdigest()
+
+
+def _content(f: Path) -> bytes:
+    if f.suffix == ".py":
+        try:
+            return runnable_source(f.read_text()).encode()
+        except SyntaxError:
+            pass
+    return f.read_bytes()
 
 
 def notebook_digest(notebook: str | Path) -> str:

@@ -29,12 +29,15 @@ def runnable_source(source: str) -> str:
 
 
 def _imports_sorted(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Each run of consecutive imports sorted, unless a name is bound twice in it (then the order decides which
+    binding wins, and the run keeps its order)."""
     out, run = [], []
     for stmt in body + [None]:
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
             run.append(stmt)
             continue
-        out += sorted(run, key=ast.unparse)
+        bound = [alias.asname or alias.name.split(".")[0] for imp in run for alias in imp.names]
+        out += sorted(run, key=ast.unparse) if len(bound) == len(set(bound)) else run
         run = []
         if stmt is not None:
             out.append(stmt)

@@ -44,7 +44,7 @@ class Parameter:
         from .config import PROFILES
 
         name = self.knob or self.name
-        return name if self.default is None and all(name in knobs for knobs in PROFILES.values()) else ""
+        return name if any(name in knobs for knobs in PROFILES.values()) else ""
 
     def allowed(self) -> Allowed | None:
         return ALLOWED.get(self.name)
@@ -81,6 +81,27 @@ MODEL_PARAMETERS = {p.name: p.default for p in PARAMETERS if p.group == "model"}
 #: 01's classifier declares all of them, so ``-p epochs 5`` reaches each one, and each explains, probes and measures
 #: the very model 01 reports (one cache entry).
 CLASSIFIER_PARAMETERS = tuple(p.name for p in PARAMETERS if p.group == "classifier")
+
+
+def table_problems() -> list[str]:
+    """What is wrong with the table as the notebooks would read it: a profile knob whose cell default is not None (the
+    cell's value would silently replace the profile's), a knob some profile lacks, an explicit ``knob`` that names no
+    knob, a notebook or group that does not exist."""
+    from .config import PROFILES
+
+    problems = []
+    for p in PARAMETERS:
+        knob = p.profile_knob()
+        if p.knob and not knob:
+            problems.append(f"{p.name}: knob {p.knob!r} is no profile knob")
+        if knob and p.default is not None:
+            problems.append(f"{p.name}: overrides profile knob {knob!r}, so its default must be None, not {p.default!r}")
+        if knob and not all(knob in knobs for knobs in PROFILES.values()):
+            problems.append(f"{p.name}: knob {knob!r} is missing from some profile")
+        problems += [f"{p.name}: unknown notebook {nb!r}" for nb in p.notebooks if nb not in NOTEBOOKS]
+        if p.group not in ("", "standard", "model", "classifier"):
+            problems.append(f"{p.name}: unknown group {p.group!r}")
+    return problems
 
 
 def parameters_cell(notebook: str) -> str:

@@ -46,6 +46,7 @@ def open_notebook(notebook: str, values: Mapping[str, Any]) -> Opening:
     if not declared:
         raise ValueError(f"notebook {notebook!r} declares no parameter in the registry (xai_helpers/study/"
                          "parameter_registry.py)")
+    names = {p.name for p in declared}
     missing = [p.name for p in declared if p.name not in values]
     if missing:
         raise ValueError(f"{notebook}: parameters {', '.join(missing)} are not set; run its parameters cell first")
@@ -54,8 +55,9 @@ def open_notebook(notebook: str, values: Mapping[str, Any]) -> Opening:
     check_values({p.name: values[p.name] for p in declared
                   if not p.profile_knob() and p.group != "model" and p.allowed() is not None})
     spec = None
-    if any(p.group == "model" for p in declared):
-        spec = model_spec(**{name: values.get(name, default) for name, default in MODEL_PARAMETERS.items()})
+    if any(p.group == "model" for p in declared):  # what it does not declare (06: tcav_layers) keeps its default
+        spec = model_spec(**{name: values[name] if name in names else default
+                             for name, default in MODEL_PARAMETERS.items()})
     device, run_path, cache_path = start_notebook(values["seed"], values["device"], values["run_dir"],
                                                   values["cache_dir"])
     return Opening(config, spec, device, run_path, cache_path)
