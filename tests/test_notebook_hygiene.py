@@ -7,11 +7,11 @@ import nbformat
 import papermill
 import pytest
 
-from xai_helpers.study.parameter_registry import CLASSIFIER_PARAMETERS, MODEL_PARAMETERS
+from xai_helpers.study.parameter_registry import CLASSIFIER_PARAMETERS, MODEL_PARAMETERS, PARAMETERS
 from xai_helpers.study.parameters import ALLOWED, PIXEL_SIZES
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-STANDARD = ("profile", "dataset", "device", "seed", "run_dir", "cache_dir")
+STANDARD = tuple(p.name for p in PARAMETERS if p.group == "standard")  # what the runner sets for every notebook
 
 
 def test_there_are_notebooks():

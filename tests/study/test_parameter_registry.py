@@ -77,3 +77,10 @@ def test_the_table_is_consistent_and_an_inconsistent_one_is_caught(monkeypatch):
     bad = tuple(dataclasses.replace(p, default=0.01) if p.name == "lr" else p for p in R.PARAMETERS)
     monkeypatch.setattr(R, "PARAMETERS", bad)
     assert R.table_problems() == ["lr: overrides profile knob 'lr', so its default must be None, not 0.01"]
+
+
+def test_the_registrys_notebooks_are_the_study_notebooks_on_disk():
+    """NOTEBOOKS names the files the runner discovers, so a new notebook cannot be left out of the registry."""
+    from xai_helpers.running.arguments import discover_notebooks
+
+    assert R.NOTEBOOKS == tuple(nb.stem for nb in discover_notebooks(ROOT / "notebooks"))
