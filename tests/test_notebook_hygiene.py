@@ -95,15 +95,17 @@ def test_a_notebook_that_uses_the_classifier_declares_all_its_settings(path):
     with another model than the one 01 reports (issue 14: 02-06 used to build theirs from the profile)."""
     nb = nbformat.read(path, as_version=4)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    loads_study_models = "load_study_models(data, config" in code  # the explorer: classifier_settings inside
-    if "train_classifier(" not in code and not loads_study_models:
-        pytest.skip("trains no classifier")
+    # the opening trains it with classifier_settings (tests/opening); so does the explorer's load_study_models
+    opens_the_classifier = "open_notebook(" in code and "classifier=False" not in code
+    loads_study_models = "load_study_models(data, config" in code
+    if not (opens_the_classifier or loads_study_models):
+        pytest.skip("uses no classifier")
     params = papermill.inspect_notebook(str(path))
     missing = [name for name in CLASSIFIER_PARAMETERS if name not in params]
     assert not missing, f"{path.stem} uses the classifier but does not declare {missing}"
-    assert "classifier_settings(config" in code or loads_study_models, \
-        "classifier built from something other than the resolved settings"
-    assert '"classifier_checkpoint"' in code, "its metrics must record the classifier's cache id"
+    assert "classifier_settings(" not in code, "the classifier's settings come from the opening, not a second build"
+    if opens_the_classifier:
+        assert '"classifier_checkpoint"' in code, "its metrics must record the classifier's cache id"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -128,3 +130,46 @@ def test_a_study_notebook_defines_no_function(path):
         defined += [f"{type(node).__name__} {getattr(node, 'name', '')}".strip() for node in ast.walk(ast.parse(code))
                     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))]
     assert not defined, defined
+
+
+#: What a notebook did to begin before the opening was one call: now inside xai_helpers.opening.open_notebook.
+OPENING_STEPS = {"start_session", "start_notebook", "classifier_settings", "study_classifier", "resolve_data_dir"}
+#: Besides the opening, the first cell may set warning filters and constants, and start a clock.
+ALLOWED_IN_OPENING = {"open_notebook", "globals", "filterwarnings", "perf_counter"}
+
+
+def _calls(tree) -> list[str]:
+    return [node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "?")
+            for node in ast.walk(tree) if isinstance(node, ast.Call)]
+
+
+def _opening_problems(source: str) -> list[str]:
+    """Why the cell ``source`` is not a notebook's opening: imports, warning filters, constants, one call."""
+    calls = _calls(ast.parse(source))
+    problems = [f"calls {name}" for name in calls if name not in ALLOWED_IN_OPENING]
+    if calls.count("open_notebook") != 1:
+        problems.append(f"calls open_notebook {calls.count('open_notebook')} times")
+    return problems
+
+
+def _code_cells(path) -> list[str]:
+    return ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_notebook_opens_with_one_call(path):
+    """The first code cell after the parameters checks them, starts the session, loads the data and the classifier
+    in one call; nowhere else does the notebook repeat one of those steps."""
+    cells = _code_cells(path)
+    assert _opening_problems(cells[1]) == []
+    repeated = [name for source in cells[2:] for name in _calls(ast.parse(source)) if name in OPENING_STEPS]
+    assert not repeated, f"{path.stem} repeats opening steps: {repeated}"
+
+
+def test_an_opening_of_several_calls_is_refused():
+    old = ('config, spec, dev, run_path, cache_path = open_notebook(NOTEBOOK, globals())\n'
+           'data = load_dataset(dataset, resolve_data_dir(data_dir))\n'
+           'common = classifier_settings(config, seed=seed, device=dev, cache_dir=cache_path)\n')
+    assert sorted(_opening_problems(old)) == ["calls classifier_settings", "calls load_dataset",
+                                              "calls resolve_data_dir"]
+    assert _opening_problems("import warnings\nNOTEBOOK = '01'\n") == ["calls open_notebook 0 times"]

@@ -40,43 +40,61 @@ def _values(notebook, tmp_path, **over):
     return values
 
 
-def test_open_notebook_applies_the_knobs_a_notebook_declares_and_starts_the_session(tmp_path):
-    from xai_helpers.study import open_notebook, resolve_config
+def test_start_session_applies_the_knobs_a_notebook_declares_and_starts_the_session(tmp_path):
+    from xai_helpers.study import resolve_config, start_session
 
-    config, spec, dev, run_path, _ = open_notebook("03_tcav", _values("03_tcav", tmp_path, set_size=9, epochs=2))
+    config, spec, dev, run_path, _ = start_session("03_tcav", _values("03_tcav", tmp_path, set_size=9, epochs=2))
     smoke = resolve_config("smoke")
     assert config["tcav_set_size"] == 9 and config["epochs"] == 2  # 03's set_size overrides the tcav_set_size knob
     assert config["tcav_random_sets"] == smoke["tcav_random_sets"]  # None in the cell: the profile's value
     assert spec is not None and not spec.supplied and dev == torch.device("cpu") and run_path.is_dir()
-    config, spec, *_ = open_notebook("04_gan_dynamics", _values("04_gan_dynamics", tmp_path))
+    config, spec, *_ = start_session("04_gan_dynamics", _values("04_gan_dynamics", tmp_path))
     assert spec is None and config["gan_iterations"] == smoke["gan_iterations"]  # 04 declares no model parameter
 
 
 @pytest.mark.parametrize("over, message", [({"sanity_threshold": 2.0}, "sanity_threshold = 2.0 is not allowed"),
                                            ({"n_explain": 0}, "n_explain = 0 is not allowed"),
                                            ({"model_source": "zoo"}, "model_source = 'zoo'")])
-def test_open_notebook_refuses_a_bad_value_before_the_session_starts(tmp_path, over, message):
-    from xai_helpers.study import open_notebook
+def test_start_session_refuses_a_bad_value_before_the_session_starts(tmp_path, over, message):
+    from xai_helpers.study import start_session
     from xai_helpers.study.parameters import ParameterError
 
     with pytest.raises((ParameterError, ValueError), match=message):
-        open_notebook("02_cnn_attribution", _values("02_cnn_attribution", tmp_path, **over))
+        start_session("02_cnn_attribution", _values("02_cnn_attribution", tmp_path, **over))
     assert not (tmp_path / "run").exists(), "refused before the run folder is made"
 
 
-def test_open_notebook_names_a_parameter_that_is_not_set(tmp_path):
-    from xai_helpers.study import open_notebook
+def test_start_session_names_a_parameter_that_is_not_set(tmp_path):
+    from xai_helpers.study import start_session
 
     values = _values("01_cnn_training", tmp_path)
     del values["n_probe"]
     with pytest.raises(ValueError, match="parameters n_probe are not set"):
-        open_notebook("01_cnn_training", values)
+        start_session("01_cnn_training", values)
 
 
 def test_a_model_parameter_the_notebook_does_not_declare_keeps_its_default(tmp_path):
     """06 declares no tcav_layers: a value of that name left in its namespace must not reach the model spec."""
-    from xai_helpers.study import open_notebook
+    from xai_helpers.study import start_session
 
     values = _values("06_evaluation", tmp_path, tcav_layers="no_such_layer")
-    _, spec, *_ = open_notebook("06_evaluation", values)
+    _, spec, *_ = start_session("06_evaluation", values)
     assert not spec.tcav_layers
+
+
+def test_a_notebook_that_needs_hooks_refuses_a_torchscript_model_before_the_session_starts(tmp_path):
+    """03 reads activations through hooks, which a TorchScript model does not take: refused, naming the file."""
+    import warnings
+
+    from torch import nn
+    from xai_helpers.study import start_session
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated in favour of torch.export
+        torch.jit.save(torch.jit.script(nn.Sequential(nn.Flatten(), nn.Linear(4, 2))), tmp_path / "net.pt")
+    values = _values("03_tcav", tmp_path, model_source="file", model_file=str(tmp_path / "net.pt"))
+    with pytest.raises(ValueError, match=r"takes no hooks: supply model_file = '.*net\.pt' as module:factory"):
+        start_session("03_tcav", values, needs_hooks=True)
+    assert not (tmp_path / "run").exists(), "refused before the run folder is made"
+    _, spec, *_ = start_session("03_tcav", values)  # a notebook that only calls the model takes it
+    assert spec.is_torchscript

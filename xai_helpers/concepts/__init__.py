@@ -7,9 +7,9 @@ from .sets import concept_sets, planting_pattern
 from .planted import EXPLORATORY_FAMILY, PLANTED_FAMILY, absent_verdict, families, planted_metrics, present_verdict
 from .significance import correct, correct_within
 from .tcav import (captum_accuracy_comparison, class_inputs, compare_with_null, default_layers, json_value,
-                   nested_metrics, significant_pairs, tcav_study)
+                   nested_metrics, probed_layers, significant_pairs, tcav_study)
 
 __all__ = ["EXPLORATORY_FAMILY", "PLANTED_FAMILY", "absent_verdict", "captum_accuracy_comparison", "class_inputs",
            "compare_with_null", "concept_sets", "correct", "correct_within", "default_layers", "families",
-           "json_value", "nested_metrics", "planted_metrics", "planting_pattern", "present_verdict",
+           "json_value", "nested_metrics", "planted_metrics", "planting_pattern", "present_verdict", "probed_layers",
            "significant_pairs", "tcav_study"]

@@ -39,6 +39,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.svm import SVC
 from torch import nn
 
+from ..cnn.model_sources import tcav_layer_names
 from .significance import paired_t_test
 
 _SET_NAME = re.compile(r"^[A-Za-z0-9_#-]+$")
@@ -296,6 +297,18 @@ def default_layers(model: nn.Module) -> dict[str, str]:
         raise ValueError(f"{type(model).__name__} needs a convolution with a ReLU, a cam_layer and a two-layer "
                          f"head for the default TCAV layers; pass layer names instead")
     return {"first convolution": first, "last convolution": last, "last hidden layer": linears[-2]}
+
+
+def probed_layers(model: nn.Module, supplied: bool) -> tuple[dict[str, str], str]:
+    """The layers TCAV probes in ``model`` ({label: module name}) and the one the planted concept is summarised at.
+    A ``supplied`` model (the user's) is probed where :func:`~xai_helpers.cnn.model_sources.attach_layers` chose
+    (first, Grad-CAM and deepest feature maps, or ``tcav_layers``), summarised at the deepest; the study's CNN at
+    :func:`default_layers`, summarised at its last hidden layer."""
+    if supplied:
+        layers = tcav_layer_names(model)
+        return layers, list(layers.values())[-1]
+    layers = default_layers(model)
+    return layers, layers["last hidden layer"]
 
 
 def class_inputs(images: torch.Tensor, labels: torch.Tensor, n: int | None) -> dict[int, torch.Tensor]:

@@ -17,5 +17,5 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     ".reproducibility": ("resolve_device", "seed_everything"),
     ".run_io": ("all_finite", "finite_or_none", "frame_dict", "resolve_cache_dir", "resolve_data_dir",
                 "resolve_ratings_dir", "resolve_run_dir", "rounded", "save_figure", "save_table", "write_metrics"),
-    ".session": ("open_notebook", "start_notebook"),
+    ".session": ("Session", "start_notebook", "start_session"),
 })

@@ -24,8 +24,8 @@ def start_notebook(seed: int, device: str, run_dir: str, cache_dir: str) -> tupl
     return resolve_device(device), resolve_run_dir(run_dir), resolve_cache_dir(cache_dir)
 
 
-class Opening(NamedTuple):
-    """What a notebook starts with: its resolved configuration, the classifier it explains (None where it declares
+class Session(NamedTuple):
+    """A notebook's started session: its resolved configuration, the classifier it explains (None where it declares
     no model parameters), the device and its run and model-cache folders."""
     config: dict
     spec: ModelSpec | None
@@ -34,14 +34,16 @@ class Opening(NamedTuple):
     cache_path: Path
 
 
-def open_notebook(notebook: str, values: Mapping[str, Any]) -> Opening:
+def start_session(notebook: str, values: Mapping[str, Any], *, needs_hooks: bool = False) -> Session:
     """Resolve and check ``notebook``'s parameters as the registry (:mod:`.parameter_registry`) declares them, read
-    from ``values`` (a notebook passes ``globals()``, where papermill put them), then start its session.
+    from ``values`` (a notebook passes ``globals()``, where papermill put them), then start its session. A notebook
+    opens with :func:`xai_helpers.opening.open_notebook`, which calls this and goes on to the data and the model.
 
     The profile's knobs are overridden by the parameters that name them (:func:`.config.resolve_config`, which checks
     the merged configuration), every other numeric parameter is checked against its range, and the model parameters
     become a :class:`.model_parameters.ModelSpec` (files checked): everything is refused, naming the bad value and
-    what is allowed, before the session starts (:func:`start_notebook`)."""
+    what is allowed, before the session starts (:func:`start_notebook`). With ``needs_hooks`` (a notebook that
+    reads a layer's activations) a TorchScript model is refused too."""
     declared = [p for p in PARAMETERS if notebook in p.notebooks]
     if not declared:
         raise ValueError(f"notebook {notebook!r} declares no parameter in the registry (xai_helpers/study/"
@@ -58,6 +60,9 @@ def open_notebook(notebook: str, values: Mapping[str, Any]) -> Opening:
     if any(p.group == "model" for p in declared):  # what it does not declare (06: tcav_layers) keeps its default
         spec = model_spec(**{name: values[name] if name in names else default
                              for name, default in MODEL_PARAMETERS.items()})
+        if needs_hooks and spec.is_torchscript:
+            raise ValueError(f"{notebook} reads a layer's activations, and a TorchScript model takes no hooks: supply "
+                             f"model_file = {spec.file!r} as module:factory with model_weights instead")
     device, run_path, cache_path = start_notebook(values["seed"], values["device"], values["run_dir"],
                                                   values["cache_dir"])
-    return Opening(config, spec, device, run_path, cache_path)
+    return Session(config, spec, device, run_path, cache_path)
