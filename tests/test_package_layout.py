@@ -237,3 +237,46 @@ def test_a_layout_spelled_outside_its_module_is_caught():
     assert _layout_spellings(sources) == ["xai_helpers.running._probe:2 / 'metrics'"]
     sources = {"xai_helpers.running._probe": ('first = f"seed-{seed}"\n', False)}
     assert _layout_spellings(sources) == ["xai_helpers.running._probe:1 'seed-'"]
+
+
+def _reaches_into(node: ast.ImportFrom, me: str | None) -> str | None:
+    """``part.module`` when ``node`` (in part ``me``, or a notebook when None) imports from another part's module
+    instead of the part itself; a plotting module is reached directly (a part's ``__init__`` never imports it)."""
+    if node.level == 0 and (node.module or "").startswith("xai_helpers."):
+        path = node.module.split(".")[1:]
+    elif node.level == 2 and me is not None and node.module:
+        path = node.module.split(".")
+    else:
+        return None
+    if len(path) >= 2 and path[0] in LAYERS and path[0] != me and not PLOTTING.search(path[-1]):
+        return ".".join(path)
+    return None
+
+
+def _reaching_imports(source: str, me: str | None) -> list[str]:
+    return [f"{node.lineno}: {target}" for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)
+            for target in [_reaches_into(node, me)] if target]
+
+
+def test_names_used_from_outside_a_part_go_through_its_init():
+    """A part's ``__init__`` is its public face: another part or a notebook imports ``from ..cnn import x``, never
+    from ``cnn.train``, so a part can rearrange its modules without breaking its users."""
+    found = []
+    for me, (source, _) in _sources().items():
+        part = _layer(me)  # a part's __init__ too: it re-exports another part's name through that part's __init__
+        if part:
+            found += [f"{me}:{hit}" for hit in _reaching_imports(source, part)]
+    for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for cell in json.loads(notebook.read_text())["cells"]:
+            if cell["cell_type"] == "code":
+                code = "\n".join(line for line in "".join(cell["source"]).splitlines()
+                                 if not line.lstrip().startswith(("%", "!")))
+                found += [f"{notebook.stem}:{hit}" for hit in _reaching_imports(code, None)]
+    assert not found, found
+
+
+def test_the_init_rule_sees_a_reach_into_a_module_and_lets_plotting_and_own_modules_pass():
+    source = ("from ..cnn.train import train_classifier\nfrom ..cnn import explain\nfrom ..gan.figures import grid\n"
+              "from .train import x\nfrom xai_helpers.data.planting import plant\n")
+    assert _reaching_imports(source, "latent") == ["1: cnn.train", "5: data.planting"]
+    assert _reaching_imports("from ..cnn.train import x\n", "cnn") == []

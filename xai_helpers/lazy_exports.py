@@ -7,6 +7,7 @@ cached in the package."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 
 
@@ -14,6 +15,11 @@ def lazy_exports(package: str, exports: dict[str, tuple[str, ...]]):
     """``(__getattr__, __dir__, __all__)`` for ``package`` whose ``exports`` map a submodule (``".run_io"``) to the
     names it gives the package."""
     where = {name: module for module, names in exports.items() for name in names}
+    # Importing a submodule binds its name in the package, so a name that is also a submodule's would turn into
+    # that module the first time anything imports the submodule.
+    shadowed = sorted(name for name in where if importlib.util.find_spec(f"{package}.{name}") is not None)
+    if shadowed:
+        raise ValueError(f"{package} exports {', '.join(shadowed)}, the name of a submodule too: rename one")
 
     def __getattr__(name: str):
         if name not in where:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from xai_helpers.concepts import tcav_study
+from xai_helpers.concepts import folder_draws, load_concept_folder, tcav_study
 from xai_helpers.explorer import concept_view as cv
 from xai_helpers.explorer.concept_widgets import ConceptTester, concept_tester
 
@@ -154,9 +154,9 @@ def test_a_folder_of_own_images_is_a_concept(smoke_models, tmp_path):
 
 def test_folder_draws_are_disjoint_when_the_folder_is_large_enough():
     images = torch.arange(30.0).view(30, 1, 1, 1)
-    draws, how = cv.folder_draws(images, 3, 10, seed=0)
+    draws, how = folder_draws(images, 3, 10, seed=0)
     assert "disjoint" in how and len(torch.cat(draws).unique()) == 30
-    draws, how = cv.folder_draws(images[:4], 3, 10, seed=0)
+    draws, how = folder_draws(images[:4], 3, 10, seed=0)
     assert "all 4" in how and all(len(d) == 4 for d in draws)
 
 
@@ -171,7 +171,7 @@ def test_a_bad_concepts_dir_is_refused_naming_the_path(tmp_path, make, match):
     root = tmp_path / "mine"
     make(root)
     with pytest.raises((ValueError, FileNotFoundError), match=match) as err:
-        cv.load_concept_folder(root, (1, 28, 28))
+        load_concept_folder(root, (1, 28, 28))
     assert str(root) in str(err.value)
 
 

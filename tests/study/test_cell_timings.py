@@ -1,7 +1,7 @@
 """Cell wall times read back from papermill's metadata."""
 import nbformat
 
-from xai_helpers.study.cell_timings import cell_timings, describe_cell, slowest_cells
+from xai_helpers.study.cell_timings import describe_cell, slowest_cells, timed_cells
 
 
 def _executed(path, cells):
@@ -20,7 +20,7 @@ def _executed(path, cells):
 def test_cells_are_numbered_as_in_the_runners_errors_and_untimed_cells_are_left_out(tmp_path):
     path = _executed(tmp_path / "x.ipynb", [("a = 1", ["parameters"], 0.01), ("a = 2", ["injected-parameters"], 0.02),
                                            ("train()\nmore", [], 12.5), ("plot()", [], 3.0), ("never ran", [], None)])
-    rows = cell_timings(path)
+    rows = timed_cells(path)
     assert [(r["cell"], r["first_line"], r["seconds"]) for r in rows] == \
         [(1, "a = 1", 0.01), (0, "a = 2", 0.02), (2, "train()", 12.5), (3, "plot()", 3.0)]
     assert [r["cell"] for r in slowest_cells(rows, 2)] == [2, 3]

@@ -4,28 +4,38 @@ robustness, sanity, a planted shortcut as ground truth: the planting itself is i
 feature attenuation; saliency over training.
 
 Figures: :mod:`.figures` (training) and :mod:`.attribution_figures` (explanations)."""
+from ..study import CLASSIFIER_PARAMETERS
 from . import explanation_metrics
-from .attenuation import attenuation_effect, taylor_channel_scores, taylor_prediction
+from .attenuation import attenuated, attenuation_effect, taylor_channel_scores, taylor_prediction
 from .attribution import IG_BASELINES, METHODS, explain, heatmap, last_conv_activation
-from .attribution_study import (attenuation_correlation, attenuation_study, faithfulness_table, ground_truth_table,
-                                method_options, per_image_channel_correlation, robustness_table, run_attributions,
-                                sanity_records, sanity_summary, substrate_rank_agreement)
+from .attribution_study import (IG_COMPLETENESS_TOLERANCE, applicable_methods, attenuation_correlation,
+                                attenuation_study, faithfulness_table, ground_truth_table, heats_for,
+                                integrated_gradients_steps, method_options, per_image_channel_correlation,
+                                robustness_table, run_attributions, sanity_records, sanity_summary,
+                                scaled_for_image_size, substrate_rank_agreement)
 from .classifier_metrics import classification_summary, training_speed
+from .explanation_metrics import DEGENERATE_MAX_SHARE, INPUT_INDEPENDENT_MIN
 from .feature_level import (channel_attributions, channel_objective, class_channel_importance, class_logit_objective,
                             conv_activation_layers, maximise_activation)
+from .layer_detection import layer_table
+from .model_sources import (attach_layers, describe, study_classifier, tcav_layer_names, train_variant,
+                            variant_settings)
+from .models import conv_block
 from .shortcut import PATTERN_EFFECT_MIN, SHORTCUT_RATE_MIN, shortcut_rate, train_shortcut_model
-from ..study.parameter_registry import CLASSIFIER_PARAMETERS
-from .train import accuracy, classifier_settings, predict_logits, train_classifier
+from .superpixels import uses_superpixels
+from .train import TrainedClassifier, accuracy, classifier_settings, predict_logits, train_classifier
 from .training_dynamics import probe_indices, rank_similarity_to_final, saliency_over_snapshots
 
-__all__ = ["CLASSIFIER_PARAMETERS", "IG_BASELINES", "METHODS", "PATTERN_EFFECT_MIN",
-           "SHORTCUT_RATE_MIN", "accuracy", "attenuation_correlation", "attenuation_effect", "attenuation_study",
-           "channel_attributions",
-           "channel_objective", "class_channel_importance", "class_logit_objective", "classification_summary",
-           "classifier_settings", "conv_activation_layers", "explain", "explanation_metrics", "faithfulness_table",
-           "ground_truth_table", "heatmap", "last_conv_activation", "maximise_activation", "method_options",
-           "per_image_channel_correlation", "predict_logits",
-           "probe_indices", "rank_similarity_to_final", "robustness_table",
-           "run_attributions", "saliency_over_snapshots", "sanity_records", "sanity_summary", "shortcut_rate",
-           "substrate_rank_agreement",
-           "taylor_channel_scores", "taylor_prediction", "train_classifier", "train_shortcut_model", "training_speed"]
+__all__ = ["CLASSIFIER_PARAMETERS", "DEGENERATE_MAX_SHARE", "IG_BASELINES", "IG_COMPLETENESS_TOLERANCE",
+           "INPUT_INDEPENDENT_MIN", "METHODS", "PATTERN_EFFECT_MIN", "SHORTCUT_RATE_MIN", "TrainedClassifier",
+           "accuracy", "applicable_methods", "attach_layers", "attenuated", "attenuation_correlation",
+           "attenuation_effect", "attenuation_study", "channel_attributions", "channel_objective",
+           "class_channel_importance", "class_logit_objective", "classification_summary", "classifier_settings",
+           "conv_activation_layers", "conv_block", "describe", "explain", "explanation_metrics", "faithfulness_table",
+           "ground_truth_table", "heatmap", "heats_for", "integrated_gradients_steps", "last_conv_activation",
+           "layer_table", "maximise_activation", "method_options", "per_image_channel_correlation", "predict_logits",
+           "probe_indices", "rank_similarity_to_final", "robustness_table", "run_attributions",
+           "saliency_over_snapshots", "sanity_records", "sanity_summary", "scaled_for_image_size", "shortcut_rate",
+           "study_classifier", "substrate_rank_agreement", "taylor_channel_scores", "taylor_prediction",
+           "tcav_layer_names", "train_classifier", "train_shortcut_model", "train_variant", "training_speed",
+           "uses_superpixels", "variant_settings"]

@@ -27,7 +27,7 @@ from captum.attr import (LRP, DeepLift, Deconvolution, FeatureAblation, Gradient
                          NoiseTunnel, Occlusion, Saliency)
 from torch import nn
 
-from ..study.reproducibility import with_global_rng_restored
+from ..study import with_global_rng_restored
 from .batch_norm_folding import folded_for_explaining
 from .substrates import substrate
 from .superpixels import slic_masks

@@ -28,10 +28,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..data.datasets import ImageDataset
-from ..study.model_parameters import ModelSpec
-from ..study.run_io import REPO_ROOT
-from ..study.reproducibility import resolve_device
+from ..data import ImageDataset
+from ..study import REPO_ROOT, ModelSpec, resolve_device
 from .captum_ready import ImageClassifier, make_captum_ready
 from .layer_detection import LayerChoice, choose_layers
 from .models import TORCHVISION_PREFIX

@@ -13,8 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..data.datasets import ImageDataset
-from ..data.planting import PATCH_SEED, checkerboard, plant, random_boxes, shortcut_dataset
+from ..data import PATCH_SEED, ImageDataset, checkerboard, plant, random_boxes, shortcut_dataset
 from .train import TrainedClassifier, predict_logits, train_classifier
 
 #: The share of patched other-class images a shortcut model must call the shortcut class for the patch to be

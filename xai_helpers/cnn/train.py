@@ -15,14 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.datasets import ImageDataset, TrainStamps
-from ..study import cache as _cache
-from ..study.code_version import source_fingerprint
-from ..study.progress import progress_mode
-from ..study.reproducibility import resolve_device, seed_everything, with_global_rng_restored
+from ..data import ImageDataset, TrainStamps
+from ..study import (cache as _cache, progress_mode, resolve_device, seed_everything, source_fingerprint,
+                     with_global_rng_restored)
 from . import captum_ready as _captum_ready
-from .attribution import FORWARD_PIXELS_PER_PASS, images_per_pass
 from . import models as _models
+from .attribution import FORWARD_PIXELS_PER_PASS, images_per_pass
 
 #: Version tag of the training recipe; the source hash below catches code edits, this documents intent.
 RECIPE = "adamw-onecycle-affine-v1"

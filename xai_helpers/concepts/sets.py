@@ -19,8 +19,7 @@ from scipy import ndimage
 from skimage.measure import euler_number
 from skimage.morphology import skeletonize
 
-from ..data.datasets import ImageDataset
-from ..data.planting import checkerboard, plant, random_boxes
+from ..data import ImageDataset, checkerboard, plant, random_boxes
 
 #: Seed of the concept sets (fixed, like the data splits): the same data always gives the same sets.
 CONCEPT_SEED = 2

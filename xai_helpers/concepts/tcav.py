@@ -39,7 +39,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.svm import SVC
 from torch import nn
 
-from ..cnn.model_sources import tcav_layer_names
+from ..cnn import tcav_layer_names
 from .significance import paired_t_test
 
 _SET_NAME = re.compile(r"^[A-Za-z0-9_#-]+$")

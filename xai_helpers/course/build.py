@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..study.run_io import REPO_ROOT
+from ..study import REPO_ROOT
 from .lab import ASSIGNMENTS
 
 #: Under course/dist/: otter assign's output per assignment, ``<LOG_FOLDER>/<NAME>.log`` (the course's own

@@ -15,15 +15,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..cnn import classifier_settings, explain, heatmap, predict_logits, train_classifier
-from ..cnn.attribution_study import method_options
-from ..cnn.shortcut import shortcut_rate, train_shortcut_model
-from ..data.planting import PATTERN_SHARE, patched_test_set, planted_concept_dataset, relative_size, resolve_shortcut
-from ..concepts.sets import planting_pattern
-from ..concepts.tcav import check_layers, default_layers, layer_gradients
-from ..gan import class_histogram, gan_settings, generate, history_frame, train_gan
-from ..gan.fidelity import default_hidden_layer, hidden_features
-from ..data import ImageDataset, load_dataset
+from ..cnn import (classifier_settings, explain, heatmap, method_options, predict_logits, shortcut_rate,
+                   train_classifier, train_shortcut_model)
+from ..concepts import check_layers, default_layers, layer_gradients, planting_pattern
+from ..data import (PATTERN_SHARE, ImageDataset, load_dataset, patched_test_set, planted_concept_dataset,
+                    relative_size, resolve_shortcut)
+from ..gan import (class_histogram, default_hidden_layer, gan_settings, generate, hidden_features, history_frame,
+                   train_gan)
 from ..study import resolve_config, resolve_data_dir, start_notebook
 
 #: The assignments, in teaching order: the folder and master notebook names under ``course/``.

@@ -6,10 +6,10 @@ from ..lazy_exports import lazy_exports
 
 # Imported when first used: the runner reads the names of the data sets (.catalogue) without importing torch.
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    ".catalogue": ("DATASETS",),
+    ".catalogue": ("DATASETS", "check_imagefolder", "image_side"),
     ".colour": ("colourise", "write_imagefolder"),
-    ".datasets": ("SHAPE_NAMES", "SHAPES_FACTORS", "ImageDataset", "TrainStamps", "class_counts", "load_dataset",
+    ".datasets": ("ImageDataset", "SHAPES_FACTORS", "SHAPE_NAMES", "TrainStamps", "class_counts", "load_dataset",
                   "stratified_subset"),
-    ".planting": ("PATCH_SHARE", "PATTERN_SHARE", "checkerboard", "patched_test_set", "planted_concept_dataset",
-                  "relative_size", "resolve_shortcut", "shortcut_dataset"),
+    ".planting": ("PATCH_SEED", "PATCH_SHARE", "PATTERN_SHARE", "checkerboard", "patched_test_set", "plant",
+                  "planted_concept_dataset", "random_boxes", "relative_size", "resolve_shortcut", "shortcut_dataset"),
 })

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from ..study.parameters import check_fits_image
+from ..study import check_fits_image
 from .datasets import ImageDataset, TrainStamps
 
 #: Seed of the patch positions (fixed, like the data splits).

@@ -38,9 +38,9 @@ import torch
 from scipy.stats import binomtest
 from torch import nn
 
-from ..cnn.train import accuracy, predict_logits, train_classifier
-from ..data.datasets import ImageDataset, stratified_subset
-from ..gan.train import generate, train_gan
+from ..cnn import accuracy, predict_logits, train_classifier
+from ..data import ImageDataset, stratified_subset
+from ..gan import generate, train_gan
 
 DATA_SETS = ("real", "real + synthetic", "synthetic only")  # the sets of images a regime trains on
 STEP_MATCHED = "real, step-matched"  # "real" again, for as many optimiser steps as "real + synthetic"

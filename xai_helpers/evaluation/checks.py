@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..cnn.shortcut import SHORTCUT_RATE_MIN  # the share of patched test images 02's shortcut model must call its class
-from ..concepts.planted import absent_verdict, present_verdict
-from ..latent.disentanglement import mean_over_seeds
+from ..cnn import SHORTCUT_RATE_MIN  # the share of patched test images 02's shortcut model must call its class
+from ..concepts import absent_verdict, present_verdict
+from ..latent import mean_over_seeds
 from .tables import explained_methods, metrics_over_seeds
 
 

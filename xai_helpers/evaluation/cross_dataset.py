@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import friedmanchisquare, rankdata, spearmanr
 
-from ..study.run_layout import metrics_file
+from ..study import metrics_file
 from . import tables as T
 from .checks import study_checks
 

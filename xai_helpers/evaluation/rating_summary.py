@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..concepts import holm  # Holm–Bonferroni, as 03 uses it
 from .rating_inference import cluster_bootstrap_mean_ci, within_image_spearman
 from .statistics import bradley_terry_ci, krippendorff_alpha
-from ..concepts.significance import holm  # Holm–Bonferroni, as 03 uses it
 
 NO_RATINGS = ("No human ratings were found in this run's ratings folder, so there is no human interpretability "
               "table. Raters add theirs with the rating tool; ratings are never simulated.")

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..cnn.explanation_metrics import DEGENERATE_MAX_SHARE, INPUT_INDEPENDENT_MIN
-from ..cnn.shortcut import SHORTCUT_RATE_MIN  # the share of patched test images 02's shortcut model must call its class
-from ..latent.disentanglement import mean_over_seeds
+# SHORTCUT_RATE_MIN: the share of patched test images 02's shortcut model must call its class
+from ..cnn import DEGENERATE_MAX_SHARE, INPUT_INDEPENDENT_MIN, SHORTCUT_RATE_MIN
+from ..latent import mean_over_seeds
 from ..study import run_layout
-from ..study.run_records import cost_table  # noqa: F401  (06 reads it here with the other tables)
+from ..study import cost_table  # noqa: F401  (06 reads it here with the other tables)
 from .quantities import EXPLANATION_GRADED, quantity
 from .statistics import mean_ci, paired_difference
 

@@ -23,8 +23,7 @@ from typing import Callable
 import ipywidgets as widgets
 from IPython.display import display
 
-from ..study import finite_or_none, save_figure
-from ..study.run_io import write_json_atomic
+from ..study import finite_or_none, save_figure, write_json_atomic
 from .figures import figure_png
 
 

@@ -12,8 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..cnn import IG_BASELINES, METHODS, explain, heatmap
-from ..cnn import explanation_metrics as em
+from ..cnn import IG_BASELINES, METHODS, explain, explanation_metrics as em, heatmap
 
 #: Methods that run many forward passes per image (seconds, not milliseconds): run in the background with a
 #: progress bar, so the form never freezes.

@@ -21,10 +21,8 @@ import torch
 from torch import nn
 
 from ..cnn import conv_activation_layers
-from ..concepts import compare_with_null, correct, default_layers, json_value
-from ..concepts.folders import folder_draws, load_concept_folder  # noqa: F401 (re-exported for the widgets)
-from ..concepts.sets import STROKE_CONCEPTS, ConceptSets
-from ..concepts.tcav import compute_cavs, directional_derivatives, layer_gradients
+from ..concepts import (STROKE_CONCEPTS, ConceptSets, compare_with_null, compute_cavs, correct, default_layers,
+                        directional_derivatives, json_value, layer_gradients)
 
 
 def _library_default(function, name: str):

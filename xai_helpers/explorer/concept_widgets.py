@@ -11,11 +11,11 @@ import html
 
 import ipywidgets as widgets
 
-from ..concepts import class_inputs, concept_sets, planting_pattern
+from ..concepts import class_inputs, concept_sets, folder_draws, load_concept_folder, planting_pattern
 from .app_widgets import ExplorerApp
 from .concept_figures import concept_figure
 from .concept_view import (ALPHA, MIN_CAV_ACCURACY, concept_choices, concept_record, concept_scores,
-                           concept_test_view, folder_draws, is_cached, layer_choices, load_concept_folder)
+                           concept_test_view, is_cached, layer_choices)
 from .study_models import StudyModels
 
 #: The layer the tester opens on (03's layer for its verdicts).

@@ -12,9 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..gan import TrainedGAN, balanced_labels, decode, sample_latent, to_gan_range
-from ..latent import directions as LD
-from ..latent import read_factors
-from ..latent import sensitivity as LS
+from ..latent import directions as LD, read_factors, sensitivity as LS
 
 FAMILIES = ("SeFa", "GANSpace", "E[JᵀJ]", "InterFaceGAN")
 PATHS = ("lerp", "slerp")

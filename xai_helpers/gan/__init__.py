@@ -4,18 +4,19 @@ generator–discriminator dynamics over training.
 
 Figures: :mod:`.figures`."""
 from .dynamics import (D_METHODS, batchnorm_as_in_training, describe_phases, diagnose, discriminator_explanations,
-                       discriminator_over_training,
-                       evaluate_snapshots, history_frame, ink_share, map_rank_similarity)
-from .fidelity import (class_coverage, class_histogram, collapsed_samples, corruption_ladder, extractor_info, fid,
-                       fidelity_metrics, inception_fid, register_classifier_features)
+                       discriminator_over_training, evaluate_snapshots, history_frame, ink_share, map_rank_similarity)
+from .fidelity import (class_coverage, class_histogram, collapsed_samples, corruption_ladder, default_hidden_layer,
+                       extractor_info, fid, fidelity_metrics, hidden_features, inception_fid,
+                       register_classifier_features)
 from .image_side import gan_image_side, resized_for_gan
-from .models import sample_latent
-from .train import (TrainedGAN, balanced_labels, decode, fixed_noise, gan_settings, generate, shapes_gan_settings, to_gan_range,
-                    to_unit_range, train_gan)
+from .models import one_hot, sample_latent
+from .train import (TrainedGAN, balanced_labels, decode, fixed_noise, gan_settings, generate, shapes_gan_settings,
+                    to_gan_range, to_unit_range, train_gan)
 
-__all__ = ["D_METHODS", "TrainedGAN", "balanced_labels", "batchnorm_as_in_training", "class_coverage", "class_histogram",
-           "collapsed_samples", "corruption_ladder", "decode", "describe_phases", "diagnose",
-           "discriminator_explanations", "discriminator_over_training", "evaluate_snapshots", "extractor_info", "fid", "fidelity_metrics",
-           "fixed_noise", "gan_image_side", "gan_settings", "generate", "history_frame", "inception_fid", "ink_share",
-           "map_rank_similarity", "register_classifier_features", "resized_for_gan", "sample_latent", "shapes_gan_settings",
-           "to_gan_range", "to_unit_range", "train_gan"]
+__all__ = ["D_METHODS", "TrainedGAN", "balanced_labels", "batchnorm_as_in_training", "class_coverage",
+           "class_histogram", "collapsed_samples", "corruption_ladder", "decode", "default_hidden_layer",
+           "describe_phases", "diagnose", "discriminator_explanations", "discriminator_over_training",
+           "evaluate_snapshots", "extractor_info", "fid", "fidelity_metrics", "fixed_noise", "gan_image_side",
+           "gan_settings", "generate", "hidden_features", "history_frame", "inception_fid", "ink_share",
+           "map_rank_similarity", "one_hot", "register_classifier_features", "resized_for_gan", "sample_latent",
+           "shapes_gan_settings", "to_gan_range", "to_unit_range", "train_gan"]

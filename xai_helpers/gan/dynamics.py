@@ -18,8 +18,8 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
-from ..cnn.attribution import explain, heatmap
-from ..study.progress import progress_mode
+from ..cnn import explain, heatmap
+from ..study import progress_mode
 from .fidelity import class_coverage, class_histogram, fidelity_metrics
 from .train import TrainedGAN, generate, to_gan_range, to_unit_range
 

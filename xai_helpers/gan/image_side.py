@@ -16,7 +16,7 @@ import dataclasses
 import torch
 import torch.nn.functional as F
 
-from ..data.datasets import ImageDataset
+from ..data import ImageDataset
 from .models import GAN_SIDES
 
 

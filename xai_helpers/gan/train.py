@@ -24,10 +24,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..data.datasets import ImageDataset
-from ..study import cache as _cache
-from ..study.code_version import source_fingerprint
-from ..study.reproducibility import resolve_device, seed_everything, with_global_rng_restored
+from ..data import ImageDataset
+from ..study import cache as _cache, resolve_device, seed_everything, source_fingerprint, with_global_rng_restored
 from . import infogan_cr as _infogan_cr
 from . import models as _gan_models
 from . import training_loop as _training_loop

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..study.progress import progress_mode
+from ..study import progress_mode
 from . import models as _gan_models
 from .infogan_cr import contrastive_loss
 

@@ -27,8 +27,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..gan.models import one_hot
-from ..gan.train import decode
+from ..gan import decode, one_hot
 
 Readout = Callable[[torch.Tensor], pd.DataFrame]
 

@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..cnn.attenuation import attenuated
-from ..gan.train import to_unit_range
+from ..cnn import attenuated
+from ..gan import to_unit_range
 
 
 def dissection_layer(generator: nn.Module) -> nn.Module:

@@ -21,12 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..cnn.models import conv_block
-from ..data.datasets import SHAPE_NAMES, ImageDataset
-from ..study import cache as _cache
-from ..study.code_version import source_fingerprint
-from ..study.progress import progress_mode
-from ..study.reproducibility import resolve_device, seed_everything, with_global_rng_restored
+from ..cnn import conv_block
+from ..data import SHAPE_NAMES, ImageDataset
+from ..study import (cache as _cache, progress_mode, resolve_device, seed_everything, source_fingerprint,
+                     with_global_rng_restored)
 
 #: Rotational symmetry order of each shape of :data:`xai_helpers.data.SHAPE_NAMES` (square, ellipse, triangle).
 SYMMETRY_ORDER = (4, 2, 3)

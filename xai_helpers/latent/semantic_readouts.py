@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..cnn.train import predict_logits
+from ..cnn import predict_logits
 from . import morphometry
 from .factor_regressor import read_factors
 

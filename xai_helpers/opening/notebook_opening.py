@@ -10,10 +10,8 @@ from typing import Any, Mapping, NamedTuple
 
 import torch
 
-from ..cnn import classifier_settings, train_classifier
-from ..cnn.layer_detection import layer_table
-from ..cnn.model_sources import attach_layers, describe, study_classifier
-from ..cnn.train import TrainedClassifier
+from ..cnn import (TrainedClassifier, attach_layers, classifier_settings, describe, layer_table, study_classifier,
+                   train_classifier)
 from ..data import ImageDataset, load_dataset
 from ..gan import resized_for_gan
 from ..study import ModelSpec, resolve_data_dir, start_session

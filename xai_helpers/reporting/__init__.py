@@ -5,3 +5,6 @@ workflow's page comparing data sets.
 
 It stands above every part, so it may import what it reports on (the parts' own definitions of metrics and checks)
 instead of restating them; no notebook and no part imports it."""
+from .report import build_report
+
+__all__ = ["build_report"]

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .report_html import contents_html, esc, figure_html, key_value_table, page_html, table_html
-from .report_tables import TableSpec, display_tables, format_number, read_table
-from ..study.run_io import save_figure, save_table
-from ..study.run_records import run_environment
 from ..evaluation import cross_dataset as CD
 from ..evaluation.cross_dataset_figures import accuracy_figure, rank_heatmap
+from ..study import run_environment, save_figure, save_table
+from .report_html import contents_html, esc, figure_html, key_value_table, page_html, table_html
+from .report_tables import TableSpec, display_tables, format_number, read_table
 
 SECTIONS = (
     TableSpec("classification", "1 · Classification on each data set"),

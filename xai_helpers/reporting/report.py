@@ -14,9 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..study import cost_table, job_records, metrics_file, run_environment, seed_folders
 from .report_findings import findings
-from ..study.run_layout import metrics_file, seed_folders
-from ..study.run_records import cost_table, job_records, run_environment
 from .report_html import contents_html, esc, figure_html, key_value_table, page_html, summary_html, table_html
 from .report_tables import TableSpec, display_tables, read_table
 

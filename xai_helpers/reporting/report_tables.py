@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..evaluation.quantities import DOWN, QUANTITIES, UP, quantity
+from ..evaluation import DOWN, QUANTITIES, UP, quantity
 
 
 #: Columns that describe the whole run rather than a row: when they hold one value they become a note.

@@ -9,9 +9,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data.catalogue import DATASETS
-from ..study.config import PROFILES, profile_name
-from ..study.run_io import REPO_ROOT
+from ..data import DATASETS
+from ..study import PROFILES, REPO_ROOT, profile_name
 from .notebook_parameters import UsageError, check_ranges, validate_parameters
 
 DEVICES = ("auto", "cpu", "cuda")

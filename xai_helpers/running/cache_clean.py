@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..study.run_io import DEFAULT_CACHE_DIR
+from ..study import DEFAULT_CACHE_DIR
 from . import notebook_reuse as reuse
 
 
@@ -97,7 +97,7 @@ def remove(stale: list[Stale], log=print) -> list[Stale]:
     process holds (it is being built or read into a cache right now) is left alone. Returns what was removed."""
     from filelock import FileLock, Timeout
 
-    from ..study.cache import _discard
+    from ..study import discard
 
     removed = []
     for item in stale:
@@ -109,7 +109,7 @@ def remove(stale: list[Stale], log=print) -> list[Stale]:
             log(f"  {item.path.name}: another process holds its lock; left in place")
             continue
         try:
-            _discard(item.path)
+            discard(item.path)
             removed.append(item)
         finally:
             lock.release()

@@ -19,7 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..study.run_io import REPO_ROOT
+from ..study import REPO_ROOT
 
 #: Name of the kernel spec the notebooks' metadata names; JupyterLab starts it when a notebook opens.
 KERNEL_NAME = "xai-study"

@@ -10,12 +10,9 @@ import re
 
 import yaml
 
-from ..data.catalogue import DATASETS, check_imagefolder, image_side
-from ..study.config import PROFILES, resolve_config
-from ..study.model_parameters import model_spec
-from ..study.parameter_registry import MODEL_PARAMETERS
-from ..study.parameters import ParameterError, check_fits_image, check_values
-from ..study.run_io import resolve_data_dir
+from ..data import DATASETS, check_imagefolder, image_side
+from ..study import (MODEL_PARAMETERS, PROFILES, ParameterError, check_fits_image, check_values, model_spec,
+                     resolve_config, resolve_data_dir)
 
 #: Runner options that map onto notebook parameters of the same role.
 STANDARD_PARAMETERS = ("profile", "dataset", "data_dir", "device", "seed", "run_dir", "cache_dir")

@@ -14,9 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from ..study.cell_timings import cell_timings, slowest_cells
-from ..study.run_io import write_json_atomic
-from ..study.run_layout import log_file
+from ..study import log_file, slowest_cells, timed_cells, write_json_atomic
 
 #: Environment variables that set a kernel's thread count (``--threads``).
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -131,7 +129,7 @@ def run_notebook(nb: Path, run_root: Path, params: dict, timeout: float | None, 
 def record_cell_timings(executed: Path, cells_file: Path, record: dict) -> None:
     """Every cell's wall time into ``logs/<notebook>.cells.json``, the slowest into the notebook's record."""
     try:
-        rows = cell_timings(executed)
+        rows = timed_cells(executed)
     except (OSError, ValueError) as err:  # a notebook that wrote no readable copy has no cell times
         record["cells_error"] = f"{type(err).__name__}: {err}"
         return

@@ -35,10 +35,8 @@ import platform
 import shutil
 from pathlib import Path
 
-from ..study.code_version import runnable_source
-from ..study.model_parameters import resolve_path
-from ..study.run_layout import metrics_file, seed_folders
-from ..study.run_io import REPO_ROOT, resolve_data_dir, resolve_ratings_dir
+from ..study import (REPO_ROOT, metrics_file, resolve_data_dir, resolve_path, resolve_ratings_dir, runnable_source,
+                     seed_folders)
 
 #: Under ``<cache_dir>``: one folder per notebook key.
 REUSE_FOLDER = "notebooks"

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..study.cell_timings import describe_cell
-from ..study.run_layout import metrics_file, seed_folder
+from ..study import describe_cell, metrics_file, seed_folder
 
 
 def _flat_scalars(metrics: dict, prefix: str = "", depth: int = 0) -> dict:

@@ -24,9 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..study.cell_timings import describe_cell
-from ..study.run_io import DEFAULT_CACHE_DIR, REPO_ROOT, write_json_atomic
-from ..study.run_layout import RUN_SUBDIRS, log_file, seed_folder, seed_folders
+from ..study import (DEFAULT_CACHE_DIR, REPO_ROOT, RUN_SUBDIRS, describe_cell, log_file, seed_folder, seed_folders,
+                     write_json_atomic)
 from . import notebook_reuse as reuse
 from .arguments import Plan, build_parser, check_arguments
 from .job_graph import STUDY_LEVEL
@@ -37,7 +36,7 @@ from .run_summary import print_table, write_summary
 
 
 def make_run_id(profile: str, seeds: list[int], out: Path) -> str:
-    from ..study.reproducibility import git_sha
+    from ..study import git_sha
 
     sha = git_sha(short=True, cwd=REPO_ROOT).replace("+", "-")
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -123,7 +122,7 @@ class StudyRun:
             (self.run_root / "INCOMPLETE").write_text("This run has not finished (or was interrupted); see status.json.\n")
 
     def _record_environment(self) -> None:
-        from ..study.reproducibility import provenance, resolve_device
+        from ..study import provenance, resolve_device
 
         plan = self.plan
         self.device = resolve_device(self.args.device)
@@ -263,7 +262,7 @@ def _main(args, log) -> int:
 
 def _finish_run(run: StudyRun, log) -> int:
     """A whole run's end: its report, and ``latest`` moved to it when every notebook succeeded."""
-    from ..reporting.report import build_report
+    from ..reporting import build_report
 
     try:
         report = build_report(run.run_root)
@@ -285,8 +284,8 @@ def _finish_run(run: StudyRun, log) -> int:
 def _finish_job(run_root: Path, notebook: str, state: str, log) -> int:
     """A job's end: a study-level job writes its folder's summary.md (every job found there) and report."""
     if state == "complete" and notebook in STUDY_LEVEL:
-        from ..reporting.report import build_report
-        from ..study.run_records import job_records, run_environment
+        from ..reporting import build_report
+        from ..study import job_records, run_environment
 
         env = run_environment(run_root)
         records = job_records(run_root)

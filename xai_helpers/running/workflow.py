@@ -16,12 +16,11 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from ..data.catalogue import DATASETS
-from ..study.config import PROFILES
-from .notebook_parameters import UsageError, check_ranges, validate_parameters
+from ..data import DATASETS
+from ..study import PROFILES, REPO_ROOT
 from .arguments import DEVICES
 from .job_graph import JOBS
-from ..study.run_io import REPO_ROOT
+from .notebook_parameters import UsageError, check_ranges, validate_parameters
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 KEYS = ("datasets", "seeds", "profile", "threads", "out", "cache", "params")

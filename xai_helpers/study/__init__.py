@@ -9,13 +9,19 @@ from ..lazy_exports import lazy_exports
 # Imported when first used: the runner imports this package, and it starts without torch (reproducibility and
 # session import it).
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    ".config": ("PROFILES", "resolve_config"),
-    ".model_parameters": ("ModelSpec", "model_spec"),
+    ".cache": ("discard",),
+    ".cell_timings": ("describe_cell", "slowest_cells", "timed_cells"),
+    ".code_version": ("runnable_source", "source_fingerprint"),
+    ".config": ("PROFILES", "profile_name", "resolve_config"),
+    ".model_parameters": ("ModelSpec", "model_spec", "resolve_path"),
     ".parameter_registry": ("CLASSIFIER_PARAMETERS", "MODEL_PARAMETERS", "PARAMETERS", "parameters_cell"),
     ".parameters": ("ParameterError", "check_fits_image", "check_values"),
     ".progress": ("progress_mode",),
-    ".reproducibility": ("resolve_device", "seed_everything"),
-    ".run_io": ("all_finite", "finite_or_none", "frame_dict", "resolve_cache_dir", "resolve_data_dir",
-                "resolve_ratings_dir", "resolve_run_dir", "rounded", "save_figure", "save_table", "write_metrics"),
+    ".reproducibility": ("git_sha", "provenance", "resolve_device", "seed_everything", "with_global_rng_restored"),
+    ".run_io": ("DEFAULT_CACHE_DIR", "REPO_ROOT", "all_finite", "finite_or_none", "frame_dict", "resolve_cache_dir",
+                "resolve_data_dir", "resolve_ratings_dir", "resolve_run_dir", "rounded", "save_figure", "save_table",
+                "write_json_atomic", "write_metrics"),
+    ".run_layout": ("RUN_SUBDIRS", "log_file", "metrics_file", "seed_folder", "seed_folders"),
+    ".run_records": ("cost_table", "job_records", "run_environment"),
     ".session": ("Session", "start_notebook", "start_session"),
 })

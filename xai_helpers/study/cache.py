@@ -62,7 +62,7 @@ class CacheError(RuntimeError):
     """An entry could not be written (e.g. an object that a ``weights_only`` load would refuse)."""
 
 
-def _discard(path: Path) -> None:
+def discard(path: Path) -> None:
     """Remove a file, a (dangling) symlink or a folder; renaming a folder aside first makes removal atomic
     for readers."""
     if path.is_symlink() or path.is_file():
@@ -125,7 +125,7 @@ def save_entry(cache_dir: str | Path, key: str, tensors: dict[str, Any], meta: d
             if load_entry(cache_dir, key) is not None:  # a concurrent writer finished first: keep its entry
                 shutil.rmtree(tmp, ignore_errors=True)
                 return final
-            _discard(final)
+            discard(final)
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -154,7 +154,7 @@ def load_entry(cache_dir: str | Path, key: str, device: str | torch.device = "cp
     except _CORRUPTION as err:
         warnings.warn(f"cache entry {entry} is corrupt ({type(err).__name__}: {err}); removing and rebuilding it",
                       CorruptCacheWarning, stacklevel=2)
-        _discard(entry)
+        discard(entry)
         return None
     return tensors, meta
 

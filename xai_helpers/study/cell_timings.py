@@ -14,7 +14,7 @@ from pathlib import Path
 SLOWEST_SHOWN = 3
 
 
-def cell_timings(executed: str | Path) -> list[dict]:
+def timed_cells(executed: str | Path) -> list[dict]:
     """Every code cell of an executed notebook that papermill timed: ``cell`` (its number among the notebook's own
     code cells, 1-based, the injected parameters cell not counted, as in the runner's error messages), ``first_line``
     (its first line of source) and ``seconds``. Cells that did not run (after a failure) have no duration and are
