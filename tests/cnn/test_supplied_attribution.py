@@ -76,14 +76,15 @@ def test_on_large_images_perturbation_methods_work_on_superpixels():
             assert attr[torch.isin(masks, away)].abs().max() == 0
 
 
-def test_lrp_is_refused_where_its_relevance_is_not_conserved_and_kept_where_it_is():
+def test_lrp_explains_the_study_cnn_resnets_and_vggs_and_conserves_on_them():
+    """tests/cnn/test_relevance.py checks the backends against zennit and captum; here, through explain()."""
     torch.manual_seed(0)
     plain = PlainCNN().eval()
     x = torch.rand(3, 1, 28, 28)
     assert explain(plain, x, 1, "lrp").shape == x.shape
-    resnet = torchvision_classifier("resnet18", 3, 10, 32).eval()
-    with pytest.raises(ValueError, match=r"LRP's relevance is not conserved .*\(residual additions have none\)"):
-        explain(resnet, torch.rand(3, 3, 32, 32), 1, "lrp")
+    resnet = torchvision_classifier("resnet18", 3, 10, 32).eval()  # once refused: captum has no residual rule
+    x = torch.rand(3, 3, 32, 32)
+    assert torch.isfinite(explain(resnet, x, 1, "lrp")).all()
     vgg = torchvision_classifier("vgg11", 3, 10, 32).eval()  # no skip connections: captum's rules hold
     x = torch.rand(2, 3, 32, 32)
     relevance = explain(vgg, x, 1, "lrp")
@@ -98,7 +99,10 @@ def test_methods_that_cannot_explain_a_model_are_left_out_with_the_reason(tmp_pa
     resnet = torchvision_classifier("resnet18", 3, 10, 32).eval()
     attach_layers(resnet, model_spec("torchvision", "resnet18"), (3, 32, 32))
     usable, reasons = applicable_methods(resnet, x, targets, ["saliency", "grad_cam", "lrp", "deeplift"], options)
-    assert usable == ["saliency", "grad_cam", "deeplift"] and "not conserved" in reasons["lrp"]
+    assert usable == ["saliency", "grad_cam", "lrp", "deeplift"] and reasons == {}
+    mobilenet = torchvision_classifier("mobilenet_v2", 3, 10, 32).eval()  # ReLU6: no LRP rule in captum
+    usable, reasons = applicable_methods(mobilenet, x, targets, ["saliency", "lrp"], options)
+    assert usable == ["saliency"] and "ReLU6" in reasons["lrp"] and "has no rule" in reasons["lrp"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         scripted = torch.jit.script(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1),

@@ -1,10 +1,10 @@
 """The classifier and its explanations (notebooks 01 and 02): the plain and attention CNNs and their cached
-training; fourteen attribution methods behind one ``explain()``; how good an explanation is (faithfulness,
-robustness, sanity, a planted shortcut as ground truth: the planting itself is in :mod:`xai_helpers.data.planting`); channel attributions, activation maximisation and
-feature attenuation; saliency over training.
+training; fourteen attribution methods behind one ``explain()`` (LRP through zennit's canonizers on torchvision
+ResNets and VGGs: :mod:`.relevance`); how good an explanation is (faithfulness, robustness, sanity, a planted shortcut
+as ground truth: the planting itself is in :mod:`xai_helpers.data.planting`); channel attributions, activation
+maximisation and feature attenuation; saliency over training.
 
 Figures: :mod:`.figures` (training) and :mod:`.attribution_figures` (explanations)."""
-from ..study import CLASSIFIER_PARAMETERS
 from . import explanation_metrics
 from .attenuation import attenuated, attenuation_effect, taylor_channel_scores, taylor_prediction
 from .attribution import IG_BASELINES, METHODS, explain, heatmap, last_conv_activation
@@ -21,21 +21,24 @@ from .layer_detection import layer_table
 from .model_sources import (attach_layers, describe, study_classifier, tcav_layer_names, train_variant,
                             variant_settings)
 from .models import conv_block
+from .relevance import conservation_summary, lrp_backend
 from .shortcut import PATTERN_EFFECT_MIN, SHORTCUT_RATE_MIN, shortcut_rate, train_shortcut_model
 from .superpixels import uses_superpixels
 from .train import TrainedClassifier, accuracy, classifier_settings, predict_logits, train_classifier
 from .training_dynamics import probe_indices, rank_similarity_to_final, saliency_over_snapshots
+from ..study import CLASSIFIER_PARAMETERS
 
 __all__ = ["CLASSIFIER_PARAMETERS", "DEGENERATE_MAX_SHARE", "IG_BASELINES", "IG_COMPLETENESS_TOLERANCE",
            "INPUT_INDEPENDENT_MIN", "METHODS", "PATTERN_EFFECT_MIN", "SHORTCUT_RATE_MIN", "TrainedClassifier",
            "accuracy", "applicable_methods", "attach_layers", "attenuated", "attenuation_correlation",
            "attenuation_effect", "attenuation_study", "channel_attributions", "channel_objective",
            "class_channel_importance", "class_logit_objective", "classification_summary", "classifier_settings",
-           "conv_activation_layers", "conv_block", "describe", "explain", "explanation_metrics", "faithfulness_table",
-           "ground_truth_table", "heatmap", "heats_for", "integrated_gradients_steps", "last_conv_activation",
-           "layer_table", "maximise_activation", "method_options", "per_image_channel_correlation", "predict_logits",
-           "probe_indices", "rank_similarity_to_final", "robustness_table", "run_attributions",
-           "saliency_over_snapshots", "sanity_records", "sanity_summary", "scaled_for_image_size", "shortcut_rate",
-           "study_classifier", "substrate_rank_agreement", "taylor_channel_scores", "taylor_prediction",
-           "tcav_layer_names", "train_classifier", "train_shortcut_model", "train_variant", "training_speed",
-           "uses_superpixels", "variant_settings"]
+           "conservation_summary", "conv_activation_layers", "conv_block", "describe", "explain",
+           "explanation_metrics", "faithfulness_table", "ground_truth_table", "heatmap", "heats_for",
+           "integrated_gradients_steps", "last_conv_activation", "layer_table", "lrp_backend", "maximise_activation",
+           "method_options", "per_image_channel_correlation", "predict_logits", "probe_indices",
+           "rank_similarity_to_final", "robustness_table", "run_attributions", "saliency_over_snapshots",
+           "sanity_records", "sanity_summary", "scaled_for_image_size", "shortcut_rate", "study_classifier",
+           "substrate_rank_agreement", "taylor_channel_scores", "taylor_prediction", "tcav_layer_names",
+           "train_classifier", "train_shortcut_model", "train_variant", "training_speed", "uses_superpixels",
+           "variant_settings"]

@@ -22,13 +22,14 @@ from typing import Callable
 
 import numpy as np
 import torch
-from captum.attr import (LRP, DeepLift, Deconvolution, FeatureAblation, GradientShap, GuidedBackprop, GuidedGradCam,
+from captum.attr import (DeepLift, Deconvolution, FeatureAblation, GradientShap, GuidedBackprop, GuidedGradCam,
                          InputXGradient, IntegratedGradients, KernelShap, LayerAttribution, LayerGradCam, Lime,
                          NoiseTunnel, Occlusion, Saliency)
 from torch import nn
 
 from ..study import with_global_rng_restored
 from .batch_norm_folding import folded_for_explaining
+from .relevance import lrp
 from .substrates import substrate
 from .superpixels import slic_masks
 
@@ -205,28 +206,11 @@ def _occlusion(model, x, target, window: int = 4, stride: int = 2, baseline: flo
                                       strides=(c, stride, stride), baselines=baseline, perturbations_per_eval=64)
 
 
-@register("lrp", "LRP (ε)", "Bach et al. 2015", "gradient", hooks=True)
+@register("lrp", "LRP", "Bach et al. 2015", "gradient", hooks=True)
 def _lrp(model, x, target):
-    # captum's default rules are the epsilon rule (ε = 1e-9) on conv, linear and pooling layers.
-    try:
-        relevance = LRP(model).attribute(x, target=target)
-    except TypeError as err:  # a layer outside captum's short list of LRP rules (e.g. the attention sigmoid)
-        raise ValueError(f"LRP cannot explain {type(model).__name__}: {err}") from None
-    # LRP redistributes the logit: the relevances sum to about f_c(x) (less what biases absorb). captum has no rule
-    # for a residual addition, and on a ResNet the sums reach 1e10: refuse that rather than return it as a map.
-    with torch.no_grad():
-        logit = model(x).gather(1, torch.as_tensor(target, device=x.device).expand(len(x)).view(-1, 1))[:, 0]
-    total = relevance.detach().flatten(1).sum(1)
-    if not torch.isfinite(total).all() or bool((total.abs() > LRP_CONSERVATION_LIMIT * (logit.abs() + 1)).any()):
-        worst = float(total.abs().max())
-        raise ValueError(f"LRP's relevance is not conserved on {type(model).__name__} (sums up to {worst:.3g} for "
-                         f"logits of {float(logit.abs().max()):.3g}): captum's rules do not cover its layers "
-                         "(residual additions have none)")
-    return relevance
-
-
-#: How far LRP's relevance sum may exceed the explained logit (plus 1) before the map is refused as not conserved.
-LRP_CONSERVATION_LIMIT = 100.0
+    # captum's ε rule on the study's CNNs, zennit's composite with canonizers on torchvision ResNets and VGGs, and a
+    # map refused when its relevance is not conserved (relevance.py says which and why)
+    return lrp(model, x, target)
 
 
 def _per_image(explainer_cls, model, x, target, n_samples, cell, superpixels):
