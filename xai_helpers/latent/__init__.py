@@ -9,9 +9,10 @@ from .disentanglement import discretize, disentanglement_scores, entropies, mean
 from .dissection import dissect, dissection_examples, dissection_layer, generate_ablated, unit_activations, unit_masks
 from .factor_regressor import read_factors, train_factor_regressor, true_readouts
 from .morphometry import PROPERTIES
-from .semantic_readouts import digit_readout, median_split, readout_scale
+from .semantic_readouts import DataReadout, STROKE_DATASETS, data_readout, digit_readout, median_split, readout_scale
 
-__all__ = ["PROPERTIES", "digit_readout", "directions", "discretize", "disentanglement_scores", "dissect",
-           "dissection_examples", "dissection_layer", "entropies", "generate_ablated", "latent_integrated_gradients", "mean_over_seeds",
-           "median_split", "mutual_info_matrix", "read_factors", "readout_scale", "sensitivity",
-           "train_factor_regressor", "true_readouts", "unit_activations", "unit_masks"]
+__all__ = ["DataReadout", "PROPERTIES", "STROKE_DATASETS", "data_readout", "digit_readout", "directions",
+           "discretize", "disentanglement_scores", "dissect", "dissection_examples", "dissection_layer", "entropies",
+           "generate_ablated", "latent_integrated_gradients", "mean_over_seeds", "median_split", "mutual_info_matrix",
+           "read_factors", "readout_scale", "sensitivity", "train_factor_regressor", "true_readouts",
+           "unit_activations", "unit_masks"]

@@ -6,7 +6,7 @@ the classifier's logits; on ``shapes`` they are the factors read back by the fac
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,10 @@ from torch import nn
 
 from ..cnn import predict_logits
 from . import morphometry
-from .factor_regressor import read_factors
+from .factor_regressor import READOUT_FACTORS, read_factors
+
+#: The data sets of handwritten digits: the only ones whose images hold a pen stroke for morphometry to measure.
+STROKE_DATASETS = frozenset({"mnist5k", "mnist"})
 
 
 def logits_frame(classifier: nn.Module, images01: torch.Tensor, classes) -> pd.DataFrame:
@@ -50,3 +53,30 @@ def median_split(frame: pd.DataFrame, column: str) -> np.ndarray:
     if not np.isfinite(values).any():
         raise ValueError(f"read-out {column!r} has no finite values")
     return np.nan_to_num(values, nan=-np.inf) > np.nanmedian(values)
+
+
+class DataReadout(NamedTuple):
+    """The read-outs that belong to a data set: the function, the columns directions are fitted to and judged on,
+    where they come from, and why (the notebook prints it and records it)."""
+    readout: Callable[[torch.Tensor], pd.DataFrame]
+    properties: tuple[str, ...]
+    source: str
+    why: str
+
+
+def data_readout(data, classifier: nn.Module, regressor: nn.Module | None = None) -> DataReadout:
+    """What "semantic" means on ``data``: stroke morphometry on gray handwritten digits (:data:`STROKE_DATASETS`),
+    the generative factors read back by ``regressor`` on ``shapes`` at 32 px, and on any other data the classifier's
+    logits, one per class (InterFaceGAN then finds the direction of each class). Morphometry on clothing, shapes or
+    photographs would measure a binarised foreground, not a property of those images, so it is not applied there."""
+    if data.name in STROKE_DATASETS and data.image_shape[0] == 1:
+        return DataReadout(digit_readout(classifier, data.classes), morphometry.PROPERTIES, "stroke morphometry",
+                           "Morpho-MNIST's stroke properties of handwritten digits, and the classifier's logits")
+    if data.name == "shapes" and regressor is not None and data.image_shape == (1, 32, 32):
+        return DataReadout(shapes_readout(regressor), READOUT_FACTORS, "factor regressor",
+                           "the generative factors of shapes, read back from the images by the factor regressor")
+    classes = tuple(data.classes)
+    return DataReadout(lambda images01: logits_frame(classifier, images01, classes),
+                       tuple(f"logit {c}" for c in classes), "classifier logits",
+                       f"the classifier's logits: stroke morphometry measures handwritten strokes, and {data.name} "
+                       "holds none" + (" (a factor regressor reads shapes at 32 px only)" if data.name == "shapes" else ""))
