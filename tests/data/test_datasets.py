@@ -169,3 +169,18 @@ def test_every_data_set_the_runner_accepts_has_a_loader_and_the_package_loads_it
     assert data.load_dataset is datasets.load_dataset and "load_dataset" in dir(data)
     with pytest.raises(AttributeError, match="no attribute 'load_datasets'"):
         data.load_datasets
+
+
+def test_an_imagefolder_is_refused_before_decoding_when_it_would_not_fit_in_memory(tmp_path):
+    from xai_helpers.data.catalogue import check_imagefolder_memory, imagefolder_bytes
+
+    for c in ("cats", "dogs"):
+        (tmp_path / c).mkdir()
+        for i in range(5):
+            Image.fromarray(np.full((20, 24, 3), 9, np.uint8)).save(tmp_path / c / f"{i}.png")
+        (tmp_path / c / "notes.txt").write_text("not an image")  # ImageFolder skips it: so does the estimate
+    assert imagefolder_bytes(tmp_path, 16, 3) == (10, 10 * 3 * 16 * 16 * 4)
+    assert check_imagefolder_memory(tmp_path, 16, 3, available=10**9) == 30720
+    with pytest.raises(MemoryError, match=r"10 images at 16 px with 3 channel\(s\) take about 0.00 GiB .* more than "
+                                          r"half of the 0.00 GiB available"):
+        check_imagefolder_memory(tmp_path, 16, 3, available=50_000)

@@ -114,6 +114,23 @@ def test_an_imagefolder_without_its_images_is_refused_before_anything_runs(nbdir
     assert rc == 0, out
 
 
+def test_an_imagefolder_too_large_for_memory_is_refused_before_anything_runs(nbdir, tmp_path, capsys, monkeypatch):
+    """Issue 33: every image is decoded into memory at image_size; a folder that cannot fit ended in a killed kernel."""
+    from xai_helpers.data import catalogue
+
+    _notebook(nbdir / "01_data.ipynb", PARAMS + '\ndataset: str = "mnist5k"  # data\ndata_dir: str = ""  # folder'
+              '\nimage_size: int = 32  # side\nchannels: int = 3  # channels', WRITE_METRICS)
+    for name in ("a", "b"):
+        (tmp_path / "images" / name).mkdir(parents=True)
+        for i in range(3):
+            (tmp_path / "images" / name / f"{i}.png").write_bytes(b"")
+    monkeypatch.setattr(catalogue, "available_memory", lambda: 100_000)  # bytes: 6 images of 224 px need 3.6 MB
+    rc, _ = _run(nbdir, tmp_path, "--dataset", "imagefolder", "--data-dir", str(tmp_path / "images"),
+                 "-p", "image_size", "224")
+    assert rc == 2 and "6 images at 224 px with 3 channel(s) take about" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists(), "nothing may be written for a refused run"
+
+
 MODEL_PARAMS = """
 model_source: str = "study"  # source
 model_name: str = ""  # name

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .catalogue import DATASETS, NATIVE_SIDE, check_imagefolder, image_side  # noqa: F401  (re-exported)
+from .catalogue import DATASETS, NATIVE_SIDE, check_imagefolder, check_imagefolder_memory, image_side  # noqa: F401
 
 #: Seed of every split and subsample; deliberately not the study's seed.
 SPLIT_SEED = 0
@@ -238,6 +238,7 @@ def load_imagefolder(data_dir: str | Path | None = None, image_size: int = 32, c
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
     root = check_imagefolder(data_dir)
+    check_imagefolder_memory(root, image_size, channels)
     tf = [transforms.Resize((image_size, image_size))]
     tf += [transforms.Grayscale(1)] if channels == 1 else [transforms.Lambda(lambda im: im.convert("RGB"))]
     tf += [transforms.ToTensor()]
@@ -246,7 +247,9 @@ def load_imagefolder(data_dir: str | Path | None = None, image_size: int = 32, c
     except FileNotFoundError as err:
         raise FileNotFoundError(f"no labelled images under {root}: expected {root}/<class>/<image> "
                                 f"({err})") from None
-    images = torch.stack([folder[i][0] for i in range(len(folder))])
+    images = torch.empty(len(folder), channels, image_size, image_size)  # filled in place: no second copy to stack
+    for i in range(len(folder)):
+        images[i] = folder[i][0]
     labels = torch.tensor(folder.targets, dtype=torch.int64)
     train, test = stratified_split(labels.numpy(), 0.2)
     return ImageDataset("imagefolder", images[train].contiguous(), labels[train], images[test].contiguous(),

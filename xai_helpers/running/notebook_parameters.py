@@ -10,7 +10,7 @@ import re
 
 import yaml
 
-from ..data import DATASETS, check_imagefolder, image_side
+from ..data import DATASETS, check_imagefolder, check_imagefolder_memory, image_side
 from ..study import (MODEL_PARAMETERS, PROFILES, ParameterError, check_fits_image, check_values, model_spec,
                      resolve_config, resolve_data_dir)
 
@@ -126,6 +126,7 @@ def check_ranges(declared: dict[str, dict], options: dict, extra: dict[str, str]
             raise UsageError(f"{nb}: {err}") from None
         if values.get("dataset") == "imagefolder":  # the images must be there before any kernel starts
             try:
-                check_imagefolder(resolve_data_dir(values.get("data_dir", "")))
-            except (ValueError, FileNotFoundError) as err:
+                root = check_imagefolder(resolve_data_dir(values.get("data_dir", "")))
+                check_imagefolder_memory(root, values.get("image_size", 32), values.get("channels", 3))
+            except (ValueError, FileNotFoundError, MemoryError) as err:
                 raise UsageError(f"{nb}: {err}") from None
