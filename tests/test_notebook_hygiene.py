@@ -59,7 +59,7 @@ def test_only_shared_settings_are_declared_by_several_notebooks():
     the run-wide settings, a name belongs to one notebook (04's GAN learning rate is ``gan_lr``, not 01's ``lr``).
     The exceptions are the classifier's settings, which every notebook that uses 01's classifier declares, and the
     digit GAN's settings, which 05 and 06 declare so that they use the very GAN 04 trained."""
-    shared = set(STANDARD) | {"data_dir", "image_size", "channels"} | set(CLASSIFIER_PARAMETERS)
+    shared = set(STANDARD) | {"data_dir", "test_dir", "image_size", "channels"} | set(CLASSIFIER_PARAMETERS)
     shared |= {"conditional", "gan_iterations", "gan_batch_size", "gan_lr", "gan_width", "gan_z_dim", "gan_snapshot_every"}
     # 07 explores the models and methods of 02, 03 and 05, so it declares their settings with the same meaning (its
     # shortcut model is 02's, its concept sets 03's, its shapes InfoGAN 05's); 06 and 07 both show forms when

@@ -184,3 +184,23 @@ def test_an_imagefolder_is_refused_before_decoding_when_it_would_not_fit_in_memo
     with pytest.raises(MemoryError, match=r"10 images at 16 px with 3 channel\(s\) take about 0.00 GiB .* more than "
                                           r"half of the 0.00 GiB available"):
         check_imagefolder_memory(tmp_path, 16, 3, available=50_000)
+
+
+def _folder(root, classes, n=5):
+    for value, c in enumerate(classes):
+        (root / c).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(np.full((12, 12, 3), 40 * value + i, np.uint8)).save(root / c / f"{i}.png")
+    return root
+
+
+def test_a_separate_test_folder_is_the_test_split_and_must_have_the_same_classes(tmp_path):
+    """Issue 33: with a model trained on data_dir's images, its 20 % test split scores images the model has seen."""
+    train = _folder(tmp_path / "train", ("cats", "dogs"), n=5)
+    test = _folder(tmp_path / "test", ("cats", "dogs"), n=3)
+    ds = load_dataset("imagefolder", train, image_size=8, channels=3, test_dir=test)
+    assert ds.train_x.shape[0] == 10 and ds.test_x.shape[0] == 6 and ds.info["test_split"] == f"test_dir {test}"
+    assert load_dataset("imagefolder", train, image_size=8).info["test_split"] == "20 % of data_dir per class"
+    other = _folder(tmp_path / "other", ("cats", "foxes"), n=3)
+    with pytest.raises(ValueError, match=r"test_dir .*other has the classes cats, foxes; data_dir .* has cats, dogs"):
+        load_dataset("imagefolder", train, image_size=8, test_dir=other)

@@ -90,3 +90,21 @@ def test_the_users_model_is_explained_alone_with_its_layers(tmp_path, user_model
     assert classifier.model.layers["gradcam"] == "3"  # the deepest feature map (its ReLU), chosen and attached
     out = capsys.readouterr().out
     assert "explained model: opening_nets:build()" in out and "Grad-CAM" in out  # the layer table
+
+
+def test_a_supplied_model_on_a_folder_without_test_dir_is_warned_about_an_inflated_test_split(tmp_path, user_model,
+                                                                                               capsys):
+    folder = tmp_path / "folder"
+    for value, name in enumerate("abcdefghij"):  # ten classes: the factory's ten outputs
+        (folder / name).mkdir(parents=True)
+        for i in range(5):
+            Image.fromarray(np.full((28, 28), 20 * value + i, np.uint8)).save(folder / name / f"{i}.png")
+    values = _values("02_cnn_attribution", tmp_path, dataset="imagefolder", data_dir=str(folder), image_size=28,
+                     channels=1, model_source="file", model_file=f"{user_model}:build",
+                     model_weights=str(tmp_path / "weights.pt"))
+    open_notebook("02_cnn_attribution", values)
+    assert "WARNING: the test images are 20 % of data_dir" in capsys.readouterr().out
+    *_, data, _, _, _ = open_notebook("02_cnn_attribution", dict(values, test_dir=str(folder)))
+    assert "WARNING" not in capsys.readouterr().out and data.info["test_split"] == f"test_dir {folder.resolve()}"
+    with pytest.raises(ValueError, match="test_dir = .* is for dataset imagefolder; mnist5k has its own test split"):
+        open_notebook("02_cnn_attribution", _values("02_cnn_attribution", tmp_path, test_dir=str(folder)))

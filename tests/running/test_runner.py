@@ -131,6 +131,24 @@ def test_an_imagefolder_too_large_for_memory_is_refused_before_anything_runs(nbd
     assert not (tmp_path / "out").exists(), "nothing may be written for a refused run"
 
 
+def test_a_test_folder_is_checked_before_anything_runs_and_only_for_an_imagefolder(nbdir, tmp_path, capsys):
+    _notebook(nbdir / "01_data.ipynb", PARAMS + '\ndataset: str = "mnist5k"  # data\ndata_dir: str = ""  # folder'
+              '\ntest_dir: str = ""  # test folder', WRITE_METRICS)
+    for folder in ("images", "held_out"):
+        for name in ("a", "b"):
+            (tmp_path / folder / name).mkdir(parents=True)
+            (tmp_path / folder / name / "1.png").write_bytes(b"")
+    rc, _ = _run(nbdir, tmp_path, "--test-dir", str(tmp_path / "held_out"))
+    assert rc == 2 and "test_dir is for dataset imagefolder; mnist5k has its own test split" in capsys.readouterr().err
+    rc, _ = _run(nbdir, tmp_path, "--dataset", "imagefolder", "--data-dir", str(tmp_path / "images"),
+                 "--test-dir", str(tmp_path / "missing"))
+    assert rc == 2 and "missing does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists(), "nothing may be written for a refused run"
+    rc, out = _run(nbdir, tmp_path, "--dataset", "imagefolder", "--data-dir", str(tmp_path / "images"),
+                   "--test-dir", str(tmp_path / "held_out"))
+    assert rc == 0, out
+
+
 MODEL_PARAMS = """
 model_source: str = "study"  # source
 model_name: str = ""  # name

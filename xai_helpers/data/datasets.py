@@ -227,17 +227,36 @@ def load_torchvision(name: str, data_dir: str | Path | None = None, download: bo
 
 
 def load_imagefolder(data_dir: str | Path | None = None, image_size: int = 32, channels: int = 3,
-                     **_) -> ImageDataset:
+                     test_dir: str | Path | None = None, **_) -> ImageDataset:
     """A practitioner's labelled images, ``data_dir/<class>/<image>``, resized to ``image_size`` squares.
 
-    ``channels`` is 1 (grayscale) or 3 (RGB). Split 80/20 per class with the fixed split seed.
-    """
-    import torchvision
-    from torchvision import transforms
-
+    ``channels`` is 1 (grayscale) or 3 (RGB). The test split is 20 % of each class (the fixed split seed), or, with
+    ``test_dir``, every image of that folder, whose class folders must be data_dir's: a model trained on data_dir's
+    images would be scored on images it has seen otherwise. Output k is the k-th class folder in sorted order."""
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
     root = check_imagefolder(data_dir)
+    images, labels, classes = _decoded_folder(root, image_size, channels)
+    info = {"source": "torchvision.datasets.ImageFolder", "root": str(root), "image_size": image_size,
+            "channels": channels}
+    if test_dir in (None, ""):
+        train, test = stratified_split(labels.numpy(), 0.2)
+        return ImageDataset("imagefolder", images[train].contiguous(), labels[train], images[test].contiguous(),
+                            labels[test], classes, info={**info, "test_split": "20 % of data_dir per class"})
+    test_root = check_imagefolder(test_dir)
+    test_images, test_labels, test_classes = _decoded_folder(test_root, image_size, channels)
+    if test_classes != classes:
+        raise ValueError(f"test_dir {test_root} has the classes {', '.join(test_classes)}; data_dir {root} has "
+                         f"{', '.join(classes)}: they must be the same folders")
+    return ImageDataset("imagefolder", images, labels, test_images, test_labels, classes,
+                        info={**info, "test_split": f"test_dir {test_root}"})
+
+
+def _decoded_folder(root: Path, image_size: int, channels: int) -> tuple[torch.Tensor, torch.Tensor, tuple]:
+    """Every image of ``root`` decoded into one tensor, its labels and its class names (sorted folder names)."""
+    import torchvision
+    from torchvision import transforms
+
     check_imagefolder_memory(root, image_size, channels)
     tf = [transforms.Resize((image_size, image_size))]
     tf += [transforms.Grayscale(1)] if channels == 1 else [transforms.Lambda(lambda im: im.convert("RGB"))]
@@ -250,12 +269,7 @@ def load_imagefolder(data_dir: str | Path | None = None, image_size: int = 32, c
     images = torch.empty(len(folder), channels, image_size, image_size)  # filled in place: no second copy to stack
     for i in range(len(folder)):
         images[i] = folder[i][0]
-    labels = torch.tensor(folder.targets, dtype=torch.int64)
-    train, test = stratified_split(labels.numpy(), 0.2)
-    return ImageDataset("imagefolder", images[train].contiguous(), labels[train], images[test].contiguous(),
-                        labels[test], tuple(folder.classes),
-                        info={"source": "torchvision.datasets.ImageFolder", "root": str(root),
-                              "image_size": image_size, "channels": channels})
+    return images, torch.tensor(folder.targets, dtype=torch.int64), tuple(folder.classes)
 
 
 def render_shapes(factors: np.ndarray, image_size: int = 32, supersample: int = 3) -> np.ndarray:

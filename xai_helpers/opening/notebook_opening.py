@@ -49,16 +49,23 @@ def open_notebook(notebook: str, values: Mapping[str, Any], *, images: str = "ow
     user supplied the model."""
     if images not in IMAGES:
         raise ValueError(f"images = {images!r} is not allowed: expected one of {', '.join(IMAGES)}")
+    test_dir = values.get("test_dir") or ""
+    if test_dir and values["dataset"] != "imagefolder":
+        raise ValueError(f"test_dir = {test_dir!r} is for dataset imagefolder; {values['dataset']} has its own "
+                         "test split")
     config, spec, device, run_path, cache_path = start_session(notebook, values, needs_hooks=needs_hooks)
     data = load_dataset(values["dataset"], resolve_data_dir(values["data_dir"]), train_limit=config["train_limit"],
                         test_limit=config["test_limit"], image_size=values["image_size"],
-                        channels=values["channels"])
+                        channels=values["channels"], **({"test_dir": resolve_data_dir(test_dir)} if test_dir else {}))
     if images == "gan":
         data = resized_for_gan(data)
     settings = classifier_settings(config, seed=values["seed"], device=device, cache_dir=cache_path)
     print(f"device: {device}, run folder: {run_path}")
     print(_data_line(data))
     explained = _explained_classifier(spec, data, settings) if classifier else None
+    if spec is not None and spec.supplied and not spec.trained_here and data.name == "imagefolder" and not test_dir:
+        print(f"WARNING: the test images are 20 % of data_dir; if {describe(spec)} was trained on data_dir's images, "
+              "its test accuracy is inflated and its explanations are of images it has seen: give test_dir")
     companion = None
     if attention and not (spec is not None and spec.supplied):
         companion = train_classifier("attention", data, **settings)

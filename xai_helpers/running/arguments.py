@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scale of the study (default: $XAI_PROFILE, else quick)")
     p.add_argument("--dataset", choices=list(DATASETS), default=None, help="data set (default: each notebook's)")
     p.add_argument("--data-dir", default=None, help="folder with torchvision/imagefolder data (default: data/)")
+    p.add_argument("--test-dir", default=None, help="imagefolder: a folder of test images with data-dir's classes "
+                   "(default: 20%% of data-dir per class; give it when your model was trained on data-dir)")
     p.add_argument("--device", choices=list(DEVICES), default="auto", help="auto picks CUDA when present")
     seeds = p.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=int, default=None, help="seed of everything random (default 0)")
@@ -127,10 +129,11 @@ def check_arguments(args) -> Plan:
     declared = {nb.stem: papermill.inspect_notebook(str(nb)) for nb in notebooks}
     extra = {name: value for name, value in args.parameter}
     validate_parameters(declared, extra)
-    for option, name in (("--dataset", "dataset"), ("--data-dir", "data_dir")):
+    for option, name in (("--dataset", "dataset"), ("--data-dir", "data_dir"), ("--test-dir", "test_dir")):
         if getattr(args, name) is not None and not any(name in params for params in declared.values()):
             raise UsageError(f"{option}: none of the selected notebooks ({', '.join(declared)}) takes a {name}")
     standard = {"profile": profile, "device": args.device, "seed": seeds[0]}
-    standard.update({name: getattr(args, name) for name in ("dataset", "data_dir") if getattr(args, name) is not None})
+    standard.update({name: getattr(args, name) for name in ("dataset", "data_dir", "test_dir")
+                     if getattr(args, name) is not None})
     check_ranges(declared, standard, extra, profile)
     return Plan(profile, seeds, notebooks, declared, extra)

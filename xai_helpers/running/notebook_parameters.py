@@ -15,7 +15,7 @@ from ..study import (MODEL_PARAMETERS, PROFILES, ParameterError, check_fits_imag
                      resolve_config, resolve_data_dir)
 
 #: Runner options that map onto notebook parameters of the same role.
-STANDARD_PARAMETERS = ("profile", "dataset", "data_dir", "device", "seed", "run_dir", "cache_dir")
+STANDARD_PARAMETERS = ("profile", "dataset", "data_dir", "test_dir", "device", "seed", "run_dir", "cache_dir")
 _TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "None": (type(None),),
           "NoneType": (type(None),), "list": (list,), "dict": (dict,)}
 
@@ -124,9 +124,13 @@ def check_ranges(declared: dict[str, dict], options: dict, extra: dict[str, str]
                 model_spec(**{k: values.get(k, default) for k, default in MODEL_PARAMETERS.items()})
         except ParameterError as err:
             raise UsageError(f"{nb}: {err}") from None
+        if values.get("test_dir") and values.get("dataset") != "imagefolder":
+            raise UsageError(f"{nb}: test_dir is for dataset imagefolder; {values.get('dataset')} has its own test "
+                             "split")
         if values.get("dataset") == "imagefolder":  # the images must be there before any kernel starts
             try:
-                root = check_imagefolder(resolve_data_dir(values.get("data_dir", "")))
-                check_imagefolder_memory(root, values.get("image_size", 32), values.get("channels", 3))
+                for folder in ("data_dir", "test_dir") if values.get("test_dir") else ("data_dir",):
+                    root = check_imagefolder(resolve_data_dir(values.get(folder, "")))
+                    check_imagefolder_memory(root, values.get("image_size", 32), values.get("channels", 3))
             except (ValueError, FileNotFoundError, MemoryError) as err:
                 raise UsageError(f"{nb}: {err}") from None

@@ -216,8 +216,9 @@ class StudyRun:
                    "cache_dir": str(self.cache_dir)}
         if args.dataset is not None:
             options["dataset"] = args.dataset
-        if args.data_dir is not None:
-            options["data_dir"] = str(Path(args.data_dir).expanduser().resolve())
+        for name in ("data_dir", "test_dir"):  # relative: to where the user is
+            if getattr(args, name) is not None:
+                options[name] = str(Path(getattr(args, name)).expanduser().resolve())
         return options
 
     def _reuse(self, nb: Path, seed: int, key: str, entry: dict, folder: Path, record: dict, params: dict) -> None:

@@ -5,8 +5,8 @@ The Snakefile stays a readable list of rules; everything that can be wrong in a 
 with the key, the bad value and what is allowed, at the moment Snakemake reads the Snakefile (a dry run
 included), before any job starts. Notebook parameters (``params``) are checked exactly as the runner checks
 ``-p`` (undeclared names, types, ranges for each data set), and each job is given only the parameters its
-notebook declares, since the runner refuses a ``-p`` that the one notebook of a job does not take. Two ``params``
-are the runner's options, not notebook parameters: ``data_dir`` (``--data-dir``) and ``device`` (``--device``).
+notebook declares, since the runner refuses a ``-p`` that the one notebook of a job does not take. Three ``params``
+are the runner's options, not notebook parameters (:data:`RUNNER_OPTIONS`): ``data_dir``, ``test_dir`` and ``device``.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from .notebook_parameters import UsageError, check_ranges, validate_parameters
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 KEYS = ("datasets", "seeds", "profile", "threads", "out", "cache", "params")
 #: ``params`` that are runner options rather than notebook parameters: the data folder and the device.
-RUNNER_OPTIONS = {"data_dir": "--data-dir", "device": "--device"}
+RUNNER_OPTIONS = {"data_dir": "--data-dir", "test_dir": "--test-dir", "device": "--device"}
 
 
 class WorkflowConfigError(ValueError):
@@ -79,10 +79,11 @@ def check_config(config: dict) -> dict:
     if not isinstance(params, dict):
         raise _bad("params", config["params"], "a mapping of notebook parameter names to values, e.g. {epochs: 3}")
     params = dict(params)
-    if "data_dir" in params:
-        if not isinstance(params["data_dir"], str) or not params["data_dir"].strip():
-            raise _bad("params.data_dir", params["data_dir"], "a folder path (of torchvision or imagefolder data)")
-        params["data_dir"] = str(_absolute(params["data_dir"]))  # jobs run in Snakemake's working directory
+    for folder in ("data_dir", "test_dir"):
+        if folder in params:
+            if not isinstance(params[folder], str) or not params[folder].strip():
+                raise _bad(f"params.{folder}", params[folder], "a folder path (of torchvision or imagefolder data)")
+            params[folder] = str(_absolute(params[folder]))  # jobs run in Snakemake's working directory
     if "device" in params and params["device"] not in DEVICES:
         raise _bad("params.device", params["device"], f"one of {', '.join(DEVICES)}")
     checked = dict(config, datasets=list(datasets), seeds=seeds, threads=threads, params=params,
@@ -119,7 +120,8 @@ def check_params(config: dict) -> None:
         for dataset in config["datasets"]:
             check_ranges(declared, {"profile": config["profile"], "device": config["params"].get("device", "auto"),
                                     "seed": config["seeds"][0], "dataset": dataset,
-                                    "data_dir": config["params"].get("data_dir", "")}, extra, config["profile"])
+                                    "data_dir": config["params"].get("data_dir", ""),
+                                    "test_dir": config["params"].get("test_dir", "")}, extra, config["profile"])
     except UsageError as err:
         raise WorkflowConfigError(f"workflow config: params: {err}".replace("-p ", "")) from None
 
