@@ -12,6 +12,8 @@
 #                                 list (and remove) cache entries that no configuration of this checkout produces
 # ./run_all.sh --help lists the runner's options.
 set -euo pipefail
+# relative paths the user types are taken from here, not from the repository (study/run_io.py: user_path)
+export XAI_INVOKED_FROM="${XAI_INVOKED_FROM:-$PWD}"
 cd "$(dirname "$0")"
 # Native Windows shells (Git Bash, MSYS2, Cygwin) are refused before anything is installed: the runner needs POSIX
 # process groups, signals and symlinks (xai_helpers/running/runner.py says which); WSL 2 is Linux and works.

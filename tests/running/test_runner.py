@@ -149,6 +149,22 @@ def test_a_test_folder_is_checked_before_anything_runs_and_only_for_an_imagefold
     assert rc == 0, out
 
 
+def test_relative_paths_are_taken_from_where_the_user_started(nbdir, tmp_path, monkeypatch):
+    """Issue 33: run_all.sh changes to the repository, so `--out results -p concepts_dir my_concepts` typed in a
+    project folder pointed into the repository. Now both are taken from the folder the user started in."""
+    _notebook(nbdir / "01_paths.ipynb", PARAMS + '\nconcepts_dir: str = ""  # folder',
+              'import json, pathlib\npathlib.Path(run_dir, "metrics", "01_paths.json").write_text('
+              'json.dumps({"concepts_dir": concepts_dir}))')
+    project = tmp_path / "project"
+    (project / "my_concepts").mkdir(parents=True)
+    monkeypatch.setenv("XAI_INVOKED_FROM", str(project))
+    rc = runner.main(["--notebooks-dir", str(nbdir), "--out", "rel_out", "--cache-dir", str(tmp_path / "cache"),
+                      "--profile", "smoke", "--only", "01_paths", "-p", "concepts_dir", "my_concepts"], log=print)
+    assert rc == 0
+    metrics = json.loads((project / "rel_out" / "latest" / "metrics" / "01_paths.json").read_text())
+    assert metrics == {"concepts_dir": str(project / "my_concepts")}
+
+
 MODEL_PARAMS = """
 model_source: str = "study"  # source
 model_name: str = ""  # name
@@ -164,7 +180,7 @@ def test_a_supplied_model_is_checked_before_anything_runs_and_refused_where_a_no
     assert rc == 2 and "model_name = 'resnet81' is no torchvision classifier; did you mean resnet18" \
         in capsys.readouterr().err
     rc, _ = _run(nbdir, tmp_path, "--only", "01", "-p", "model_source", "file", "-p", "model_file", "gone.pt")
-    assert rc == 2 and "model_file = 'gone.pt': no such file" in capsys.readouterr().err
+    assert rc == 2 and "gone.pt': no such file" in capsys.readouterr().err  # absolute: from where the user is
     # A notebook that uses the classifier (declares its settings) but cannot take a supplied model: refused, since -p
     # would not reach it and it would explain the study's CNN while 01 reports the user's model.
     _notebook(nbdir / "02_old.ipynb", PARAMS + '\nepochs: "Optional[int]" = None  # epochs', WRITE_METRICS)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..data import DATASETS
-from ..study import PROFILES, REPO_ROOT, profile_name
+from ..study import PARAMETERS, PROFILES, REPO_ROOT, profile_name, user_path
 from .notebook_parameters import UsageError, check_ranges, validate_parameters
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -96,6 +96,21 @@ class Plan:
     notebooks: list[Path]
     declared: dict[str, dict]  # notebook → the parameters its parameters cell declares (papermill)
     extra: dict[str, str]  # -p NAME VALUE
+
+
+#: ``-p`` names whose value is a file or folder (the registry's ``path``).
+PATH_PARAMETERS = frozenset(p.name for p in PARAMETERS if p.path)
+
+
+def typed_paths_made_absolute(parameters: list) -> list[tuple[str, str]]:
+    """``-p NAME VALUE`` pairs with each relative file or folder made absolute from where the user is
+    (:func:`~xai_helpers.study.run_io.user_path`): run_all.sh changes to the repository, and the notebooks run in
+    notebooks/. A model_file of the form module:factory names a module, not a file, and is left as it is."""
+    out = []
+    for name, value in parameters:
+        factory = name == "model_file" and ":" in value and not user_path(value).exists()
+        out.append((name, str(user_path(value)) if name in PATH_PARAMETERS and value and not factory else value))
+    return out
 
 
 def check_arguments(args) -> Plan:

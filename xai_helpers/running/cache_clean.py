@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..study import DEFAULT_CACHE_DIR
+from ..study import DEFAULT_CACHE_DIR, user_path
 from . import notebook_reuse as reuse
 
 
@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, log=print) -> int:
     args = build_parser().parse_args(argv)
-    cache_dir = Path(args.cache_dir).expanduser().resolve() if args.cache_dir else DEFAULT_CACHE_DIR
+    cache_dir = user_path(args.cache_dir) if args.cache_dir else DEFAULT_CACHE_DIR
     if not cache_dir.is_dir():
         print(f"run_all.sh --clean-cache: error: --cache-dir {str(cache_dir)!r} is not a folder", file=sys.stderr)
         return 2

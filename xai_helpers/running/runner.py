@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 
 from ..study import (DEFAULT_CACHE_DIR, REPO_ROOT, RUN_SUBDIRS, describe_cell, log_file, seed_folder, seed_folders,
-                     write_json_atomic)
+                     user_path, write_json_atomic)
 from . import notebook_reuse as reuse
-from .arguments import Plan, build_parser, check_arguments
+from .arguments import Plan, build_parser, check_arguments, typed_paths_made_absolute
 from .job_graph import STUDY_LEVEL
 from .notebook_parameters import UsageError, notebook_parameters
 from .notebook_process import run_notebook
@@ -67,6 +67,7 @@ def update_latest(out: Path, run_root: Path) -> None:
 def main(argv: list[str] | None = None, log=print) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.parameter = typed_paths_made_absolute(args.parameter)
     try:
         return _main(args, log)
     except UsageError as err:
@@ -83,8 +84,8 @@ class StudyRun:
 
     def __init__(self, args, plan: Plan, log):
         self.args, self.plan, self.log = args, plan, log
-        self.out = Path(args.out).expanduser().resolve()
-        self.cache_dir = Path(args.cache_dir).expanduser().resolve() if args.cache_dir else DEFAULT_CACHE_DIR
+        self.out = user_path(args.out)
+        self.cache_dir = user_path(args.cache_dir) if args.cache_dir else DEFAULT_CACHE_DIR
         self.job = args.run_dir is not None
         self.multi = len(plan.seeds) > 1
         self.records: list[dict] = []
@@ -95,7 +96,7 @@ class StudyRun:
         """Create the run folder and its subfolders, and record the provenance."""
         plan, first = self.plan, self.plan.notebooks[0].stem
         if self.job:
-            self.run_root = Path(self.args.run_dir).expanduser().resolve()
+            self.run_root = user_path(self.args.run_dir)
             self.run_root.mkdir(parents=True, exist_ok=True)
             self.run_id = f"{self.run_root.name} · {first}"
         else:
@@ -218,7 +219,7 @@ class StudyRun:
             options["dataset"] = args.dataset
         for name in ("data_dir", "test_dir"):  # relative: to where the user is
             if getattr(args, name) is not None:
-                options[name] = str(Path(getattr(args, name)).expanduser().resolve())
+                options[name] = str(user_path(getattr(args, name)))
         return options
 
     def _reuse(self, nb: Path, seed: int, key: str, entry: dict, folder: Path, record: dict, params: dict) -> None:

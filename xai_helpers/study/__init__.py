@@ -20,7 +20,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     ".reproducibility": ("git_sha", "provenance", "resolve_device", "seed_everything", "with_global_rng_restored"),
     ".run_io": ("DEFAULT_CACHE_DIR", "REPO_ROOT", "all_finite", "finite_or_none", "frame_dict", "resolve_cache_dir",
                 "resolve_data_dir", "resolve_ratings_dir", "resolve_run_dir", "rounded", "save_figure", "save_table",
-                "write_json_atomic", "write_metrics"),
+                "user_path", "write_json_atomic", "write_metrics"),
     ".run_layout": ("RUN_SUBDIRS", "log_file", "metrics_file", "seed_folder", "seed_folders"),
     ".run_records": ("cost_table", "job_records", "run_environment"),
     ".session": ("Session", "start_notebook", "start_session"),

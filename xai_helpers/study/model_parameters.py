@@ -73,7 +73,8 @@ def torchvision_classifiers() -> list[str]:
 
 def resolve_path(path: str) -> Path:
     """A file the user named: relative paths are taken from the repository root, as data folders are (notebooks run
-    with cwd = notebooks/, and run_all.sh changes to the root)."""
+    with cwd = notebooks/). The runner has already made the ones typed on its command line absolute from where the
+    user is (:func:`.run_io.user_path`), so this applies to a notebook run by hand."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else REPO_ROOT / p
 

@@ -37,6 +37,8 @@ class Parameter:
     #: The profile knob this parameter overrides where its name differs from the knob's (03's ``set_size`` sets
     #: ``tcav_set_size``); see :meth:`profile_knob`.
     knob: str = ""
+    #: A file or folder: the runner makes a relative one absolute from where the user is (run_io.user_path).
+    path: bool = False
 
     def profile_knob(self) -> str:
         """The profile knob that this parameter overrides (None in the cell: the profile's value), or "" when it is no

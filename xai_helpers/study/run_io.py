@@ -21,6 +21,17 @@ REPO_ROOT = Path(__file__).resolve().parents[2]  # xai_helpers/study/run_io.py
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
+#: Where the user started run_all.sh: it records the folder here before changing to the repository.
+INVOKED_FROM = "XAI_INVOKED_FROM"
+
+
+def user_path(path: str | os.PathLike) -> Path:
+    """A path the user typed on the command line, made absolute from where they are: the folder they started
+    run_all.sh in (``$XAI_INVOKED_FROM``), else the current one. Notebooks, which run in notebooks/, then get it whole."""
+    p = Path(path).expanduser()
+    return (p if p.is_absolute() else Path(os.environ.get(INVOKED_FROM) or os.getcwd()) / p).resolve()
+
+
 def _resolve(path: str | os.PathLike | None, env: str, default: Path) -> Path:
     if path in (None, ""):
         path = os.environ.get(env) or default
