@@ -9,6 +9,7 @@ import torch
 import torchvision
 
 from xai_helpers.cnn.model_sources import ModelError, load_supplied, study_classifier
+from xai_helpers.cnn.model_sources import describe as spec_description
 from xai_helpers.data.datasets import ImageDataset
 from xai_helpers.study.model_parameters import model_spec
 
@@ -161,3 +162,61 @@ def test_supplied_models_are_named_by_a_hash_of_their_files(tmp_path):
         net.fc.bias += 1
     torch.save(net.state_dict(), tmp_path / "a.pt")
     assert study_classifier(spec, data, device="cpu").key != first.key
+
+
+FACTORY_12 = """
+import torch
+from torch import nn
+
+def build():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(4, 12))
+"""
+
+
+@pytest.fixture
+def twelve_outputs(tmp_path, monkeypatch):
+    (tmp_path / "twelve_nets.py").write_text(textwrap.dedent(FACTORY_12))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import twelve_nets
+
+    torch.save(twelve_nets.build().state_dict(), tmp_path / "w12.pt")
+    yield twelve_nets
+    sys.modules.pop("twelve_nets", None)
+
+
+def _class_map(tmp_path, mapping):
+    path = tmp_path / "classes.json"
+    path.write_text(__import__("json").dumps(mapping))
+    return str(path)
+
+
+def test_a_class_map_picks_a_trained_models_outputs_in_the_folders_class_order(tmp_path, twelve_outputs):
+    """Issue 33: a model with other outputs (1000 ImageNet classes) was refused; the map says which is which."""
+    data = _data(classes=4)  # classes c0..c3
+    mapping = {"c2": 7, "c0": 11, "c3": 0, "c1": 5, "unused": 3}  # more classes than the folder: allowed
+    spec = model_spec("file", model_file="twelve_nets:build", model_weights=str(tmp_path / "w12.pt"),
+                      model_class_map=_class_map(tmp_path, mapping))
+    model = load_supplied(spec, data)
+    reference = twelve_outputs.build().eval()
+    reference.load_state_dict(torch.load(tmp_path / "w12.pt"))
+    with torch.no_grad():
+        assert torch.allclose(model(data.test_x), reference(data.test_x)[:, [11, 5, 7, 0]], atol=1e-6)
+    assert "outputs chosen by the class map" in spec_description(spec)
+    without = model_spec("file", model_file="twelve_nets:build", model_weights=str(tmp_path / "w12.pt"))
+    with pytest.raises(ModelError, match=r"returns \(1, 12\) for one image; expected \(1, 4\)"):
+        load_supplied(without, data)  # without a map the counts must agree, as before
+
+
+def test_a_class_map_that_misses_a_folder_or_an_output_is_refused_naming_it(tmp_path, twelve_outputs):
+    data = _data(classes=4)
+    weights = str(tmp_path / "w12.pt")
+    short = model_spec("file", model_file="twelve_nets:build", model_weights=weights,
+                       model_class_map=_class_map(tmp_path, {"c0": 1, "c1": 2, "c2": 3}))
+    with pytest.raises(ModelError, match=r"names no output for the class folder\(s\) c3"):
+        load_supplied(short, data)
+    beyond = model_spec("file", model_file="twelve_nets:build", model_weights=weights,
+                        model_class_map=_class_map(tmp_path, {"c0": 1, "c1": 2, "c2": 3, "c3": 12}))
+    with pytest.raises(ModelError, match="has 12 outputs, and the class map names output 12"):
+        load_supplied(beyond, data)

@@ -9,8 +9,8 @@ def test_the_default_is_the_study_model_and_every_source_reads_only_its_own_para
     assert model_spec() == ModelSpec() and not model_spec().supplied
     with pytest.raises(ParameterError, match=r"model_name given with model_source = 'study', which does not read it"):
         model_spec("study", model_name="resnet18")
-    with pytest.raises(ParameterError, match=r"model_file given with model_source = 'torchvision'.*reads model_mean, "
-                                             r"model_name, model_std, model_weights"):
+    with pytest.raises(ParameterError, match=r"model_file given with model_source = 'torchvision'.*reads "
+                                             r"model_class_map, model_mean, model_name, model_std, model_weights"):
         model_spec("torchvision", "resnet18", model_file="m.pt")
     with pytest.raises(ParameterError, match=r"model_source = 'timm' is not allowed: expected one of study, "
                                              r"torchvision, file"):
@@ -64,3 +64,28 @@ def test_normalisation_and_layer_names():
         model_spec("torchvision", "resnet18", model_mean=[0.5] * 3, model_std=[0.2, 0, 0.2])
     with pytest.raises(ParameterError, match="tcav_layers = .* is not allowed"):
         model_spec(tcav_layers="layer2,,layer4")
+
+
+def _weights(tmp_path):
+    weights = tmp_path / "w.pt"
+    torch.save({"a": torch.zeros(1)}, weights)
+    return weights
+
+
+def test_a_class_map_is_read_and_checked_before_anything_runs(tmp_path):
+    import json
+
+    good = tmp_path / "map.json"
+    good.write_text(json.dumps({"tabby": 281, "goldfish": 1}))
+    spec = model_spec("torchvision", "resnet18", model_weights=str(_weights(tmp_path)), model_class_map=str(good))
+    assert spec.class_map == (("tabby", 281), ("goldfish", 1)) and spec.class_map_file == str(good.resolve())
+    for content, message in (("[1, 2]", "expected a JSON object"), ('{"a": -1}', "non-negative integer"),
+                             ('{"a": 1, "b": 1}', "output index 1 is given to several classes"),
+                             ("not json", "not a JSON file")):
+        good.write_text(content)
+        with pytest.raises(ParameterError, match=message):
+            model_spec("torchvision", "resnet18", model_weights=str(_weights(tmp_path)), model_class_map=str(good))
+    with pytest.raises(ParameterError, match="is trained here, with one output per class folder"):
+        model_spec("torchvision", "resnet18", model_class_map=str(good))
+    with pytest.raises(ParameterError, match="model_class_map given with model_source = 'study'"):
+        model_spec("study", model_class_map=str(good))

@@ -103,10 +103,11 @@ class ImageClassifier(nn.Module):
     ``layers`` maps roles to module names *relative to net* (``gradcam`` for Grad-CAM and attenuation,
     ``channels`` and ``tcav`` for lists): :func:`.layer_detection.choose_layers` fills it.
     ``cam_layer`` is the module Grad-CAM hooks (the study's explain() asks every model for it).
+    ``outputs`` picks, in class order, the logits of a model with other outputs (a class map: 10 classes of 1000).
     """
 
     def __init__(self, net: nn.Module, *, in_channels: int, net_channels: int, mean=None, std=None,
-                 layers: dict | None = None, description: str = "", hookable: bool = True):
+                 layers: dict | None = None, description: str = "", hookable: bool = True, outputs=None):
         super().__init__()
         if net_channels not in (in_channels, 3) or (net_channels == 3 and in_channels not in (1, 3)):
             raise ValueError(f"a model taking {net_channels} channels cannot read {in_channels}-channel images")
@@ -124,6 +125,10 @@ class ImageClassifier(nn.Module):
         #: False for a TorchScript net: PyTorch refuses forward hooks on it, so no layer can be read or changed.
         self.hookable = hookable
         self.channels_last = False
+        if outputs is not None:
+            self.register_buffer("outputs", torch.tensor(list(outputs), dtype=torch.long))
+        else:
+            self.outputs = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.net_channels != self.in_channels:  # gray images read by an RGB model
@@ -132,7 +137,8 @@ class ImageClassifier(nn.Module):
             x = (x - self.mean) / self.std
         if self.channels_last:  # see use_channels_last
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x)
+        logits = self.net(x)
+        return logits if self.outputs is None else logits.index_select(1, self.outputs)
 
     def use_channels_last(self, image_side: int) -> None:
         """From :data:`CHANNELS_LAST_MIN_SIDE` px on, keep the weights and feed the images channels-last: oneDNN's

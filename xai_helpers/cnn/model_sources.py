@@ -101,8 +101,23 @@ def _probe(net: nn.Module, channels: int, side: int) -> torch.Tensor:
         return net(torch.zeros(1, channels, side, side))
 
 
-def _net_channels(net: nn.Module, data: ImageDataset, label: str) -> int:
-    """The channels ``net`` reads: the data's, or 3 for gray images and an RGB model."""
+def _mapped_outputs(spec: ModelSpec, data: ImageDataset) -> tuple[int, ...] | None:
+    """The model output of each of ``data``'s classes, in their order, by ``spec``'s class map (None without one):
+    every class folder must be in it."""
+    if spec.class_map is None:
+        return None
+    index = dict(spec.class_map)
+    missing = [c for c in data.classes if c not in index]
+    if missing:
+        raise ModelError(f"model_class_map {spec.class_map_file} names no output for the class folder(s) "
+                         f"{', '.join(missing)}; it maps {', '.join(sorted(index)[:12])}"
+                         f"{', ...' if len(index) > 12 else ''}")
+    return tuple(index[c] for c in data.classes)
+
+
+def _net_channels(net: nn.Module, data: ImageDataset, label: str, outputs: tuple[int, ...] | None = None) -> int:
+    """The channels ``net`` reads: the data's, or 3 for gray images and an RGB model. Its outputs must be one per
+    class, or cover every index of the class map (``outputs``)."""
     c, h, _ = data.image_shape
     errors = []
     for channels in ([c] + ([3] if c == 1 else [])):
@@ -111,7 +126,9 @@ def _net_channels(net: nn.Module, data: ImageDataset, label: str) -> int:
         except Exception as err:  # noqa: BLE001 - any failure of the user's forward pass is reported
             errors.append(f"{channels}×{h}×{h}: {' '.join(str(err).split())[:300]}")
             continue
-        if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[1] != data.num_classes:
+        if outputs is not None and isinstance(out, torch.Tensor) and out.ndim == 2 and out.shape[1] <= max(outputs):
+            raise ModelError(f"{label} has {out.shape[1]} outputs, and the class map names output {max(outputs)}")
+        if not isinstance(out, torch.Tensor) or out.ndim != 2 or (outputs is None and out.shape[1] != data.num_classes):
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise ModelError(f"{label} returns {shape} for one image; expected (1, {data.num_classes}): one logit "
                              f"per class of {data.name} ({', '.join(data.classes[:12])}"
@@ -128,18 +145,19 @@ def _files_key(spec: ModelSpec) -> str:
             h.update(Path(path).read_bytes())
     if spec.source == "file" and not spec.is_torchscript:
         h.update(spec.file.encode())
-    h.update(repr((spec.name, spec.mean, spec.std)).encode())
+    h.update(repr((spec.name, spec.mean, spec.std) + ((spec.class_map,) if spec.class_map else ())).encode())
     return "supplied-" + h.hexdigest()[:16]
 
 
 def load_supplied(spec: ModelSpec, data: ImageDataset, device: str | torch.device = "cpu") -> ImageClassifier:
     """The model ``spec`` names (torchvision with weights, or a file), checked against ``data`` and ready for
     captum: eval mode, images in [0, 1], normalisation inside. Raises :class:`ModelError` with what is wrong."""
+    outputs = _mapped_outputs(spec, data)
     if spec.source == "torchvision":
         import torchvision
 
-        net = _with_weights(torchvision.models.get_model(spec.name, weights=None, num_classes=data.num_classes),
-                            spec, data.num_classes)
+        n_out = _last_linear_outputs(load_state_dict_file(spec.weights)) if outputs else data.num_classes
+        net = _with_weights(torchvision.models.get_model(spec.name, weights=None, num_classes=n_out), spec, n_out)
     elif spec.is_torchscript:
         try:
             with warnings.catch_warnings():  # torch.jit is deprecated for new models; users still have such files
@@ -153,14 +171,14 @@ def load_supplied(spec: ModelSpec, data: ImageDataset, device: str | torch.devic
     else:
         raise ValueError(f"load_supplied reads supplied models; model_source is {spec.source!r}")
     net.eval()
-    channels = _net_channels(net, data, spec.label())
+    channels = _net_channels(net, data, spec.label(), outputs)
     if spec.mean is not None and len(spec.mean) not in (1, channels):
         raise ModelError(f"model_mean has {len(spec.mean)} values but {spec.label()} reads {channels} channels")
     hookable = not spec.is_torchscript
     if hookable:
         make_captum_ready(net, torch.zeros(1, channels, *data.image_shape[1:]))
     model = ImageClassifier(net, in_channels=data.image_shape[0], net_channels=channels, mean=spec.mean,
-                            std=spec.std, description=describe(spec), hookable=hookable)
+                            std=spec.std, description=describe(spec), hookable=hookable, outputs=outputs)
     model.use_channels_last(data.image_shape[-1])
     return model.to(device).eval()
 
@@ -171,11 +189,12 @@ def describe(spec: ModelSpec) -> str:
         return "the study's plain CNN, trained by notebook 01"
     if spec.trained_here:
         return f"torchvision {spec.name}, trained here on the data with the study's recipe"
+    mapped = f", outputs chosen by the class map {spec.class_map_file}" if spec.class_map else ""
     if spec.source == "torchvision":
-        return f"torchvision {spec.name} with the weights {spec.weights}"
+        return f"torchvision {spec.name} with the weights {spec.weights}{mapped}"
     if spec.is_torchscript:
-        return f"the TorchScript model {spec.file}"
-    return f"{spec.file}() with the weights {spec.weights}"
+        return f"the TorchScript model {spec.file}{mapped}"
+    return f"{spec.file}() with the weights {spec.weights}{mapped}"
 
 
 def attach_layers(model: nn.Module, spec: ModelSpec, image_shape) -> LayerChoice | None:

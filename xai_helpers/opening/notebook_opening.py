@@ -81,6 +81,9 @@ def _explained_classifier(spec: ModelSpec | None, data: ImageDataset, settings: 
         return trained
     trained = study_classifier(spec, data, **settings)
     print(_classifier_line(f"explained model: {describe(spec)}", trained))
+    if not spec.trained_here and spec.class_map is None:  # the order the model's outputs are read in
+        print(f"its output k is read as class folder k in sorted order: {', '.join(data.classes[:12])}"
+              f"{', ...' if data.num_classes > 12 else ''} (model_class_map maps them otherwise)")
     choice = attach_layers(trained.model, spec, data.image_shape)
     if choice is not None:  # None: a TorchScript model, which takes no hooks
         print(layer_table(choice).to_string())

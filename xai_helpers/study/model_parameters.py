@@ -40,6 +40,9 @@ class ModelSpec:
     std: tuple[float, ...] | None = None
     gradcam_layer: str = ""
     tcav_layers: tuple[str, ...] | None = None
+    #: (class folder, output index) pairs from ``model_class_map``: which of the model's outputs is which class.
+    class_map: tuple[tuple[str, int], ...] | None = None
+    class_map_file: str = ""
 
     @property
     def supplied(self) -> bool:
@@ -99,21 +102,23 @@ def _numbers(name: str, value, positive: bool) -> tuple[float, ...] | None:
 
 
 def model_spec(model_source: str = "study", model_name: str = "", model_weights: str = "", model_file: str = "",
-               model_mean=None, model_std=None, gradcam_layer: str = "", tcav_layers: str | list | None = ""
-               ) -> ModelSpec:
+               model_mean=None, model_std=None, gradcam_layer: str = "", tcav_layers: str | list | None = "",
+               model_class_map: str = "") -> ModelSpec:
     """Check the model parameters (names, combinations, that files exist) and return them as a :class:`ModelSpec`;
     raises :class:`ParameterError` naming the bad value and what is allowed."""
     if model_source not in MODEL_SOURCES:
         raise ParameterError(f"model_source = {model_source!r} is not allowed: expected one of "
                              f"{', '.join(MODEL_SOURCES)}")
     for name, value in (("model_name", model_name), ("model_weights", model_weights), ("model_file", model_file),
-                        ("gradcam_layer", gradcam_layer)):
+                        ("gradcam_layer", gradcam_layer), ("model_class_map", model_class_map)):
         if not isinstance(value, str):
             raise ParameterError(f"{name} = {value!r} is not allowed: expected a string")
     given = {n for n, v in (("model_name", model_name), ("model_weights", model_weights), ("model_file", model_file),
-                            ("model_mean", model_mean), ("model_std", model_std)) if v not in ("", None)}
-    allowed_with = {"study": set(), "torchvision": {"model_name", "model_weights", "model_mean", "model_std"},
-                    "file": {"model_file", "model_weights", "model_mean", "model_std"}}[model_source]
+                            ("model_mean", model_mean), ("model_std", model_std),
+                            ("model_class_map", model_class_map)) if v not in ("", None)}
+    allowed_with = {"study": set(),
+                    "torchvision": {"model_name", "model_weights", "model_mean", "model_std", "model_class_map"},
+                    "file": {"model_file", "model_weights", "model_mean", "model_std", "model_class_map"}}[model_source]
     stray = sorted(given - allowed_with)
     if stray:
         raise ParameterError(f"{', '.join(stray)} given with model_source = {model_source!r}, which does not read "
@@ -159,5 +164,32 @@ def model_spec(model_source: str = "study", model_name: str = "", model_weights:
     if weights:
         weights = _existing_file("model_weights", weights, "a state dict saved with torch.save(model.state_dict(), "
                                                            "path)")
+    class_map = None
+    if model_class_map:
+        if model_source == "torchvision" and not weights:
+            raise ParameterError(f"model_class_map = {model_class_map!r} maps a trained model's outputs; torchvision "
+                                 f"{model_name} without model_weights is trained here, with one output per class folder")
+        model_class_map = _existing_file("model_class_map", model_class_map,
+                                         "a JSON file {class folder: output index}")
+        class_map = read_class_map(model_class_map)
     return ModelSpec(model_source, model_name, weights, model_file, mean, std, gradcam_layer,
-                     tuple(tcav_layers) if tcav_layers else None)
+                     tuple(tcav_layers) if tcav_layers else None, class_map, model_class_map)
+
+
+def read_class_map(path: str) -> tuple[tuple[str, int], ...]:
+    """The (class folder, output index) pairs of a ``model_class_map`` file: a JSON object whose keys are class folder
+    names and whose values are distinct non-negative output indices (it may name more classes than the folder has)."""
+    import json
+
+    try:
+        mapping = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ParameterError(f"model_class_map = {path!r}: not a JSON file ({err})") from None
+    if (not isinstance(mapping, dict) or not mapping
+            or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in mapping.values())):
+        raise ParameterError(f"model_class_map = {path!r}: expected a JSON object {{class folder: output index}} with "
+                             "non-negative integer indices, e.g. {\"tabby\": 281, \"goldfish\": 1}")
+    if len(set(mapping.values())) != len(mapping):
+        shared = sorted({i for i in mapping.values() if list(mapping.values()).count(i) > 1})
+        raise ParameterError(f"model_class_map = {path!r}: output index {shared[0]} is given to several classes")
+    return tuple((str(name), int(index)) for name, index in mapping.items())
