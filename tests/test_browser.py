@@ -3,7 +3,8 @@ by Playwright in Debian's Chromium. 07's explorers answer clicks and slider move
 kernel's state follows), and 06's rating form writes one row per answer to disk.
 
 The notebooks run at the smoke profile in the test session's cache (conftest.py at the repository root), copied
-into a temporary folder with ``interactive = True``. Without Chromium these tests skip with the reason, except
+into a temporary folder as they are (``interactive = None``: the lab clears ``XAI_HEADLESS``, so the forms show
+without an edit, as a reader opening 07 and pressing Run All would see them). Without Chromium these tests skip with the reason, except
 under CI, where they fail (tests/conftest.py: ``chromium_path``)."""
 import csv
 import json
@@ -33,8 +34,8 @@ def _copy(name: str, folder, **parameters) -> None:
 def lab(chromium_path, tmp_path_factory):  # no browser, no server: the skip (or CI's failure) comes first
     folder = tmp_path_factory.mktemp("notebooks")
     ratings = tmp_path_factory.mktemp("ratings")
-    _copy("07_explorer.ipynb", folder, interactive=True)
-    _copy("06_evaluation.ipynb", folder, interactive=True, rater="browser-test", ratings_dir=str(ratings))
+    _copy("07_explorer.ipynb", folder)  # as it is: the forms show in a JupyterLab without an edit
+    _copy("06_evaluation.ipynb", folder, rater="browser-test", ratings_dir=str(ratings))
     with running_lab(notebook_dir=folder) as (url, base, token, lines):
         yield base, token, ratings, lines
 

@@ -1,4 +1,5 @@
 """The first step of every notebook and how long work reports progress."""
+import os
 import random
 
 import numpy as np
@@ -98,3 +99,27 @@ def test_a_notebook_that_needs_hooks_refuses_a_torchscript_model_before_the_sess
     assert not (tmp_path / "run").exists(), "refused before the run folder is made"
     _, spec, *_ = start_session("03_tcav", values)  # a notebook that only calls the model takes it
     assert spec.is_torchscript
+
+
+def test_forms_show_where_someone_watches_unless_the_parameter_says_otherwise(monkeypatch):
+    """Issue 33: 07 opened in JupyterLab showed static pictures until the parameters cell was edited."""
+    from xai_helpers.study import forms_wanted
+
+    monkeypatch.delenv("XAI_HEADLESS", raising=False)  # a JupyterLab from run_all.sh --lab
+    assert forms_wanted(None) and not forms_wanted(False)
+    monkeypatch.setenv("XAI_HEADLESS", "1")  # the runner, the workflow, the tests
+    assert not forms_wanted(None) and forms_wanted(True)
+    with pytest.raises(ValueError, match="interactive = 'yes' is not allowed"):
+        forms_wanted("yes")
+
+
+def test_the_lab_launcher_clears_the_headless_flag_for_its_kernels(monkeypatch, tmp_path):
+    from xai_helpers.running import jupyter_lab
+
+    monkeypatch.setenv("XAI_HEADLESS", "1")
+    seen = {}
+    monkeypatch.setattr(jupyter_lab, "register_kernel", lambda: tmp_path)
+    monkeypatch.setattr(jupyter_lab, "write_settings_overrides", lambda: None)
+    monkeypatch.setattr(jupyter_lab.os, "execv", lambda path, cmd: seen.update(headless=os.environ.get("XAI_HEADLESS")))
+    jupyter_lab.main(["--no-browser", "--notebook-dir", str(tmp_path)])
+    assert seen == {"headless": None}

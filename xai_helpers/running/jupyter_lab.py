@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[lab] kernel {KERNEL_DISPLAY_NAME!r} registered ({spec})", file=sys.stderr)
     print(f"[lab] JupyterLab on {notebook_dir}, 127.0.0.1 only; open the URL with ?token= printed below "
           "(Ctrl-C twice stops it)", file=sys.stderr, flush=True)
+    os.environ.pop("XAI_HEADLESS", None)  # someone watches: the notebooks show their forms (study.progress)
     os.execv(cmd[0], cmd)
     return 0  # not reached
 

@@ -16,7 +16,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     ".model_parameters": ("ModelSpec", "model_spec", "resolve_path"),
     ".parameter_registry": ("CLASSIFIER_PARAMETERS", "MODEL_PARAMETERS", "PARAMETERS", "parameters_cell"),
     ".parameters": ("ParameterError", "check_fits_image", "check_values"),
-    ".progress": ("progress_mode",),
+    ".progress": ("forms_wanted", "headless", "progress_mode"),
     ".reproducibility": ("git_sha", "provenance", "resolve_device", "seed_everything", "with_global_rng_restored"),
     ".run_io": ("DEFAULT_CACHE_DIR", "REPO_ROOT", "all_finite", "finite_or_none", "frame_dict", "resolve_cache_dir",
                 "resolve_data_dir", "resolve_ratings_dir", "resolve_run_dir", "rounded", "save_figure", "save_table",
