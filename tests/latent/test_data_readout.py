@@ -52,3 +52,12 @@ def test_shapes_at_32_px_are_read_by_their_factors():
     assert semantics.source == "factor regressor"
     assert list(semantics.readout(data.test_x).columns) == list(semantics.properties)
     assert data_readout(data, PlainCNN(1, 3, 32).eval()).source == "classifier logits"  # no regressor given
+
+
+def test_the_dissected_bright_pixels_are_a_stroke_only_on_gray_digits():
+    """05 called the pixels brighter than the middle 'stroke' on every data set, photographs included."""
+    from xai_helpers.latent import drawn_concept
+
+    assert drawn_concept(_data("mnist5k")) == "stroke"
+    assert {drawn_concept(d) for d in (_data("imagefolder", channels=3), _data("shapes"), _data("mnist5k", channels=3))
+            } == {"bright foreground"}

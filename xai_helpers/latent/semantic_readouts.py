@@ -55,6 +55,13 @@ def median_split(frame: pd.DataFrame, column: str) -> np.ndarray:
     return np.nan_to_num(values, nan=-np.inf) > np.nanmedian(values)
 
 
+def drawn_concept(data) -> str:
+    """The name of the concept 05 dissects in a GAN's samples, the pixels brighter than the middle: the stroke of a
+    gray handwritten digit (:data:`STROKE_DATASETS`); on other data only a bright foreground, which need not be an
+    object (a photograph's sky), so it is not called a stroke."""
+    return "stroke" if data.name in STROKE_DATASETS and data.image_shape[0] == 1 else "bright foreground"
+
+
 class DataReadout(NamedTuple):
     """The read-outs that belong to a data set: the function, the columns directions are fitted to and judged on,
     where they come from, and why (the notebook prints it and records it)."""
