@@ -204,3 +204,12 @@ def test_a_separate_test_folder_is_the_test_split_and_must_have_the_same_classes
     other = _folder(tmp_path / "other", ("cats", "foxes"), n=3)
     with pytest.raises(ValueError, match=r"test_dir .*other has the classes cats, foxes; data_dir .* has cats, dogs"):
         load_dataset("imagefolder", train, image_size=8, test_dir=other)
+
+
+def test_the_runners_image_endings_are_the_ones_torchvisions_imagefolder_reads():
+    """catalogue.py mirrors torchvision's list because the runner checks folders without importing torch."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    from xai_helpers.data.catalogue import IMAGE_ENDINGS
+
+    assert set(IMAGE_ENDINGS) == set(IMG_EXTENSIONS)

@@ -10,6 +10,8 @@ from pathlib import Path
 #: sets, in the order the runner lists them.
 NATIVE_SIDE = {"mnist5k": 28, "mnist": 28, "fashion-mnist": 28, "cifar10": 32, "imagefolder": None, "shapes": None}
 DATASETS = tuple(NATIVE_SIDE)
+#: The data sets of gray handwritten digits: the only ones that hold pen strokes (morphometry, stroke concepts).
+DIGIT_DATASETS = ("mnist5k", "mnist")
 
 
 def check_imagefolder(data_dir: str | Path | None) -> Path:

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..cnn import conv_activation_layers
+from ..data import DIGIT_DATASETS
 from ..concepts import (STROKE_CONCEPTS, ConceptSets, compare_with_null, compute_cavs, correct, default_layers,
                         directional_derivatives, json_value, layer_gradients)
 
@@ -33,7 +34,6 @@ def _library_default(function, name: str):
 MIN_CAV_ACCURACY = _library_default(compare_with_null, "min_cav_accuracy")
 ALPHA = _library_default(correct, "alpha")
 #: The data sets of handwritten digits, the only ones whose images are strokes.
-DIGIT_DATASETS = ("mnist5k", "mnist")
 #: Prefix of the sets read from a folder (their ids must not collide with 03's sets).
 FOLDER_PREFIX = "folder_"
 _NOTES = {

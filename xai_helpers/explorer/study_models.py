@@ -11,7 +11,7 @@ from torch import nn
 from ..cnn import classifier_settings, method_options, probe_indices, train_classifier, train_shortcut_model
 from ..data import ImageDataset, patched_test_set, resolve_shortcut
 from ..gan import TrainedGAN, gan_settings, shapes_gan_settings, train_gan
-from ..latent import train_factor_regressor
+from ..latent import factor_regressor_reads, train_factor_regressor
 
 #: The classifiers an explorer can switch between, in the order the switch lists them.
 CLASSIFIER_NAMES = ("plain", "attention", "shortcut")
@@ -67,7 +67,7 @@ def load_study_models(data: ImageDataset, config: dict, *, seed: int, device, ca
     if gan:
         trained_gan = train_gan(data, **gan_settings(config, conditional=conditional, seed=seed, device=device,
                                                      cache_dir=cache_dir))
-        if data.name == "shapes" and data.image_shape == (1, 32, 32):
+        if factor_regressor_reads(data):
             info_gan = train_gan(data, **shapes_gan_settings(config, info_codes=config["info_codes"], seed=seed,
                                                               device=device, cache_dir=cache_dir))
             regressor, _ = train_factor_regressor(data, epochs=config["regressor_epochs"], seed=seed,

@@ -9,11 +9,11 @@ from .disentanglement import discretize, disentanglement_scores, entropies, mean
 from .dissection import dissect, dissection_examples, dissection_layer, generate_ablated, unit_activations, unit_masks
 from .factor_regressor import read_factors, train_factor_regressor, true_readouts
 from .morphometry import PROPERTIES
-from .semantic_readouts import (DataReadout, STROKE_DATASETS, data_readout, digit_readout, drawn_concept,
-                                median_split, readout_scale)
+from .semantic_readouts import (DataReadout, data_readout, digit_readout, drawn_concept, factor_regressor_reads,
+                                holds_strokes, median_split, readout_scale)
 
-__all__ = ["DataReadout", "PROPERTIES", "STROKE_DATASETS", "data_readout", "digit_readout", "directions",
-           "discretize", "disentanglement_scores", "dissect", "dissection_examples", "dissection_layer",
-           "drawn_concept", "entropies", "generate_ablated", "latent_integrated_gradients", "mean_over_seeds",
-           "median_split", "mutual_info_matrix", "read_factors", "readout_scale", "sensitivity",
+__all__ = ["DataReadout", "PROPERTIES", "data_readout", "digit_readout", "directions", "discretize",
+           "disentanglement_scores", "dissect", "dissection_examples", "dissection_layer", "drawn_concept",
+           "entropies", "factor_regressor_reads", "generate_ablated", "holds_strokes", "latent_integrated_gradients",
+           "mean_over_seeds", "median_split", "mutual_info_matrix", "read_factors", "readout_scale", "sensitivity",
            "train_factor_regressor", "true_readouts", "unit_activations", "unit_masks"]

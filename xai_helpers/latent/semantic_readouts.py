@@ -14,11 +14,9 @@ import torch
 from torch import nn
 
 from ..cnn import predict_logits
+from ..data import DIGIT_DATASETS
 from . import morphometry
 from .factor_regressor import READOUT_FACTORS, read_factors
-
-#: The data sets of handwritten digits: the only ones whose images hold a pen stroke for morphometry to measure.
-STROKE_DATASETS = frozenset({"mnist5k", "mnist"})
 
 
 def logits_frame(classifier: nn.Module, images01: torch.Tensor, classes) -> pd.DataFrame:
@@ -57,9 +55,20 @@ def median_split(frame: pd.DataFrame, column: str) -> np.ndarray:
 
 def drawn_concept(data) -> str:
     """The name of the concept 05 dissects in a GAN's samples, the pixels brighter than the middle: the stroke of a
-    gray handwritten digit (:data:`STROKE_DATASETS`); on other data only a bright foreground, which need not be an
+    gray handwritten digit (:func:`holds_strokes`); on other data only a bright foreground, which need not be an
     object (a photograph's sky), so it is not called a stroke."""
-    return "stroke" if data.name in STROKE_DATASETS and data.image_shape[0] == 1 else "bright foreground"
+    return "stroke" if holds_strokes(data) else "bright foreground"
+
+
+def factor_regressor_reads(data) -> bool:
+    """True for ``shapes`` at 32 px: the images the factor regressor is built for
+    (:func:`.factor_regressor.read_factors`)."""
+    return data.name == "shapes" and data.image_shape == (1, 32, 32)
+
+
+def holds_strokes(data) -> bool:
+    """True for gray handwritten digits (:data:`xai_helpers.data.DIGIT_DATASETS`): the only images with a pen stroke."""
+    return data.name in DIGIT_DATASETS and data.image_shape[0] == 1
 
 
 class DataReadout(NamedTuple):
@@ -72,18 +81,19 @@ class DataReadout(NamedTuple):
 
 
 def data_readout(data, classifier: nn.Module, regressor: nn.Module | None = None) -> DataReadout:
-    """What "semantic" means on ``data``: stroke morphometry on gray handwritten digits (:data:`STROKE_DATASETS`),
+    """What "semantic" means on ``data``: stroke morphometry on gray handwritten digits (:func:`holds_strokes`),
     the generative factors read back by ``regressor`` on ``shapes`` at 32 px, and on any other data the classifier's
     logits, one per class (InterFaceGAN then finds the direction of each class). Morphometry on clothing, shapes or
     photographs would measure a binarised foreground, not a property of those images, so it is not applied there."""
-    if data.name in STROKE_DATASETS and data.image_shape[0] == 1:
+    if holds_strokes(data):
         return DataReadout(digit_readout(classifier, data.classes), morphometry.PROPERTIES, "stroke morphometry",
                            "Morpho-MNIST's stroke properties of handwritten digits, and the classifier's logits")
-    if data.name == "shapes" and regressor is not None and data.image_shape == (1, 32, 32):
+    if regressor is not None and factor_regressor_reads(data):
         return DataReadout(shapes_readout(regressor), READOUT_FACTORS, "factor regressor",
                            "the generative factors of shapes, read back from the images by the factor regressor")
     classes = tuple(data.classes)
+    why = f"the classifier's logits: stroke morphometry measures handwritten strokes, and {data.name} holds none"
+    if data.name == "shapes":
+        why += " (a factor regressor reads shapes at 32 px only)"
     return DataReadout(lambda images01: logits_frame(classifier, images01, classes),
-                       tuple(f"logit {c}" for c in classes), "classifier logits",
-                       f"the classifier's logits: stroke morphometry measures handwritten strokes, and {data.name} "
-                       "holds none" + (" (a factor regressor reads shapes at 32 px only)" if data.name == "shapes" else ""))
+                       tuple(f"logit {c}" for c in classes), "classifier logits", why)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..data import DATASETS
 from ..study import PARAMETERS, PROFILES, REPO_ROOT, profile_name, user_path
-from .notebook_parameters import UsageError, check_ranges, validate_parameters
+from .notebook_parameters import DATA_FOLDERS, UsageError, check_ranges, validate_parameters
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -144,11 +144,12 @@ def check_arguments(args) -> Plan:
     declared = {nb.stem: papermill.inspect_notebook(str(nb)) for nb in notebooks}
     extra = {name: value for name, value in args.parameter}
     validate_parameters(declared, extra)
-    for option, name in (("--dataset", "dataset"), ("--data-dir", "data_dir"), ("--test-dir", "test_dir")):
+    for name in ("dataset", *DATA_FOLDERS):
+        option = "--" + name.replace("_", "-")
         if getattr(args, name) is not None and not any(name in params for params in declared.values()):
             raise UsageError(f"{option}: none of the selected notebooks ({', '.join(declared)}) takes a {name}")
     standard = {"profile": profile, "device": args.device, "seed": seeds[0]}
-    standard.update({name: getattr(args, name) for name in ("dataset", "data_dir", "test_dir")
+    standard.update({name: getattr(args, name) for name in ("dataset", *DATA_FOLDERS)
                      if getattr(args, name) is not None})
     check_ranges(declared, standard, extra, profile)
     return Plan(profile, seeds, notebooks, declared, extra)

@@ -15,7 +15,9 @@ from ..study import (MODEL_PARAMETERS, PROFILES, ParameterError, check_fits_imag
                      resolve_config, resolve_data_dir)
 
 #: Runner options that map onto notebook parameters of the same role.
-STANDARD_PARAMETERS = ("profile", "dataset", "data_dir", "test_dir", "device", "seed", "run_dir", "cache_dir")
+#: The folders of a data set: runner options (--data-dir, --test-dir) and the workflow's params, never ``-p``.
+DATA_FOLDERS = ("data_dir", "test_dir")
+STANDARD_PARAMETERS = ("profile", "dataset", *DATA_FOLDERS, "device", "seed", "run_dir", "cache_dir")
 _TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "None": (type(None),),
           "NoneType": (type(None),), "list": (list,), "dict": (dict,)}
 
@@ -129,7 +131,7 @@ def check_ranges(declared: dict[str, dict], options: dict, extra: dict[str, str]
                              "split")
         if values.get("dataset") == "imagefolder":  # the images must be there before any kernel starts
             try:
-                for folder in ("data_dir", "test_dir") if values.get("test_dir") else ("data_dir",):
+                for folder in [f for f in DATA_FOLDERS if values.get(f) or f == "data_dir"]:  # data_dir: or data/
                     root = check_imagefolder(resolve_data_dir(values.get(folder, "")))
                     check_imagefolder_memory(root, values.get("image_size", 32), values.get("channels", 3))
             except (ValueError, FileNotFoundError, MemoryError) as err:

@@ -29,7 +29,7 @@ from ..study import (DEFAULT_CACHE_DIR, REPO_ROOT, RUN_SUBDIRS, describe_cell, l
 from . import notebook_reuse as reuse
 from .arguments import Plan, build_parser, check_arguments, typed_paths_made_absolute
 from .job_graph import STUDY_LEVEL
-from .notebook_parameters import UsageError, notebook_parameters
+from .notebook_parameters import DATA_FOLDERS, UsageError, notebook_parameters
 from .notebook_process import run_notebook
 from .run_summary import print_table, write_summary
 
@@ -217,7 +217,7 @@ class StudyRun:
                    "cache_dir": str(self.cache_dir)}
         if args.dataset is not None:
             options["dataset"] = args.dataset
-        for name in ("data_dir", "test_dir"):  # relative: to where the user is
+        for name in DATA_FOLDERS:  # relative: to where the user is
             if getattr(args, name) is not None:
                 options[name] = str(user_path(getattr(args, name)))
         return options

@@ -20,12 +20,12 @@ from ..data import DATASETS
 from ..study import PROFILES, REPO_ROOT
 from .arguments import DEVICES
 from .job_graph import JOBS
-from .notebook_parameters import UsageError, check_ranges, validate_parameters
+from .notebook_parameters import DATA_FOLDERS, UsageError, check_ranges, validate_parameters
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 KEYS = ("datasets", "seeds", "profile", "threads", "out", "cache", "params")
 #: ``params`` that are runner options rather than notebook parameters: the data folder and the device.
-RUNNER_OPTIONS = {"data_dir": "--data-dir", "test_dir": "--test-dir", "device": "--device"}
+RUNNER_OPTIONS = {name: "--" + name.replace("_", "-") for name in (*DATA_FOLDERS, "device")}
 
 
 class WorkflowConfigError(ValueError):
@@ -79,7 +79,7 @@ def check_config(config: dict) -> dict:
     if not isinstance(params, dict):
         raise _bad("params", config["params"], "a mapping of notebook parameter names to values, e.g. {epochs: 3}")
     params = dict(params)
-    for folder in ("data_dir", "test_dir"):
+    for folder in DATA_FOLDERS:
         if folder in params:
             if not isinstance(params[folder], str) or not params[folder].strip():
                 raise _bad(f"params.{folder}", params[folder], "a folder path (of torchvision or imagefolder data)")
@@ -120,8 +120,7 @@ def check_params(config: dict) -> None:
         for dataset in config["datasets"]:
             check_ranges(declared, {"profile": config["profile"], "device": config["params"].get("device", "auto"),
                                     "seed": config["seeds"][0], "dataset": dataset,
-                                    "data_dir": config["params"].get("data_dir", ""),
-                                    "test_dir": config["params"].get("test_dir", "")}, extra, config["profile"])
+                                    **{f: config["params"].get(f, "") for f in DATA_FOLDERS}}, extra, config["profile"])
     except UsageError as err:
         raise WorkflowConfigError(f"workflow config: params: {err}".replace("-p ", "")) from None
 
