@@ -143,10 +143,43 @@ def _changes(page, selector: str, before: str) -> None:
                            arg=[selector, before], timeout=120_000)
 
 
+#: The explorers' forms, by their root classes (xai_helpers/explorer/app_widgets.py).
+FORMS = (".xai-attribution", ".xai-latent", ".xai-training", ".xai-concepts")
+
+
+def _cut_off(page) -> list[str]:
+    """Controls of the explorers' forms whose right edge lies beyond their output area's (cut off, or reached only by
+    scrolling sideways), each form measured once scrolled into view (JupyterLab lays out only cells near the view)."""
+    found = []
+    for form in FORMS:
+        page.locator(f"{PANEL} {form}").first.scroll_into_view_if_needed()
+        measured, beyond = page.evaluate("""([form]) => {
+            const root = document.querySelector(`PANEL ${form}`);
+            const limit = root.closest('.jp-OutputArea-output').getBoundingClientRect().right + 1;
+            const shown = [...root.querySelectorAll('.widget-slider, .widget-dropdown, .widget-select-multiple, '
+                                                    + '.jupyter-button, .widget-toggle-buttons, .widget-text')]
+                .filter(w => w.getBoundingClientRect().width > 0);
+            return [shown.length, shown.filter(w => w.getBoundingClientRect().right > limit)
+                .map(w => `${form} ${w.className.split(' ').filter(c => c.startsWith('xai-')).join(' ') || w.className}`
+                          + ` ends at ${Math.round(w.getBoundingClientRect().right)} px, the output at ${Math.round(limit)}`)];
+        }""".replace("PANEL", PANEL), [form])
+        assert measured >= 3, f"{form}: only {measured} controls laid out to measure"  # not a vacuous pass
+        found += beyond
+    return found
+
+
 def test_explorer_runs_and_answers_a_method_choice_and_a_latent_slider(lab, browser):
     page = _open_and_run_all(browser, lab, "07_explorer.ipynb")
     _wait_idle(page)
     assert not _errors(page), _errors(page)
+    # The forms fit the notebook as a reader sees it: 1,500 px wide with the file browser open (issue 33).
+    page.set_viewport_size({"width": 1500, "height": 1000})
+    if not page.locator("#filebrowser").is_visible():
+        page.locator(".jp-SideBar.jp-mod-left [data-id='filebrowser']").click()
+    page.locator("#filebrowser").wait_for(state="visible", timeout=10_000)
+    page.wait_for_timeout(500)  # the notebook's relayout
+    assert not _cut_off(page), _cut_off(page)
+    page.set_viewport_size({"width": 1400, "height": 1000})
     assert page.locator("img.xai-attribution-figure[src^='blob:']").count() == 1
     assert page.locator("img.xai-latent-figure[src^='blob:']").count() == 1
     controls = page.locator(".widget-slider, .widget-dropdown, .widget-select-multiple, .jupyter-button, "

@@ -173,3 +173,19 @@ def test_an_opening_of_several_calls_is_refused():
     assert sorted(_opening_problems(old)) == ["calls classifier_settings", "calls load_dataset",
                                               "calls resolve_data_dir"]
     assert _opening_problems("import warnings\nNOTEBOOK = '01'\n") == ["calls open_notebook 0 times"]
+
+
+def _needs_hooks(source: str) -> bool:
+    """Whether the opening cell ``source`` asks for a model that takes hooks (``needs_hooks=True``)."""
+    return any(isinstance(node, ast.Call) and any(k.arg == "needs_hooks" and getattr(k.value, "value", False)
+                                                  for k in node.keywords)
+               for node in ast.walk(ast.parse(source)))
+
+
+def test_the_runner_refuses_torchscript_for_exactly_the_notebooks_whose_opening_needs_hooks():
+    from xai_helpers.running.notebook_parameters import NEEDS_HOOKS
+
+    opening_says = sorted(p.stem for p in NOTEBOOKS if _needs_hooks(_code_cells(p)[1]))
+    assert opening_says == sorted(NEEDS_HOOKS)
+    assert not _needs_hooks("open_notebook(NOTEBOOK, globals(), needs_hooks=False)")
+    assert _needs_hooks("open_notebook(NOTEBOOK, globals(), needs_hooks=True)")

@@ -1,5 +1,5 @@
-"""Issue 18 end to end: a torchvision ResNet-18 trained on a generated 64 px RGB imagefolder runs through 01, 02, 03 and
-06 at smoke; the same weights, supplied as module:factory + state dict (01) and as TorchScript (01, 02), give the same
+"""Issue 18 end to end: a torchvision ResNet-18 trained on a generated 64 px RGB imagefolder runs through 01, 02, 03,
+06 and 07 at smoke; the same weights, supplied as module:factory + state dict (01) and as TorchScript (01, 02), give the same
 metrics. The factory run stops at 01: its model is a plain nn.Module like the trained one, wrapped the same way, so
 01's equal metrics show the same function; 02 is run for TorchScript, whose path through it differs."""
 import json
@@ -62,7 +62,7 @@ def own(tmp_path_factory):
     base = tmp_path_factory.mktemp("own")
     _imagefolder(base / "images")
     trained, run = _run(base, "trained", "-p", "model_source", "torchvision", "-p", "model_name", "resnet18", *EXPLAIN,
-                        *TCAV, *LOW_DATA, only=("01", "02", "03", "06"))
+                        *TCAV, *LOW_DATA, only=("01", "02", "03", "06", "07"))
     state = torch.load(base / "cache" / trained["01_cnn_training"]["classifier_checkpoint"] / "model.pt",
                        weights_only=True)  # the cache entry's state dict: the wrapper's keys, net.*
     net = torchvision.models.resnet18(num_classes=len(CLASSES))
@@ -107,6 +107,13 @@ def test_a_trained_here_resnet18_runs_through_01_02_03_with_its_layers_and_train
     assert m03["planted_layer"] == "net.layer4" and set(m03["concepts"]["stripes"]["square"]) == set(m03["layers"].values())
     log = (own["run"] / "logs" / "02_cnn_attribution.log").read_text()
     assert "Grad-CAM, attenuation, channels, TCAV" in log  # the layer table is printed
+
+
+def test_07_explores_the_supplied_model_and_the_shortcut_copy_02_trained(own):
+    m01, m02, m07 = (own["trained"][k] for k in ("01_cnn_training", "02_cnn_attribution", "07_explorer"))
+    assert m07["explained_model"] == m01["explained_model"] and m07["classifier_checkpoint"] == m01["classifier_checkpoint"]
+    assert m07["checkpoints"] == {"yours": m01["classifier_checkpoint"], "shortcut": m02["shortcut_checkpoint"]}
+    assert m07["errors"] == {} and sum(m07["controls"].values()) >= 10 and m07["skipped_methods"] == {}
 
 
 def test_06_rates_and_tabulates_the_supplied_model_and_trains_its_own_gan(own):

@@ -181,6 +181,14 @@ def test_a_supplied_model_is_checked_before_anything_runs_and_refused_where_a_no
         in capsys.readouterr().err
     rc, _ = _run(nbdir, tmp_path, "--only", "01", "-p", "model_source", "file", "-p", "model_file", "gone.pt")
     assert rc == 2 and "gone.pt': no such file" in capsys.readouterr().err  # absolute: from where the user is
+    # A TorchScript model takes no hooks: refused before any kernel starts for a notebook that reads layers.
+    (tmp_path / "scripted.pt").write_bytes(b"")
+    _notebook(nbdir / "07_explorer.ipynb", PARAMS + MODEL_PARAMS, WRITE_METRICS)
+    rc, _ = _run(nbdir, tmp_path, "--only", "07", "-p", "model_source", "file", "-p", "model_file",
+                 str(tmp_path / "scripted.pt"))
+    assert rc == 2 and "07_explorer: it reads a layer's activations, and the TorchScript model" in \
+        capsys.readouterr().err
+    (nbdir / "07_explorer.ipynb").unlink()
     # A notebook that uses the classifier (declares its settings) but cannot take a supplied model: refused, since -p
     # would not reach it and it would explain the study's CNN while 01 reports the user's model.
     _notebook(nbdir / "02_old.ipynb", PARAMS + '\nepochs: "Optional[int]" = None  # epochs', WRITE_METRICS)

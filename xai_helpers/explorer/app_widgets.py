@@ -94,7 +94,8 @@ class ExplorerApp:
         self.status = widgets.HTML()
         self.progress = widgets.FloatProgress(value=0, min=0, max=1, layout=widgets.Layout(width="220px"))
         self.progress.layout.visibility = "hidden"
-        self.export_button = widgets.Button(description="export PNG + JSON", icon="download")
+        self.export_button = widgets.Button(description="export PNG + JSON", icon="download",
+                                            layout=widgets.Layout(width="auto"))  # its whole label
         self.export_button.on_click(lambda _: self.export())
         for key, widget in (("figure", self.figure), ("status", self.status), ("progress", self.progress),
                             ("export", self.export_button)):
@@ -123,13 +124,19 @@ class ExplorerApp:
             self._suspended = False
         self.request()
 
+    @staticmethod
+    def columns(*boxes: widgets.Widget) -> widgets.Box:
+        """Side-by-side columns that wrap onto the next line where the notebook is narrower than they are (a
+        JupyterLab with the file browser open), so that no control is cut off at the right."""
+        return widgets.HBox(list(boxes), layout=widgets.Layout(flex_flow="row wrap", width="100%"))
+
     def layout(self) -> widgets.Widget:
         """The form (subclasses arrange their controls; the default stacks them)."""
         return widgets.VBox(list(self.controls.values()))
 
     def widget(self) -> widgets.Widget:
         header = widgets.HTML(f"<b>{html.escape(self.title)}</b>")
-        footer = widgets.HBox([self.progress, self.status, self.export_button])
+        footer = self.columns(self.progress, self.status, self.export_button)
         box = widgets.VBox([header, self.layout(), footer, self.figure])
         box.add_class(f"xai-{self.name}")
         return box

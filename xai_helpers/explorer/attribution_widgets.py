@@ -1,5 +1,5 @@
 """The attribution explorer: pick an image (by class, by correct or misclassified, or a planted-patch image), a
-model (plain, attention, shortcut) and several methods with their settings; see the maps side by side with the
+model (01's plain and attention CNNs or your model, and the copy that learned 02's planted shortcut) and several methods with their settings; see the maps side by side with the
 top-3 classes, click a class to explain it instead, and read each map's deletion/insertion curves on this image."""
 from __future__ import annotations
 
@@ -30,15 +30,18 @@ class AttributionExplorer(ExplorerApp):
         self.target: int | None = None  # None: explain the predicted class
         self.indices = torch.arange(0)
         settings = default_settings(models.options)
-        self.add("model", widgets.Dropdown(options=list(models.classifiers), description="model"))
+        self.add("model", widgets.Dropdown(options=[(models.label(n), n) for n in models.classifiers],
+                                           description="model"))
         self.add("source", widgets.Dropdown(options=[(_SOURCE_LABELS[s], s) for s in SOURCES], description="images"))
         self.add("class_filter", widgets.Dropdown(options=[("every class", -1)] + [(c, i) for i, c in
                                                                                      enumerate(self.classes)],
                                                   description="true class"))
         self.add("outcome", widgets.ToggleButtons(options=list(OUTCOMES), description="prediction"))
         self.add("image", widgets.IntSlider(min=0, max=0, description="image #", continuous_update=False))
-        self.add("methods", widgets.SelectMultiple(options=[(METHODS[m].title, m) for m in METHODS],
-                                                   value=tuple(methods), rows=7, description="methods"))
+        # The methods that run on this architecture (02's check for a supplied model): LRP needs rules for its layers.
+        self.add("methods", widgets.SelectMultiple(options=[(METHODS[m].title, m) for m in models.methods],
+                                                   value=tuple(m for m in methods if m in models.methods), rows=7,
+                                                   description="methods"))
         for s in SETTINGS:
             key = f"{s.method}.{s.option}"
             value = settings[(s.method, s.option)]
@@ -54,7 +57,7 @@ class AttributionExplorer(ExplorerApp):
             widget.style.description_width = "150px"
             self.add(key, widget)
         self.add("substrate", widgets.Dropdown(options=["blur", "zero"], description="curves fill"))
-        self.class_buttons = widgets.HBox()
+        self.class_buttons = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))  # many classes: rows
         self.class_buttons.add_class("xai-attribution-classes")
         self.explain_predicted = widgets.Button(description="explain the predicted class")
         self.explain_predicted.add_class("xai-attribution-predicted")
@@ -137,7 +140,7 @@ class AttributionExplorer(ExplorerApp):
     def draw(self, view):
         titles = {m: METHODS[m].title for m in METHODS}
         return attribution_figure(view, view["image"], self.classes, titles, view["box"],
-                                  title=f"{view['model']} CNN, test image {view['index']} (true "
+                                  title=f"{self.models.label(view['model'])}, test image {view['index']} (true "
                                         f"'{self.classes[view['true_class']]}'): explaining "
                                         f"'{self.classes[view['target']]}'")
 
@@ -172,9 +175,9 @@ class AttributionExplorer(ExplorerApp):
     def layout(self):
         c = self.controls
         pick = widgets.VBox([c["model"], c["source"], c["class_filter"], c["outcome"], c["image"],
-                             widgets.HBox([widgets.Label("explain:"), self.class_buttons, self.explain_predicted])])
+                             self.columns(widgets.Label("explain:"), self.class_buttons, self.explain_predicted)])
         settings = widgets.VBox([c[f"{s.method}.{s.option}"] for s in SETTINGS] + [c["substrate"]])
-        return widgets.HBox([pick, c["methods"], settings])
+        return self.columns(pick, c["methods"], settings)
 
 
 def attribution_explorer(models: StudyModels, *, interactive: bool, run_path=None,
@@ -183,12 +186,12 @@ def attribution_explorer(models: StudyModels, *, interactive: bool, run_path=Non
     return AttributionExplorer(models, run_path, methods).show(interactive)
 
 
-def interaction_seconds(models: StudyModels, methods, n: int = 6, model: str = "plain") -> list[float]:
+def interaction_seconds(models: StudyModels, methods, n: int = 6, model: str | None = None) -> list[float]:
     """How long the attribution explorer takes to answer: a form that is not displayed steps through ``n`` test
     images with ``methods`` and returns each answer's wall time (compute and draw), the first answer excluded
     (it includes one-off set-up such as predicting the whole test split)."""
     app = AttributionExplorer(models, methods=methods)
-    app.set_values(model=model)
+    app.set_values(model=model or models.explained)  # None: the model 01–03 explain
     app.wait()
     seconds = []
     for i in range(1, n + 1):

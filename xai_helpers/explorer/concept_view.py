@@ -22,8 +22,8 @@ from torch import nn
 
 from ..cnn import conv_activation_layers
 from ..data import DIGIT_DATASETS
-from ..concepts import (STROKE_CONCEPTS, ConceptSets, compare_with_null, compute_cavs, correct, default_layers,
-                        directional_derivatives, json_value, layer_gradients)
+from ..concepts import (STROKE_CONCEPTS, ConceptSets, compare_with_null, compute_cavs, correct,
+                        directional_derivatives, json_value, layer_gradients, probed_layers)
 
 
 def _library_default(function, name: str):
@@ -72,8 +72,7 @@ def concept_choices(sets: ConceptSets, dataset: str, patch_size: int, shortcut_c
                 "" if digits else f"; {dataset} holds no handwritten strokes, so it is only a morphological transform")
         elif key == "planted_pattern":
             note = (f"random training images with the shortcut model's {patch_size} px checkerboard pasted in: ground "
-                    f"truth for the shortcut model and class '{shortcut_class}'; the plain and attention models never "
-                    f"saw it")
+                    f"truth for the shortcut model and class '{shortcut_class}'; the other models never saw it")
         label = key.replace("_", " ") + (" (digits only)" if digit_only else "")
         if digit_only and not digits:
             label += f": not meaningful on {dataset}"
@@ -89,12 +88,18 @@ def concept_choices(sets: ConceptSets, dataset: str, patch_size: int, shortcut_c
     return out
 
 
-def layer_choices(model: nn.Module) -> list[tuple[str, str]]:
-    """(label, layer name): 03's TCAV layers first, then the ReLU after every other convolution."""
-    choices = [(f"{label} ({name})", name) for label, name in default_layers(model).items()]
+def layer_choices(model: nn.Module, supplied: bool = False) -> tuple[list[tuple[str, str]], str]:
+    """(label, layer name) of the layers to test, and the one 03 reports its verdicts at: 03's TCAV layers first
+    (:func:`~xai_helpers.concepts.tcav.probed_layers`), then, in the study's CNNs, the ReLU after every other
+    convolution. A supplied model (``supplied``) offers 03's layers only: a torchvision network reuses one ReLU
+    module within a block, so a ReLU's hooked output would not be one layer's."""
+    probed, reported = probed_layers(model, supplied)
+    choices = [(f"{label} ({name})", name) for label, name in probed.items()]
+    if supplied:
+        return choices, reported
     taken = {name for _, name in choices}
     return choices + [(f"convolution ReLU ({name})", name) for name, _ in conv_activation_layers(model)
-                      if name not in taken]
+                      if name not in taken], reported
 
 
 def _cav(model: nn.Module, layer: str, images: torch.Tensor, counterpart: torch.Tensor, seed: int):

@@ -18,10 +18,6 @@ from .concept_view import (ALPHA, MIN_CAV_ACCURACY, concept_choices, concept_rec
                            concept_test_view, is_cached, layer_choices)
 from .study_models import StudyModels
 
-#: The layer the tester opens on (03's layer for its verdicts).
-DEFAULT_LAYER = "last hidden layer"
-
-
 class ConceptTester(ExplorerApp):
     name = "concepts"
     title = "Concept tester"
@@ -48,7 +44,8 @@ class ConceptTester(ExplorerApp):
         # The ground truth first: the shortcut model and its planted pattern, where there are both.
         model = "shortcut" if "shortcut" in models.classifiers else next(iter(models.classifiers))
         concept = "planted_pattern" if "planted_pattern" in self.concepts else next(iter(self.concepts))
-        self.add("model", widgets.Dropdown(options=list(models.classifiers), value=model, description="model"),
+        self.add("model", widgets.Dropdown(options=[(models.label(n), n) for n in models.classifiers], value=model,
+                                           description="model"),
                  recompute=False)
         self.add("concept", widgets.Dropdown(options=[(c.label, key) for key, c in self.concepts.items()],
                                              value=concept, description="concept"), recompute=False)
@@ -70,12 +67,13 @@ class ConceptTester(ExplorerApp):
 
     # -------------------------------------------------------------------- the form
     def _refresh_layers(self) -> None:
-        """The chosen model's layers, keeping the same kind of layer (03's label) where the new model has one."""
+        """The chosen model's layers, keeping the same kind of layer (03's label) where the new model has one, and
+        opening on the layer 03 reports its verdicts at."""
         dropdown = self.controls["layer"]
-        before = next((label for label, name in dropdown.options if name == dropdown.value), DEFAULT_LAYER)
-        choices = layer_choices(self.models.classifiers[self.value("model")])
-        kind = before.split(" (")[0]
-        value = next((name for label, name in choices if label.startswith(kind)), choices[0][1])
+        choices, reported = layer_choices(self.models.classifiers[self.value("model")], self.models.supplied)
+        before = next((label for label, name in dropdown.options if name == dropdown.value), None)
+        kind = before.split(" (")[0] if before else None
+        value = next((name for label, name in choices if kind and label.split(" (")[0] == kind), reported)
         self._suspended = True  # one answer for the model change, not one per option list
         try:
             dropdown.options = choices
@@ -125,14 +123,14 @@ class ConceptTester(ExplorerApp):
 
     def draw(self, view):
         return concept_figure(view, self.classes, title=f"TCAV of '{view['label']}' for class "
-                                                        f"'{self.classes[view['target']]}': {view['model']} CNN, "
+                                                        f"'{self.classes[view['target']]}': {self.models.label(view['model'])}, "
                                                         f"{view['layer_label']}")
 
     def describe(self, view):
         row = view["row"]
         tested = (f"p {row['p_value']:.3g}, Holm over the {view['family']} classes {row['p_value_corrected']:.3g}"
                   if row["tested"] else "no test")
-        return (f"{view['label']} at {view['layer']} of the {view['model']} CNN, class "
+        return (f"{view['label']} at {view['layer']} of the {self.models.label(view['model'])}, class "
                 f"'{self.classes[view['target']]}': TCAV {row['tcav_score']:.2f} against the null's "
                 f"{row['null_score']:.2f}, held-out CAV accuracy {row['cav_accuracy']:.2f}; {tested}: "
                 f"{view['verdict']}")
@@ -142,8 +140,8 @@ class ConceptTester(ExplorerApp):
 
     def layout(self):
         c = self.controls
-        return widgets.VBox([widgets.HBox([widgets.VBox([c["model"], c["layer"], c["target"]]),
-                                           widgets.VBox([c["concept"], self.run_button])]), self.note])
+        return widgets.VBox([self.columns(widgets.VBox([c["model"], c["layer"], c["target"]]),
+                                          widgets.VBox([c["concept"], self.run_button])), self.note])
 
 
 def concept_tester(models: StudyModels, *, interactive: bool, run_path=None, concepts_dir=None) -> ConceptTester:

@@ -20,13 +20,13 @@ class LatentExplorer(ExplorerApp):
     name = "latent"
     title = "GAN latent explorer"
 
-    def __init__(self, models: StudyModels, run_path=None, k: int = 4, classifier: str = "plain"):
+    def __init__(self, models: StudyModels, run_path=None, k: int = 4, classifier: str | None = None):
         super().__init__(run_path)
         if models.gan is None:
             raise ValueError("the latent explorer needs the study's GAN: load_study_models(..., gan=True)")
         self.models = models
         self.classes = list(models.data.classes)
-        self.classifier = models.classifiers[classifier]
+        self.classifier = models.classifiers[classifier or models.explained]  # None: the model 01–03 explain
         self.gans = {"DCGAN (notebook 04)": models.gan}
         if models.info_gan is not None:
             self.gans["InfoGAN-CR (notebook 05)" if models.config["cr_weight"] > 0 else "InfoGAN (notebook 05)"] = \
@@ -151,8 +151,8 @@ class LatentExplorer(ExplorerApp):
         c = self.controls
         left = widgets.VBox([c["generator"], widgets.HBox([c["seed_a"], self.random_button]), c["seed_b"], c["t"],
                              c["path"], c["label"]])
-        middle = widgets.VBox([widgets.HBox([c[f"{_key(f)}_which"], c[f"{_key(f)}_alpha"]]) for f in FAMILIES])
-        return widgets.VBox([widgets.HBox([left, middle]), self.code_sliders])
+        middle = widgets.VBox([self.columns(c[f"{_key(f)}_which"], c[f"{_key(f)}_alpha"]) for f in FAMILIES])
+        return widgets.VBox([self.columns(left, middle), self.code_sliders])
 
 
 def _key(family: str) -> str:

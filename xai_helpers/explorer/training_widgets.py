@@ -105,8 +105,8 @@ class TrainingScrubber(ExplorerApp):
 
     def layout(self):
         c = self.controls
-        return widgets.HBox([widgets.VBox([c["snapshot"], c["play"]]), widgets.VBox([c["samples"], c["explained"]]),
-                             widgets.VBox([c["evidence"], c["method"]])])
+        return self.columns(widgets.VBox([c["snapshot"], c["play"]]), widgets.VBox([c["samples"], c["explained"]]),
+                            widgets.VBox([c["evidence"], c["method"]]))
 
 
 def training_scrubber(models: StudyModels, *, interactive: bool, run_path=None) -> TrainingScrubber:

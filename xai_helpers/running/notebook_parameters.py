@@ -62,6 +62,11 @@ def convert_value(annotation: str | None, raw: str):
 #: own DCGAN on the images and judge its samples with the study's CNN at the GAN's side; they explain the GAN.
 STUDY_CNN_BY_DESIGN = ("04_gan_dynamics", "05_gan_latent")
 
+#: Notebooks that read a layer's activations (TCAV, the concept tester), which a TorchScript model cannot give: their
+#: openings say ``needs_hooks=True`` (a hygiene test keeps the two in step), and the runner refuses such a model
+#: for them before any kernel starts.
+NEEDS_HOOKS = ("03_tcav", "07_explorer")
+
 
 def validate_parameters(declared: dict[str, dict], extra: dict[str, str]) -> None:
     """Refuse ``-p`` names no selected notebook declares, and values of the wrong type."""
@@ -123,7 +128,11 @@ def check_ranges(declared: dict[str, dict], options: dict, extra: dict[str, str]
             if values.get("dataset") in DATASETS and isinstance(values.get("image_size"), int):
                 check_fits_image(values, image_side(values["dataset"], values["image_size"]))
             if "model_source" in values:  # the classifier to explain: names, combinations, files
-                model_spec(**{k: values.get(k, default) for k, default in MODEL_PARAMETERS.items()})
+                spec = model_spec(**{k: values.get(k, default) for k, default in MODEL_PARAMETERS.items()})
+                if spec.is_torchscript and nb in NEEDS_HOOKS:
+                    raise ParameterError(f"it reads a layer's activations, and the TorchScript model {spec.file} "
+                                         "takes no hooks: supply it as module:factory with model_weights, or leave "
+                                         f"{nb[:2]} out (--only)")
         except ParameterError as err:
             raise UsageError(f"{nb}: {err}") from None
         if values.get("test_dir") and values.get("dataset") != "imagefolder":
