@@ -1,5 +1,5 @@
-"""Issue 18 end to end: a torchvision ResNet-18 trained on a generated 64 px RGB imagefolder runs through 01, 02, 03,
-06 and 07 at smoke; the same weights, supplied as module:factory + state dict (01) and as TorchScript (01, 02), give the same
+"""Issue 18 end to end: a torchvision ResNet-18 trained on a generated 64 px RGB imagefolder runs through every
+notebook at smoke; the same weights, supplied as module:factory + state dict (01) and as TorchScript (01, 02), give the same
 metrics. The factory run stops at 01: its model is a plain nn.Module like the trained one, wrapped the same way, so
 01's equal metrics show the same function; 02 is run for TorchScript, whose path through it differs."""
 import json
@@ -16,7 +16,7 @@ from xai_helpers.data.colour import colourise, write_imagefolder
 from xai_helpers.data.datasets import render_shapes
 from xai_helpers.running import runner
 
-#: About 7 minutes on 2 cores (a ResNet-18 through four notebooks, then twice more): run with -m slow (CI does).
+#: About 9 minutes on 2 cores (a ResNet-18 through every notebook, then through 01 and 02 twice more): run with -m slow (CI does).
 pytestmark = pytest.mark.slow
 
 SIDE = 64
@@ -62,7 +62,7 @@ def own(tmp_path_factory):
     base = tmp_path_factory.mktemp("own")
     _imagefolder(base / "images")
     trained, run = _run(base, "trained", "-p", "model_source", "torchvision", "-p", "model_name", "resnet18", *EXPLAIN,
-                        *TCAV, *LOW_DATA, only=("01", "02", "03", "06", "07"))
+                        *TCAV, *LOW_DATA, only=("01", "02", "03", "04", "05", "06", "07"))
     state = torch.load(base / "cache" / trained["01_cnn_training"]["classifier_checkpoint"] / "model.pt",
                        weights_only=True)  # the cache entry's state dict: the wrapper's keys, net.*
     net = torchvision.models.resnet18(num_classes=len(CLASSES))
@@ -114,6 +114,15 @@ def test_07_explores_the_supplied_model_and_the_shortcut_copy_02_trained(own):
     assert m07["explained_model"] == m01["explained_model"] and m07["classifier_checkpoint"] == m01["classifier_checkpoint"]
     assert m07["checkpoints"] == {"yours": m01["classifier_checkpoint"], "shortcut": m02["shortcut_checkpoint"]}
     assert m07["errors"] == {} and sum(m07["controls"].values()) >= 10 and m07["skipped_methods"] == {}
+
+
+def test_04_and_05_judge_and_read_the_gan_with_the_supplied_model(own):
+    m01, m04, m05 = (own["trained"][k] for k in ("01_cnn_training", "04_gan_dynamics", "05_gan_latent"))
+    for m in (m04, m05):  # the model 01 evaluated, not a study CNN retrained at the GAN's side
+        assert m["judging_classifier"] == m01["explained_model"] and m["classifier_checkpoint"] == m01["classifier_checkpoint"]
+    extractor = m04["fid_feature_extractor"]  # its pooled features, not its 4 logits
+    assert extractor["hidden_layer"] == "net.fc:input" and extractor["hidden_dim"] == 512
+    assert m05["readout_source"] == "classifier logits" and "thickness" not in m05["readouts"]
 
 
 def test_06_rates_and_tabulates_the_supplied_model_and_trains_its_own_gan(own):

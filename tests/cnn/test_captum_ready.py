@@ -77,3 +77,23 @@ def test_image_classifier_normalises_inside_and_repeats_gray_images_for_an_rgb_m
         ImageClassifier(net, in_channels=3, net_channels=3, mean=mean)
     with pytest.raises(LookupError, match="no Grad-CAM layer chosen"):
         model.cam_layer
+
+
+def test_a_classifier_at_its_input_side_resizes_other_sides_and_passes_gradients():
+    from xai_helpers.cnn import AtInputSide, at_side
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 3))
+    wrapped = AtInputSide(net, 48)
+    small = torch.rand(2, 1, 32, 32, requires_grad=True)
+    expected = net(torch.nn.functional.interpolate(small, size=(48, 48), mode="bilinear", align_corners=False))
+    assert torch.allclose(wrapped(small), expected)
+    wrapped(small).sum().backward()
+    assert small.grad is not None and small.grad.abs().sum() > 0  # latent attributions reach the GAN's image
+    big = torch.rand(1, 1, 96, 96)
+    assert wrapped(big).shape == (1, 3) and not torch.allclose(  # shrinking is antialiased
+        wrapped(big), net(torch.nn.functional.interpolate(big, size=(48, 48), mode="bilinear", align_corners=False)))
+    assert torch.equal(wrapped(torch.ones(1, 1, 48, 48)), net(torch.ones(1, 1, 48, 48)))  # its own side: as it is
+    assert at_side(net, 48, 48) is net and isinstance(at_side(net, 48, 32), AtInputSide)
+    with pytest.raises(ValueError, match="side = 0 is not allowed"):
+        AtInputSide(net, 0)

@@ -264,3 +264,26 @@ def test_importing_the_package_leaves_torch_fidelity_and_torchvision_until_a_met
             "print('torch_fidelity' in sys.modules, F.ClassifierFeatures.__module__)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split("\n")[:2] == ["[]", "True xai_helpers.gan.fidelity_extractor"], done.stdout
+
+
+def test_a_head_of_one_linear_layer_gives_its_input_as_the_features():
+    """A torchvision ResNet's head is one Linear (the logits): FID must read the pooled features that go into it,
+    not 10 logits (issue 33, target 5: the user's classifier judges the GAN)."""
+    import torchvision
+
+    from xai_helpers.gan import default_hidden_layer, hidden_features
+    from xai_helpers.gan.fidelity import extractor_info, register_classifier_features
+
+    net = torchvision.models.resnet18(num_classes=4).eval()
+    assert default_hidden_layer(net) == "fc:input"
+    two = nn.Sequential(nn.Flatten(), nn.Linear(12, 5), nn.ReLU(), nn.Linear(5, 2))
+    assert default_hidden_layer(two) == "1"  # a hidden layer: its pre-activation output, as for the study's CNNs
+    x = torch.rand(3, 3, 32, 32)
+    pooled = []
+    net.avgpool.register_forward_hook(lambda m, a, out: pooled.append(out.flatten(1)))
+    assert torch.allclose(hidden_features(net, x, "fc:input"), torch.cat(pooled)[:3])
+    assert hidden_features(net, x, "fc").shape == (3, 4)  # a plain name still reads the output
+    info = extractor_info(register_classifier_features(net, x))
+    assert info["hidden_layer"] == "fc:input" and info["hidden_dim"] == 512
+    with pytest.raises(ValueError, match="hidden_layer 'head:input' is not a module of ResNet"):
+        hidden_features(net, x, "head:input")

@@ -7,9 +7,10 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
-from xai_helpers.cnn import classifier_settings, train_classifier
+from xai_helpers.cnn import AtInputSide, classifier_settings, train_classifier
 from xai_helpers.opening import open_notebook
 from xai_helpers.study.parameter_registry import PARAMETERS
 
@@ -108,3 +109,26 @@ def test_a_supplied_model_on_a_folder_without_test_dir_is_warned_about_an_inflat
     assert "WARNING" not in capsys.readouterr().out and data.info["test_split"] == f"test_dir {folder.resolve()}"
     with pytest.raises(ValueError, match="test_dir = .* is for dataset imagefolder; mnist5k has its own test split"):
         open_notebook("02_cnn_attribution", _values("02_cnn_attribution", tmp_path, test_dir=str(folder)))
+
+
+def test_the_gan_notebooks_judge_with_the_users_model_at_its_own_side(tmp_path, user_model, capsys):
+    """Issue 33, target 5: 04 and 05 label and judge the GAN's samples with the model 01 evaluated (the same weights,
+    at the side it reads), not with a study CNN retrained at the GAN's side."""
+    folder = tmp_path / "folder"
+    for value, name in enumerate("abcdefghij"):
+        (folder / name).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(np.full((48, 48), 20 * value + i, np.uint8)).save(folder / name / f"{i}.png")
+    values = {nb: _values(nb, tmp_path, dataset="imagefolder", data_dir=str(folder), image_size=48, channels=1,
+                          model_source="file", model_file=f"{user_model}:build",
+                          model_weights=str(tmp_path / "weights.pt"), test_dir=str(folder))
+              for nb in ("01_cnn_training", "04_gan_dynamics")}
+    *_, own_data, evaluated, _, _ = open_notebook("01_cnn_training", values["01_cnn_training"])
+    *_, gan_data, judge, _, _ = open_notebook("04_gan_dynamics", values["04_gan_dynamics"], images="gan")
+    assert own_data.image_shape == (1, 48, 48) and gan_data.image_shape == (1, 32, 32)
+    assert judge.key == evaluated.key and isinstance(judge.model, AtInputSide) and judge.model.side == 48
+    assert judge.model.classifier is not evaluated.model  # a second load of the same weights
+    x = gan_data.test_x[:3]
+    resized = F.interpolate(x, size=(48, 48), mode="bilinear", align_corners=False)
+    assert torch.allclose(judge.model(x), evaluated.model(resized), atol=1e-6)
+    assert "the GAN's 32 px images are resized to 48 px for opening_nets:build()" in capsys.readouterr().out

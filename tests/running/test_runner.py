@@ -197,11 +197,11 @@ def test_a_supplied_model_is_checked_before_anything_runs_and_refused_where_a_no
     err = capsys.readouterr().err
     assert rc == 2 and "02_old cannot explain a supplied model" in err and "--only 01" in err
     assert not (tmp_path / "out").exists(), "nothing may be written for a refused run"
-    # The GAN notebooks use the study's CNN by design (they say so): no refusal for them.
+    # The GAN notebooks too: they judge the GAN with the supplied model, so one that does not declare it is refused.
     (nbdir / "02_old.ipynb").rename(nbdir / "04_gan_dynamics.ipynb")
     rc, _ = _run(nbdir, tmp_path, "--only", "01", "04", "-p", "model_source", "torchvision", "-p", "model_name",
                  "resnet18")
-    assert rc == 0, capsys.readouterr().err
+    assert rc == 2 and "04_gan_dynamics cannot explain a supplied model" in capsys.readouterr().err
 
 
 def test_a_profile_knob_is_checked_with_the_profile_it_is_merged_with(nbdir, tmp_path, capsys):

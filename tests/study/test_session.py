@@ -50,7 +50,7 @@ def test_start_session_applies_the_knobs_a_notebook_declares_and_starts_the_sess
     assert config["tcav_random_sets"] == smoke["tcav_random_sets"]  # None in the cell: the profile's value
     assert spec is not None and not spec.supplied and dev == torch.device("cpu") and run_path.is_dir()
     config, spec, *_ = start_session("04_gan_dynamics", _values("04_gan_dynamics", tmp_path))
-    assert spec is None and config["gan_iterations"] == smoke["gan_iterations"]  # 04 declares no model parameter
+    assert not spec.supplied and config["gan_iterations"] == smoke["gan_iterations"]  # 04 judges with the study's CNN
 
 
 @pytest.mark.parametrize("over, message", [({"sanity_threshold": 2.0}, "sanity_threshold = 2.0 is not allowed"),

@@ -17,6 +17,7 @@ from .classifier_metrics import classification_summary, training_speed
 from .explanation_metrics import DEGENERATE_MAX_SHARE, INPUT_INDEPENDENT_MIN
 from .feature_level import (channel_attributions, channel_objective, class_channel_importance, class_logit_objective,
                             conv_activation_layers, maximise_activation)
+from .input_side import AtInputSide, at_side
 from .layer_detection import layer_table
 from .model_sources import (attach_layers, describe, study_classifier, tcav_layer_names, train_variant,
                             variant_settings)
@@ -29,8 +30,8 @@ from .training_dynamics import probe_indices, rank_similarity_to_final, saliency
 from ..study import CLASSIFIER_PARAMETERS
 
 __all__ = ["CLASSIFIER_PARAMETERS", "DEGENERATE_MAX_SHARE", "IG_BASELINES", "IG_COMPLETENESS_TOLERANCE",
-           "INPUT_INDEPENDENT_MIN", "METHODS", "PATTERN_EFFECT_MIN", "SHORTCUT_RATE_MIN", "TrainedClassifier",
-           "accuracy", "applicable_methods", "attach_layers", "attenuated", "attenuation_correlation",
+           "AtInputSide", "INPUT_INDEPENDENT_MIN", "METHODS", "PATTERN_EFFECT_MIN", "SHORTCUT_RATE_MIN", "TrainedClassifier",
+           "accuracy", "applicable_methods", "at_side", "attach_layers", "attenuated", "attenuation_correlation",
            "attenuation_effect", "attenuation_study", "channel_attributions", "channel_objective",
            "class_channel_importance", "class_logit_objective", "classification_summary", "classifier_settings",
            "conservation_summary", "conv_activation_layers", "conv_block", "describe", "explain",

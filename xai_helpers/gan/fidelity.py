@@ -33,6 +33,8 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from .feature_sites import INPUT_SUFFIX, capture_features, feature_module
+
 #: Our names for torch-fidelity's result keys (which keep Inception names whatever the extractor).
 RESULT_KEYS = {
     "frechet_inception_distance": "fid",
@@ -61,19 +63,22 @@ def weights_hash(model: nn.Module) -> str:
 
 
 def default_hidden_layer(model: nn.Module) -> str:
-    """The name of the first Linear layer of the classifier head (its pre-activation output is the feature)."""
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Linear):
-            return name
-    raise ValueError(f"{type(model).__name__} has no Linear layer: pass hidden_layer= (a module name)")
+    """Where the classifier's features are read: the head's first Linear layer, its pre-activation output where the
+    head has a hidden layer (the study's CNNs: 128-d), its input where the head is that one Linear (a torchvision
+    ResNet's pooled 512-d features: its output would be the logits). Module names hold no colon, so
+    ``"<name>:input"`` (:data:`INPUT_SUFFIX`) is unambiguous."""
+    linears = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    if not linears:
+        raise ValueError(f"{type(model).__name__} has no Linear layer: pass hidden_layer= (a module name)")
+    return linears[0] if len(linears) > 1 else linears[0] + INPUT_SUFFIX
 
 
 @torch.no_grad()
 def hidden_features(model: nn.Module, images01: torch.Tensor, hidden_layer: str, batch_size: int = 500) -> torch.Tensor:
-    """The (unscaled) output of module ``hidden_layer`` for ``images01``, flattened: (N, d)."""
+    """The (unscaled) features at ``hidden_layer`` (:func:`default_hidden_layer`) for ``images01``, flattened:
+    (N, d)."""
     captured = []
-    layer = dict(model.named_modules())[hidden_layer]
-    handle = layer.register_forward_hook(lambda module, args, out: captured.append(out.flatten(1).cpu()))
+    handle = capture_features(model, hidden_layer, captured)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -83,7 +88,7 @@ def hidden_features(model: nn.Module, images01: torch.Tensor, hidden_layer: str,
     finally:
         handle.remove()
         model.train(was_training)
-    return torch.cat(captured)
+    return torch.cat([c.flatten(1).cpu() for c in captured])
 
 
 def register_classifier_features(model: nn.Module, reference01: torch.Tensor, hidden_layer: str | None = None) -> str:
@@ -91,8 +96,7 @@ def register_classifier_features(model: nn.Module, reference01: torch.Tensor, hi
     covering the weights, the layer and the feature scale (the RMS of the hidden features on ``reference01``,
     e.g. the training split). Registering the same classifier again returns the same name."""
     hidden_layer = hidden_layer or default_hidden_layer(model)
-    if hidden_layer not in dict(model.named_modules()):
-        raise ValueError(f"hidden_layer {hidden_layer!r} is not a module of {type(model).__name__}")
+    feature_module(model, hidden_layer)  # a module of the model, or a clear error
     if len(reference01) < 2:
         raise ValueError(f"reference01 must hold images to set the feature scale, got {len(reference01)}")
     scale = float(hidden_features(model, reference01, hidden_layer).pow(2).mean().sqrt())
@@ -116,10 +120,10 @@ def extractor_info(name: str) -> dict:
     if name not in CLASSIFIERS:
         raise ValueError(f"unknown feature extractor {name!r}")
     model = CLASSIFIERS[name]
+    module, reads_input = feature_module(model, HIDDEN_LAYERS[name])
+    width = getattr(module, "in_features" if reads_input else "out_features", None)
     return {"name": name, "weights_sha256_12": weights_hash(model), "hidden_layer": HIDDEN_LAYERS[name],
-            "hidden_dim": dict(model.named_modules())[HIDDEN_LAYERS[name]].out_features
-            if hasattr(dict(model.named_modules())[HIDDEN_LAYERS[name]], "out_features") else None,
-            "feature_scale": FEATURE_SCALES[name]}
+            "hidden_dim": width, "feature_scale": FEATURE_SCALES[name]}
 
 
 def to_uint8(images01: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
+from .feature_sites import capture_features
+
 #: The classifier each registered extractor name stands for (torch-fidelity instantiates by name), its hidden layer
 #: and its feature scale (:func:`.fidelity.register_classifier_features` fills them).
 CLASSIFIERS: dict[str, nn.Module] = {}
@@ -31,8 +33,7 @@ class ClassifierFeatures(FeatureExtractorBase):
         self.hidden_layer = HIDDEN_LAYERS[name]
         self.scale = FEATURE_SCALES[name]
         self._captured: list[torch.Tensor] = []
-        layer = dict(self.classifier.named_modules())[self.hidden_layer]
-        layer.register_forward_hook(lambda module, args, out: self._captured.append(out))
+        capture_features(self.classifier, self.hidden_layer, self._captured)
 
     @staticmethod
     def get_provided_features_list():

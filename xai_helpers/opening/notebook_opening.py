@@ -5,13 +5,14 @@ It stands above the parts it assembles (data, cnn, gan), below the roof, so that
 else to begin; what the notebook then does with the model is the notebook's own."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
 import torch
 
-from ..cnn import (TrainedClassifier, attach_layers, classifier_settings, describe, layer_table, study_classifier,
-                   train_classifier)
+from ..cnn import (TrainedClassifier, at_side, attach_layers, classifier_settings, describe, layer_table,
+                   study_classifier, train_classifier)
 from ..data import ImageDataset, load_dataset
 from ..gan import resized_for_gan
 from ..study import ModelSpec, resolve_data_dir, start_session
@@ -45,7 +46,9 @@ def open_notebook(notebook: str, values: Mapping[str, Any], *, images: str = "ow
     ``needs_hooks`` a TorchScript model, which takes no hooks, is refused there too). Then the data set is loaded at
     the profile's limits (``images``: one of :data:`IMAGES`), and with ``classifier`` the model the notebook
     explains: the user's (``model_source``; the study's recipe trains a weight-less torchvision architecture) or
-    notebook 01's plain CNN, from the same cache entry 01 wrote. ``attention`` adds 01's attention CNN, unless the
+    notebook 01's plain CNN, from the same cache entry 01 wrote. With ``images="gan"`` the user's model is the one
+    01 evaluated, at its own side (the GAN's images are resized to it: :class:`~xai_helpers.cnn.AtInputSide`),
+    while the study's CNN is trained at the GAN's side. ``attention`` adds 01's attention CNN, unless the
     user supplied the model."""
     if images not in IMAGES:
         raise ValueError(f"images = {images!r} is not allowed: expected one of {', '.join(IMAGES)}")
@@ -57,12 +60,20 @@ def open_notebook(notebook: str, values: Mapping[str, Any], *, images: str = "ow
     data = load_dataset(values["dataset"], resolve_data_dir(values["data_dir"]), train_limit=config["train_limit"],
                         test_limit=config["test_limit"], image_size=values["image_size"],
                         channels=values["channels"], **({"test_dir": resolve_data_dir(test_dir)} if test_dir else {}))
-    if images == "gan":
-        data = resized_for_gan(data)
     settings = classifier_settings(config, seed=values["seed"], device=device, cache_dir=cache_path)
     print(f"device: {device}, run folder: {run_path}")
+    supplied = spec is not None and spec.supplied
+    explained = None
+    if classifier and supplied:  # the user's model, at the side of the images it was made for (01's entry)
+        explained = _explained_classifier(spec, data, settings)
+    if images == "gan":
+        own_side, data = data.image_shape[-1], resized_for_gan(data)
+        if explained is not None and data.image_shape[-1] != own_side:
+            print(f"the GAN's {data.image_shape[-1]} px images are resized to {own_side} px for {describe(spec)}")
+            explained = replace(explained, model=at_side(explained.model, own_side, data.image_shape[-1]))
     print(_data_line(data))
-    explained = _explained_classifier(spec, data, settings) if classifier else None
+    if classifier and not supplied:  # the study's CNN, trained on the images as the notebook takes them
+        explained = _explained_classifier(spec, data, settings)
     if spec is not None and spec.supplied and not spec.trained_here and data.name == "imagefolder" and not test_dir:
         print(f"WARNING: the test images are 20 % of data_dir; if {describe(spec)} was trained on data_dir's images, "
               "its test accuracy is inflated and its explanations are of images it has seen: give test_dir")

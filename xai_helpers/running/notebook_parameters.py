@@ -58,10 +58,6 @@ def convert_value(annotation: str | None, raw: str):
     return parse_value(raw)
 
 
-#: Notebooks that use the study's own CNN whatever ``model_source`` says, and say so: the GAN notebooks train their
-#: own DCGAN on the images and judge its samples with the study's CNN at the GAN's side; they explain the GAN.
-STUDY_CNN_BY_DESIGN = ("04_gan_dynamics", "05_gan_latent")
-
 #: Notebooks that read a layer's activations (TCAV, the concept tester), which a TorchScript model cannot give: their
 #: openings say ``needs_hooks=True`` (a hygiene test keeps the two in step), and the runner refuses such a model
 #: for them before any kernel starts.
@@ -89,9 +85,8 @@ def validate_parameters(declared: dict[str, dict], extra: dict[str, str]) -> Non
     if extra.get("model_source", "study") != "study":
         # -p reaches only the notebooks that declare a name: a notebook that uses the classifier (declares its
         # settings) without model_source would go on with the study's CNN while 01 reports the user's model.
-        able = [nb for nb, params in declared.items() if "model_source" in params or nb in STUDY_CNN_BY_DESIGN]
-        unable = [nb for nb, params in declared.items()
-                  if "epochs" in params and "model_source" not in params and nb not in STUDY_CNN_BY_DESIGN]
+        able = [nb for nb, params in declared.items() if "model_source" in params]
+        unable = [nb for nb, params in declared.items() if "epochs" in params and "model_source" not in params]
         if unable:
             raise UsageError(f"-p model_source {extra['model_source']}: {', '.join(unable)} cannot explain a "
                              f"supplied model (yet) and would use the study's CNN instead; select the notebooks that "
