@@ -7,7 +7,7 @@ maximisation and feature attenuation; saliency over training.
 Figures: :mod:`.figures` (training) and :mod:`.attribution_figures` (explanations)."""
 from . import explanation_metrics
 from .attenuation import attenuated, attenuation_effect, taylor_channel_scores, taylor_prediction
-from .attribution import IG_BASELINES, METHODS, explain, heatmap, last_conv_activation
+from .attribution import IG_BASELINES, METHODS, explain, heatmap, last_conv_activation, offered_methods
 from .attribution_study import (IG_COMPLETENESS_TOLERANCE, applicable_methods, attenuation_correlation,
                                 attenuation_study, faithfulness_table, ground_truth_table, heats_for,
                                 integrated_gradients_steps, method_options, per_image_channel_correlation,
@@ -37,7 +37,7 @@ __all__ = ["CLASSIFIER_PARAMETERS", "DEGENERATE_MAX_SHARE", "IG_BASELINES", "IG_
            "conservation_summary", "conv_activation_layers", "conv_block", "describe", "explain",
            "explanation_metrics", "faithfulness_table", "ground_truth_table", "heatmap", "heats_for",
            "integrated_gradients_steps", "last_conv_activation", "layer_table", "lrp_backend", "maximise_activation",
-           "method_options", "per_image_channel_correlation", "predict_logits", "probe_indices",
+           "method_options", "offered_methods", "per_image_channel_correlation", "predict_logits", "probe_indices",
            "rank_similarity_to_final", "robustness_table", "run_attributions", "saliency_over_snapshots",
            "sanity_records", "sanity_summary", "scaled_for_image_size", "shortcut_rate", "study_classifier",
            "substrate_rank_agreement", "taylor_channel_scores", "taylor_prediction", "tcav_layer_names",

@@ -28,6 +28,7 @@ from captum.attr import (DeepLift, Deconvolution, FeatureAblation, GradientShap,
 from torch import nn
 
 from ..study import with_global_rng_restored
+from .attention_rollout import attention_rollout, has_attention
 from .batch_norm_folding import folded_for_explaining
 from .relevance import lrp
 from .substrates import substrate
@@ -40,10 +41,13 @@ class Method:
     title: str  # for figures and tables
     fn: Callable[..., torch.Tensor]
     reference: str  # the paper behind it
-    #: "gradient" (one or few backward passes), "path" (many), "perturbation" (forward passes only), "layer"
+    #: "gradient" (one or few backward passes), "path" (many), "perturbation" (forward passes only), "layer",
+    #: "attention" (a transformer's attention weights, one forward pass)
     family: str
     #: True where captum hooks modules (DeepLift, LRP, Guided Backprop, layer methods): impossible on TorchScript.
     hooks: bool = False
+    #: What the model must have for the method to mean anything ("attention": a vision transformer); None: any model.
+    needs: str | None = None
 
 
 METHODS: dict[str, Method] = {}
@@ -69,12 +73,12 @@ def images_per_pass(image_shape, most: int, pixels: int = PIXELS_PER_PASS) -> in
     return max(1, min(int(most), 1 << (fit.bit_length() - 1) if fit else 1))
 
 
-def register(name: str, title: str, reference: str, family: str, hooks: bool = False):
+def register(name: str, title: str, reference: str, family: str, hooks: bool = False, needs: str | None = None):
     """Decorator: add ``fn(model, x, target, **options)`` to :data:`METHODS` under ``name``."""
     def wrap(fn):
         if name in METHODS:
             raise ValueError(f"attribution method {name!r} is already registered")
-        METHODS[name] = Method(name, title, fn, reference, family, hooks)
+        METHODS[name] = Method(name, title, fn, reference, family, hooks, needs)
         return fn
     return wrap
 
@@ -211,6 +215,19 @@ def _lrp(model, x, target):
     # captum's ε rule on the study's CNNs, zennit's composite with canonizers on torchvision ResNets and VGGs, and a
     # map refused when its relevance is not conserved (relevance.py says which and why)
     return lrp(model, x, target)
+
+
+@register("attention_rollout", "Attention rollout", "Abnar & Zuidema 2020", "attention", hooks=True,
+          needs="attention")
+def _attention_rollout(model, x, target):
+    # the same map for every class (attention_rollout.py): where the transformer looks, not why it chose a class
+    return _upsample(attention_rollout(model, x), x)
+
+
+def offered_methods(model: nn.Module) -> list[str]:
+    """The methods that mean something for ``model``: every one, except those that need what it lacks (attention
+    rollout needs a vision transformer's attention; a CNN is not offered it, rather than shown it failing)."""
+    return [name for name, m in METHODS.items() if m.needs is None or (m.needs == "attention" and has_attention(model))]
 
 
 def _per_image(explainer_cls, model, x, target, n_samples, cell, superpixels):

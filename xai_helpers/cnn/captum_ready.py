@@ -22,6 +22,8 @@ from collections import Counter
 import torch
 from torch import nn
 
+from .token_maps import attach_token_grids
+
 #: Activation modules that DeepLift, LRP, Guided Backprop or Deconvolution hook (or would, if captum knew them):
 #: they must be called once per forward pass each.
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.GELU, nn.SiLU, nn.Mish, nn.Hardswish,
@@ -76,8 +78,8 @@ def call_counts(model: nn.Module, example: torch.Tensor) -> Counter:
 
 
 def make_captum_ready(model: nn.Module, example: torch.Tensor) -> list[str]:
-    """Switch off in-place operations and split activations that ``model`` calls more than once per forward pass
-    (found by running ``example``); in place. Returns the names of the split modules. The function the model
+    """Switch off in-place operations, split activations that ``model`` calls more than once per forward pass
+    (found by running ``example``) and give a vision transformer's blocks feature-map views; in place. Returns the names of the split modules. The function the model
     computes and its state dict's keys do not change."""
     for module in model.modules():
         if getattr(module, "inplace", False) is True:
@@ -93,6 +95,7 @@ def make_captum_ready(model: nn.Module, example: torch.Tensor) -> list[str]:
     if split and not getattr(model, "_per_call_reset", False):
         model.register_forward_pre_hook(_reset_calls)
         model._per_call_reset = True
+    attach_token_grids(model)  # a vision transformer's blocks as feature maps (token_maps.py)
     return split
 
 

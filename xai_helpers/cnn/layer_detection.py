@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from .captum_ready import ACTIVATIONS, ImageClassifier
+from .token_maps import TokenMap, has_token_maps
 
 #: The smallest feature map (side in cells) that Grad-CAM may use when the model offers a larger one.
 MIN_CAM_SIDE = 7
@@ -59,6 +60,9 @@ def feature_maps(model: nn.Module, image_shape: tuple[int, int, int]) -> list[Fe
             h.remove()
         model.train(was_training)
     maps: list[FeatureMap] = []
+    # A vision transformer's feature maps are its blocks' token views (token_maps.py): its other 4-D outputs are
+    # channels-last grids (Swin) that would be read with the wrong axes.
+    kinds = (TokenMap,) if has_token_maps(model) else ACTIVATIONS
     seen_conv = False
     index_of: dict[int, int] = {}  # id of an output tensor -> its index in maps
     for name, module, out in records:  # in the order the modules finished: children before their parents
@@ -73,7 +77,7 @@ def feature_maps(model: nn.Module, image_shape: tuple[int, int, int]) -> list[Fe
                 m = maps[k]
                 maps[k] = FeatureMap(name, m.channels, m.height, m.width, m.order)
             continue
-        if seen_conv and isinstance(module, ACTIVATIONS):
+        if seen_conv and isinstance(module, kinds):
             index_of[id(out)] = len(maps)
             _, c, h, w = out.shape
             maps.append(FeatureMap(name, c, h, w, len(maps)))

@@ -32,7 +32,7 @@ from ..data import ImageDataset
 from ..study import REPO_ROOT, ModelSpec, resolve_device
 from .captum_ready import ImageClassifier, make_captum_ready
 from .layer_detection import LayerChoice, choose_layers
-from .models import TORCHVISION_PREFIX
+from .models import TORCHVISION_PREFIX, torchvision_net
 from .train import TrainedClassifier, train_classifier
 
 
@@ -154,10 +154,8 @@ def load_supplied(spec: ModelSpec, data: ImageDataset, device: str | torch.devic
     captum: eval mode, images in [0, 1], normalisation inside. Raises :class:`ModelError` with what is wrong."""
     outputs = _mapped_outputs(spec, data)
     if spec.source == "torchvision":
-        import torchvision
-
         n_out = _last_linear_outputs(load_state_dict_file(spec.weights)) if outputs else data.num_classes
-        net = _with_weights(torchvision.models.get_model(spec.name, weights=None, num_classes=n_out), spec, n_out)
+        net = _with_weights(torchvision_net(spec.name, n_out, data.image_shape[-1]), spec, n_out)
     elif spec.is_torchscript:
         try:
             with warnings.catch_warnings():  # torch.jit is deprecated for new models; users still have such files

@@ -118,12 +118,24 @@ def first_conv_channels(net: nn.Module) -> int | None:
     return next((m.in_channels for m in net.modules() if isinstance(m, nn.Conv2d)), None)
 
 
+#: torchvision families whose builder takes the input side, by name prefix, and the keyword it takes it as.
+_BUILT_FOR_A_SIDE = {"vit_": "image_size", "maxvit_": "input_size"}
+
+
+def torchvision_net(name: str, num_classes: int, image_size: int) -> nn.Module:
+    """torchvision's ``name`` with random weights and ``num_classes`` outputs, built for ``image_size`` px where its
+    family learns position embeddings for one side (ViT: 224 px unless told)."""
+    import torchvision
+
+    sized = {key: image_size if key == "image_size" else (image_size, image_size)
+             for prefix, key in _BUILT_FOR_A_SIDE.items() if name.startswith(prefix)}
+    return torchvision.models.get_model(name, weights=None, num_classes=num_classes, **sized)
+
+
 def torchvision_classifier(name: str, in_channels: int, num_classes: int, image_size: int) -> ImageClassifier:
     """torchvision's ``name`` with ``num_classes`` outputs and random weights, made ready for captum and wrapped to
     take the study's [0, 1] images (gray images repeated over the 3 channels it reads)."""
-    import torchvision
-
-    net = torchvision.models.get_model(name, weights=None, num_classes=num_classes)
+    net = torchvision_net(name, num_classes, image_size)
     channels = first_conv_channels(net) or 3
     try:
         split = make_captum_ready(net.eval(), torch.zeros(1, channels, image_size, image_size))

@@ -16,6 +16,13 @@ to about f_c(x) (less what the biases absorb). Which rule each layer needs depen
 
 Any other model goes to captum, and every map is checked for conservation (:func:`conservation`): a map whose
 relevance sums to more than :data:`LRP_CONSERVATION_LIMIT` times the logit is refused, naming the sums.
+
+**Vision transformers are refused** (:data:`TRANSFORMER_LRP_REFUSAL`). Their LRP is AttnLRP (Achtibat et al. 2024),
+whose implementation is LXT. LXT 2.1 explains torchvision's ViT, but it cannot be had here: ``lxt.efficient``
+imports every model it patches, HF ``transformers`` among them, and the package requires ``transformers``,
+``accelerate``, ``bitsandbytes`` and ``open_clip_torch``; and its ViT patch replaces the ``forward`` of
+``torch.nn.GELU``, ``LayerNorm`` and ``MultiheadAttention`` for the whole process, which would change the gradients
+that Saliency, Integrated Gradients and Grad-CAM read on the same model. captum's LRP has no rule for attention.
 """
 from __future__ import annotations
 
@@ -25,8 +32,16 @@ import torch
 from captum.attr import LRP
 from torch import nn
 
+from .attention_rollout import has_attention
+
 #: How far LRP's relevance sum may exceed the explained logit (plus 1) before the map is refused as not conserved.
 LRP_CONSERVATION_LIMIT = 100.0
+
+
+#: Why LRP is left out on a vision transformer (the module docstring says more).
+TRANSFORMER_LRP_REFUSAL = ("a vision transformer needs AttnLRP (LXT), which is not installed: LXT 2.1 requires HF "
+                           "transformers, accelerate, bitsandbytes and open_clip_torch, and patches torch's GELU, "
+                           "LayerNorm and MultiheadAttention process-wide; captum's LRP has no rule for attention")
 
 
 def lrp_backend(model: nn.Module) -> str:
@@ -72,6 +87,8 @@ def _captum_relevance(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -
 def lrp(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
     """LRP relevance of the logit of class ``target`` (an int or one per image) for the images ``x``, by the backend
     :func:`lrp_backend` names; refused when it does not conserve (:func:`conservation`)."""
+    if has_attention(model):
+        raise ValueError(f"LRP cannot explain {type(getattr(model, 'net', model)).__name__}: {TRANSFORMER_LRP_REFUSAL}")
     target = torch.as_tensor(target, device=x.device).expand(len(x))
     backend = lrp_backend(model)
     if backend.startswith("zennit"):

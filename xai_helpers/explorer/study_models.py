@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..cnn import (METHODS, TrainedClassifier, applicable_methods, attach_layers, classifier_settings, describe,
+from ..cnn import (METHODS, TrainedClassifier, applicable_methods, offered_methods, attach_layers, classifier_settings, describe,
                    method_options, predict_logits, probe_indices, train_classifier, train_shortcut_model,
                    variant_settings)
 from ..data import ImageDataset, patched_test_set, resolve_shortcut
@@ -90,11 +90,11 @@ def load_study_models(data: ImageDataset, config: dict, *, seed: int, device, ca
     options = method_options(config)  # fixed windows and cells at every side, so that the window setting acts
     # GradientSHAP's baseline distribution as in 02: black plus a class-balanced set of training images.
     options["gradient_shap"]["baselines"] = data.train_x[probe_indices(data.train_y, 2 * data.num_classes)]
-    methods, skipped = tuple(METHODS), {}
+    model = models[classifiers[0]]
+    methods, skipped = tuple(offered_methods(model)), {}  # attention rollout for transformers only
     if supplied:  # 02's check: the methods that run on this architecture (every one does on the study's CNNs)
-        model = models[classifiers[0]]
         x = data.test_x[:2].to(device)
-        usable, skipped = applicable_methods(model, x, predict_logits(model, x).argmax(1), list(METHODS), options,
+        usable, skipped = applicable_methods(model, x, predict_logits(model, x).argmax(1), list(methods), options,
                                              seed=seed)
         methods = tuple(usable)
     trained_gan = info_gan = regressor = None
