@@ -132,3 +132,14 @@ def test_the_gan_notebooks_judge_with_the_users_model_at_its_own_side(tmp_path, 
     resized = F.interpolate(x, size=(48, 48), mode="bilinear", align_corners=False)
     assert torch.allclose(judge.model(x), evaluated.model(resized), atol=1e-6)
     assert "the GAN's 32 px images are resized to 48 px for opening_nets:build()" in capsys.readouterr().out
+
+
+def test_the_judging_classifier_is_named_for_what_it_is(tmp_path, user_model):
+    from xai_helpers.opening import judging_classifier
+
+    values = _values("04_gan_dynamics", tmp_path, model_source="file", model_file=f"{user_model}:build",
+                     model_weights=str(tmp_path / "weights.pt"))
+    _, spec, *_, data, _, _, _ = open_notebook("04_gan_dynamics", values, images="gan", classifier=False)
+    assert judging_classifier(spec, data).startswith("opening_nets:build() with the weights")
+    _, study, *_ = open_notebook("04_gan_dynamics", _values("04_gan_dynamics", tmp_path), classifier=False)
+    assert judging_classifier(study, data) == "the study's plain CNN at 28 px"

@@ -84,6 +84,14 @@ def open_notebook(notebook: str, values: Mapping[str, Any], *, images: str = "ow
     return Opening(config, spec, device, run_path, cache_path, data, explained, companion, settings)
 
 
+def judging_classifier(spec: ModelSpec | None, data: ImageDataset) -> str:
+    """Which classifier judges a GAN notebook's images (04, 05): the user's, read at its own side, or the study's
+    CNN trained on the GAN's images (``data`` as the opening returned it)."""
+    if spec is not None and spec.supplied:
+        return describe(spec)
+    return f"the study's plain CNN at {data.image_shape[-1]} px"
+
+
 def _explained_classifier(spec: ModelSpec | None, data: ImageDataset, settings: dict) -> TrainedClassifier:
     """The user's classifier with the layers its explanations use, or the study's plain CNN."""
     if spec is None or not spec.supplied:
