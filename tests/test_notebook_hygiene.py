@@ -189,3 +189,16 @@ def test_the_runner_refuses_torchscript_for_exactly_the_notebooks_whose_opening_
     assert opening_says == sorted(NEEDS_HOOKS)
     assert not _needs_hooks("open_notebook(NOTEBOOK, globals(), needs_hooks=False)")
     assert _needs_hooks("open_notebook(NOTEBOOK, globals(), needs_hooks=True)")
+
+
+COMMITTED = NOTEBOOKS + sorted((Path(__file__).resolve().parents[1] / "course").glob("[0-9][0-9]_*/*.ipynb"))
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda p: p.stem)
+def test_every_cell_has_its_own_id(path):
+    """nbformat 4.5 cells carry an id, unique in the notebook: nbformat only warns today when one is missing or
+    repeated (and silently renumbers it, so each run's copy differs from git's); it will be a hard error. Read as
+    raw JSON, since ``nbformat.read`` repairs both before a test could see them."""
+    ids = [cell.get("id") for cell in json.loads(path.read_text())["cells"]]
+    assert None not in ids, f"cells without an id at positions {[i for i, x in enumerate(ids) if x is None]}"
+    assert len(set(ids)) == len(ids), f"repeated ids: {sorted({x for x in ids if ids.count(x) > 1})}"
