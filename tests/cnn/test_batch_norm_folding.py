@@ -228,3 +228,28 @@ def test_a_model_that_folding_would_change_is_explained_unfolded():
     assert folded is model
     reference = Saliency(model).attribute(x.clone().requires_grad_(True), target=0)  # |gradient|, as explain()
     assert torch.allclose(explain(model, x, 0, "saliency"), reference, atol=1e-6)
+
+
+def test_fold_false_explains_the_model_itself_without_making_or_checking_a_copy(monkeypatch):
+    """The explorer's path (one image per answer): no folded copy is made or fingerprinted, and the maps are the
+    folded path's up to float rounding, for a gradient and a layer method."""
+    import xai_helpers.cnn.attribution as attribution
+
+    torch.manual_seed(0)
+    model = _with_statistics(torchvision.models.resnet18(num_classes=5))
+    make_captum_ready(model, torch.zeros(1, 3, 32, 32))
+    x, targets = torch.rand(2, 3, 32, 32), torch.tensor([1, 3])
+    layer = model.layer4
+    folded = {m: explain(model, x, targets, m, layer=layer) if m == "grad_cam" else explain(model, x, targets, m)
+              for m in ("saliency", "grad_cam")}
+
+    def no_copy(*args, **kwargs):
+        raise AssertionError("fold=False made or checked a folded copy")
+
+    monkeypatch.setattr(attribution, "folded_for_explaining", no_copy)
+    for method, expected in folded.items():
+        options = {"layer": layer} if method == "grad_cam" else {}
+        got = explain(model, x, targets, method, fold=False, **options)
+        assert torch.allclose(got, expected, rtol=1e-3, atol=1e-5), method
+    with pytest.raises(AssertionError, match="fold=False made"):
+        explain(model, x, targets, "saliency")  # the folded path does use it

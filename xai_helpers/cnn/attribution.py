@@ -48,6 +48,10 @@ class Method:
     hooks: bool = False
     #: What the model must have for the method to mean anything ("attention": a vision transformer); None: any model.
     needs: str | None = None
+    #: What the method's rules are chosen by, which a torch.export program may lack (exported_programs.py):
+    #: "nonlinearities" (every nonlinearity a typed module: DeepLift, Guided Backprop, Deconvolution), "layers"
+    #: (every layer's type: LRP); None: nothing.
+    rules: str | None = None
 
 
 METHODS: dict[str, Method] = {}
@@ -73,12 +77,13 @@ def images_per_pass(image_shape, most: int, pixels: int = PIXELS_PER_PASS) -> in
     return max(1, min(int(most), 1 << (fit.bit_length() - 1) if fit else 1))
 
 
-def register(name: str, title: str, reference: str, family: str, hooks: bool = False, needs: str | None = None):
+def register(name: str, title: str, reference: str, family: str, hooks: bool = False, needs: str | None = None,
+             rules: str | None = None):
     """Decorator: add ``fn(model, x, target, **options)`` to :data:`METHODS` under ``name``."""
     def wrap(fn):
         if name in METHODS:
             raise ValueError(f"attribution method {name!r} is already registered")
-        METHODS[name] = Method(name, title, fn, reference, family, hooks, needs)
+        METHODS[name] = Method(name, title, fn, reference, family, hooks, needs, rules)
         return fn
     return wrap
 
@@ -164,17 +169,19 @@ def _gradient_shap(model, x, target, n_samples: int = 20, stdev: float = 0.1, ba
     return GradientShap(model).attribute(x, baselines=baselines, target=target, n_samples=n_samples, stdevs=stdev)
 
 
-@register("deeplift", "DeepLift", "Shrikumar et al. 2017", "gradient", hooks=True)
+@register("deeplift", "DeepLift", "Shrikumar et al. 2017", "gradient", hooks=True, rules="nonlinearities")
 def _deeplift(model, x, target, baseline: float = 0.0):
     return DeepLift(model).attribute(x, baselines=torch.full_like(x, baseline), target=target)
 
 
-@register("guided_backprop", "Guided Backprop", "Springenberg et al. 2015", "gradient", hooks=True)
+@register("guided_backprop", "Guided Backprop", "Springenberg et al. 2015", "gradient", hooks=True,
+          rules="nonlinearities")
 def _guided_backprop(model, x, target):
     return GuidedBackprop(model).attribute(x, target=target)
 
 
-@register("deconvolution", "Deconvolution", "Zeiler & Fergus 2014", "gradient", hooks=True)
+@register("deconvolution", "Deconvolution", "Zeiler & Fergus 2014", "gradient", hooks=True,
+          rules="nonlinearities")
 def _deconvolution(model, x, target):
     return Deconvolution(model).attribute(x, target=target)
 
@@ -187,7 +194,8 @@ def _grad_cam(model, x, target, layer: nn.Module | None = None):
     return _upsample(LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True), x)
 
 
-@register("guided_grad_cam", "Guided Grad-CAM", "Selvaraju et al. 2017", "layer", hooks=True)
+@register("guided_grad_cam", "Guided Grad-CAM", "Selvaraju et al. 2017", "layer", hooks=True,
+          rules="nonlinearities")
 def _guided_grad_cam(model, x, target, layer: nn.Module | None = None):
     """captum's GuidedGradCam upsamples the Grad-CAM map with nearest-neighbour interpolation by default;
     Selvaraju et al. (Sec. 3.2) and our Grad-CAM upsample bilinearly, so we ask for bilinear."""
@@ -210,7 +218,7 @@ def _occlusion(model, x, target, window: int = 4, stride: int = 2, baseline: flo
                                       strides=(c, stride, stride), baselines=baseline, perturbations_per_eval=64)
 
 
-@register("lrp", "LRP", "Bach et al. 2015", "gradient", hooks=True)
+@register("lrp", "LRP", "Bach et al. 2015", "gradient", hooks=True, rules="layers")
 def _lrp(model, x, target):
     # captum's ε rule on the study's CNNs, zennit's composite with canonizers on torchvision ResNets and VGGs, and a
     # map refused when its relevance is not conserved (relevance.py says which and why)
@@ -275,8 +283,24 @@ def _seeded(fn, seed: int, device: torch.device):
     return with_global_rng_restored(call, device)
 
 
+def untyped_reason(model, rules: str | None) -> str | None:
+    """Why a method whose rules are chosen by ``rules`` (:class:`Method`) cannot run on a torch.export
+    program: its layers' types are lost (exported_programs.py); None where it can, and for every other model."""
+    untyped = getattr(model, "untyped", None)
+    if untyped is None or rules is None:
+        return None
+    if rules == "layers":
+        return ("its rules are chosen by each layer's type, which a torch.export program's convolutions, linear "
+                "layers and blocks lack (InterpreterModules)")
+    if untyped:
+        return (f"it changes the gradient of nonlinearity modules, and this torch.export program computes some in "
+                f"a module's graph ({', '.join(untyped[:3])}{', ...' if len(untyped) > 3 else ''}), where the plain "
+                "gradient would pass silently")
+    return None
+
+
 def explain(model: nn.Module, images: torch.Tensor, targets, method: str, batch_size: int | None = None, seed: int = 0,
-            **options) -> torch.Tensor:
+            fold: bool = True, **options) -> torch.Tensor:
     """Attributions of ``model``'s logits for ``targets`` on ``images`` by ``method``: a tensor shaped like ``images``.
 
     ``targets`` is an int or one int per image; options go to the method (e.g. ``n_steps`` for Integrated
@@ -286,7 +310,10 @@ def explain(model: nn.Module, images: torch.Tensor, targets, method: str, batch_
 
     Batch norms that only normalise a convolution's output are folded into it on a copy that is remembered
     while the model stays the same (:mod:`.batch_norm_folding`: the same function up to float rounding, 6–17 %
-    faster on a ResNet-18); LRP explains the model as it is.
+    faster on a ResNet-18); LRP explains the model as it is. ``fold=False`` explains the model as it is too: for
+    one small image the folding saves less than the check that the remembered copy is still the model costs (a
+    digest of every weight, 60 ms for a ResNet-18 on one core), so the explorer, which explains one image per
+    answer, passes it.
 
     Sampling methods draw from numpy's and torch's global generators seeded with :func:`batch_seed` of ``seed``
     and the batch index, so equal calls give equal attributions whatever the caller drew before; both
@@ -294,6 +321,8 @@ def explain(model: nn.Module, images: torch.Tensor, targets, method: str, batch_
     """
     if method not in METHODS:
         raise ValueError(f"unknown attribution method {method!r}; registered: {', '.join(METHODS)}")
+    if (why := untyped_reason(model, METHODS[method].rules)) is not None:
+        raise ValueError(f"{METHODS[method].title}: {why}")
     if images.ndim != 4:
         raise ValueError(f"images must be (N, C, H, W), got shape {tuple(images.shape)}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -312,7 +341,8 @@ def explain(model: nn.Module, images: torch.Tensor, targets, method: str, batch_
     model.eval()
     try:
         # Traced on the first batch as it will be explained (a model may bind one label per image of a batch).
-        model, options = _explained_copy(model, images[:batch_size], method, options)
+        if fold:
+            model, options = _explained_copy(model, images[:batch_size], method, options)
     except BaseException:
         for module, training in modes.items():
             module.training = training
