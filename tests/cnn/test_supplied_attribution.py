@@ -185,3 +185,18 @@ def test_counts_are_scaled_by_area_only_above_64_px_and_explicit_values_win():
     assert scaled_for_image_size(config, 128, 3) == {"n_explain": 16, "n_sanity": 2, "n_sensitivity": 2}
     assert "n_explain" not in scaled_for_image_size(config, 224, 10, explicit={"n_explain"})
     assert scaled_for_image_size({"n_explain": 5, "n_sanity": 1, "n_sensitivity": 2}, 224, 10) == {}  # never raised
+
+
+def test_a_torchscript_copy_keeps_the_class_maps_outputs():
+    """clone_classifier rebuilt a TorchScript model's wrapper without its ``outputs``: the copy (the randomisation
+    cascade's, the shortcut model's) gave all the model's logits rather than the mapped classes'."""
+    from xai_helpers.cnn.captum_ready import clone_classifier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        scripted = torch.jit.script(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                                                  nn.Flatten(), nn.Linear(4, 6)).eval())
+    model = ImageClassifier(scripted, in_channels=3, net_channels=3, hookable=False, outputs=[5, 1, 3])
+    x = torch.rand(2, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(clone_classifier(model)(x), model(x)) and model(x).shape == (2, 3)

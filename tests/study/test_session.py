@@ -94,7 +94,7 @@ def test_a_notebook_that_needs_hooks_refuses_a_torchscript_model_before_the_sess
         warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated in favour of torch.export
         torch.jit.save(torch.jit.script(nn.Sequential(nn.Flatten(), nn.Linear(4, 2))), tmp_path / "net.pt")
     values = _values("03_tcav", tmp_path, model_source="file", model_file=str(tmp_path / "net.pt"))
-    with pytest.raises(ValueError, match=r"takes no hooks: supply model_file = '.*net\.pt' as module:factory"):
+    with pytest.raises(ValueError, match=r"takes no hooks: supply the model of model_file = '.*net\.pt' as a torch.export program"):
         start_session("03_tcav", values, needs_hooks=True)
     assert not (tmp_path / "run").exists(), "refused before the run folder is made"
     _, spec, *_ = start_session("03_tcav", values)  # a notebook that only calls the model takes it

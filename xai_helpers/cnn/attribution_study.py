@@ -61,7 +61,9 @@ def applicable_methods(model, x, targets, methods, options: dict[str, dict], see
     """The methods that can explain ``model``, tried on two images, and why the others cannot: (names, reasons).
 
     A TorchScript model takes no hooks, so the methods that need them are left out without trying; a method that
-    raises on the model (LRP has rules for a short list of layer types only) is left out with its error."""
+    raises on the model is left out with its error (LRP has rules for a short list of layer types only;
+    :func:`~.attribution.explain` refuses the methods whose rules a torch.export program's lost layer types would
+    silently change)."""
     usable, reasons = [], {}
     hookable = getattr(model, "hookable", True)
     for name in methods:

@@ -110,7 +110,8 @@ class ImageClassifier(nn.Module):
     """
 
     def __init__(self, net: nn.Module, *, in_channels: int, net_channels: int, mean=None, std=None,
-                 layers: dict | None = None, description: str = "", hookable: bool = True, outputs=None):
+                 layers: dict | None = None, description: str = "", hookable: bool = True, outputs=None,
+                 untyped: tuple[str, ...] | None = None):
         super().__init__()
         if net_channels not in (in_channels, 3) or (net_channels == 3 and in_channels not in (1, 3)):
             raise ValueError(f"a model taking {net_channels} channels cannot read {in_channels}-channel images")
@@ -127,6 +128,9 @@ class ImageClassifier(nn.Module):
         self.description = description
         #: False for a TorchScript net: PyTorch refuses forward hooks on it, so no layer can be read or changed.
         self.hookable = hookable
+        #: None for a model whose layers have their types; for a torch.export program (exported_programs.py), where
+        #: its nonlinearities are calls inside a module's graph rather than typed modules (maybe none).
+        self.untyped = untyped
         self.channels_last = False
         if outputs is not None:
             self.register_buffer("outputs", torch.tensor(list(outputs), dtype=torch.long))
@@ -181,5 +185,7 @@ def clone_classifier(model: nn.Module) -> nn.Module:
         mean = None if model.mean is None else model.mean.flatten().tolist()
         std = None if model.std is None else model.std.flatten().tolist()
         return ImageClassifier(net, in_channels=model.in_channels, net_channels=model.net_channels, mean=mean,
-                               std=std, layers=model.layers, description=model.description, hookable=model.hookable)
+                               std=std, layers=model.layers, description=model.description, hookable=model.hookable,
+                               untyped=model.untyped,
+                               outputs=None if model.outputs is None else model.outputs.tolist())
     return copy.deepcopy(model)

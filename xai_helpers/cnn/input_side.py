@@ -20,6 +20,7 @@ class AtInputSide(nn.Module):
         self.classifier = classifier
         self.side = side
         self.hookable = getattr(classifier, "hookable", True)
+        self.untyped = getattr(classifier, "untyped", None)  # a torch.export program's (exported_programs.py)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] != (self.side, self.side):

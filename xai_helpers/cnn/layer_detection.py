@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from .captum_ready import ACTIVATIONS, ImageClassifier
+from .exported_programs import is_convolution
 from .token_maps import TokenMap, has_token_maps
 
 #: The smallest feature map (side in cells) that Grad-CAM may use when the model offers a larger one.
@@ -66,7 +67,7 @@ def feature_maps(model: nn.Module, image_shape: tuple[int, int, int]) -> list[Fe
     seen_conv = False
     index_of: dict[int, int] = {}  # id of an output tensor -> its index in maps
     for name, module, out in records:  # in the order the modules finished: children before their parents
-        if isinstance(module, nn.Conv2d):
+        if is_convolution(module):  # a Conv2d, or a torch.export program's convolution (exported_programs.py)
             seen_conv = True
             continue
         if not isinstance(out, torch.Tensor) or out.ndim != 4:

@@ -13,7 +13,10 @@ and returns a :class:`~.train.TrainedClassifier` whatever the source, so noteboo
 
 A TorchScript model is a compiled graph: PyTorch refuses forward hooks on it, so the methods and analyses that
 read or change a layer (Grad-CAM, DeepLift, LRP, Guided Backprop, channels, TCAV, attenuation) cannot run on it;
-``hookable`` is False and those parts say so. ``module:factory`` + a state dict has none of these limits.
+``hookable`` is False and those parts say so. A ``torch.export`` program (``.pt2``), its successor, is unflattened
+into the model's own modules, which take hooks (:mod:`.exported_programs`): everything runs on it except the
+methods whose rules are chosen by a layer's type where that type is lost (``ImageClassifier.untyped``).
+``module:factory`` + a state dict has none of these limits.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from torch import nn
 from ..data import ImageDataset
 from ..study import REPO_ROOT, ModelSpec, resolve_device
 from .captum_ready import ImageClassifier, make_captum_ready
+from .exported_programs import ExportError, check_any_batch, check_same_function, functional_nonlinearities, load_exported
 from .layer_detection import LayerChoice, choose_layers
 from .models import TORCHVISION_PREFIX, torchvision_net
 from .train import TrainedClassifier, train_classifier
@@ -140,10 +144,10 @@ def _net_channels(net: nn.Module, data: ImageDataset, label: str, outputs: tuple
 
 def _files_key(spec: ModelSpec) -> str:
     h = hashlib.sha256(spec.source.encode())
-    for path in (spec.file if spec.is_torchscript else "", spec.weights):
+    for path in (spec.file if spec.carries_weights else "", spec.weights):
         if path:
             h.update(Path(path).read_bytes())
-    if spec.source == "file" and not spec.is_torchscript:
+    if spec.source == "file" and not spec.carries_weights:
         h.update(spec.file.encode())
     h.update(repr((spec.name, spec.mean, spec.std) + ((spec.class_map,) if spec.class_map else ())).encode())
     return "supplied-" + h.hexdigest()[:16]
@@ -153,9 +157,16 @@ def load_supplied(spec: ModelSpec, data: ImageDataset, device: str | torch.devic
     """The model ``spec`` names (torchvision with weights, or a file), checked against ``data`` and ready for
     captum: eval mode, images in [0, 1], normalisation inside. Raises :class:`ModelError` with what is wrong."""
     outputs = _mapped_outputs(spec, data)
+    flat = None  # an exported program's own module, to check its unflattened modules against
     if spec.source == "torchvision":
         n_out = _last_linear_outputs(load_state_dict_file(spec.weights)) if outputs else data.num_classes
         net = _with_weights(torchvision_net(spec.name, n_out, data.image_shape[-1]), spec, n_out)
+    elif spec.is_exported:
+        try:
+            net, flat = load_exported(spec.file)
+            check_any_batch(net, spec.label())
+        except ExportError as err:
+            raise ModelError(str(err)) from None
     elif spec.is_torchscript:
         try:
             with warnings.catch_warnings():  # torch.jit is deprecated for new models; users still have such files
@@ -170,13 +181,22 @@ def load_supplied(spec: ModelSpec, data: ImageDataset, device: str | torch.devic
         raise ValueError(f"load_supplied reads supplied models; model_source is {spec.source!r}")
     net.eval()
     channels = _net_channels(net, data, spec.label(), outputs)
+    untyped = None
+    if flat is not None:
+        probe = torch.rand(1, channels, *data.image_shape[1:], generator=torch.Generator().manual_seed(0))
+        try:
+            check_same_function(net, flat, probe, spec.label())
+        except ExportError as err:
+            raise ModelError(str(err)) from None
+        untyped = tuple(functional_nonlinearities(net))
     if spec.mean is not None and len(spec.mean) not in (1, channels):
         raise ModelError(f"model_mean has {len(spec.mean)} values but {spec.label()} reads {channels} channels")
     hookable = not spec.is_torchscript
     if hookable:
         make_captum_ready(net, torch.zeros(1, channels, *data.image_shape[1:]))
     model = ImageClassifier(net, in_channels=data.image_shape[0], net_channels=channels, mean=spec.mean,
-                            std=spec.std, description=describe(spec), hookable=hookable, outputs=outputs)
+                            std=spec.std, description=describe(spec), hookable=hookable, outputs=outputs,
+                            untyped=untyped)
     model.use_channels_last(data.image_shape[-1])
     return model.to(device).eval()
 
@@ -190,6 +210,8 @@ def describe(spec: ModelSpec) -> str:
     mapped = f", outputs chosen by the class map {spec.class_map_file}" if spec.class_map else ""
     if spec.source == "torchvision":
         return f"torchvision {spec.name} with the weights {spec.weights}{mapped}"
+    if spec.is_exported:
+        return f"the torch.export program {spec.file}{mapped}"
     if spec.is_torchscript:
         return f"the TorchScript model {spec.file}{mapped}"
     return f"{spec.file}() with the weights {spec.weights}{mapped}"
@@ -252,7 +274,8 @@ def tcav_layer_names(model: ImageClassifier) -> dict[str, str]:
     """The TCAV layers chosen for a supplied model: {its own name: the name in the explained model's modules}."""
     if not model.hookable:
         raise ValueError(f"TCAV reads a layer's activations, and {model.description or 'a TorchScript model'} takes no "
-                         "hooks: supply the model as module:factory with model_weights instead")
+                         "hooks: supply the model as a torch.export program (.pt2) or as module:factory with "
+                         "model_weights instead")
     if "tcav" not in model.layers:
         raise LookupError("no TCAV layers chosen for this model (attach_layers)")
     return {name: "net." + name for name in model.layers["tcav"]}

@@ -126,7 +126,8 @@ def check_ranges(declared: dict[str, dict], options: dict, extra: dict[str, str]
                 spec = model_spec(**{k: values.get(k, default) for k, default in MODEL_PARAMETERS.items()})
                 if spec.is_torchscript and nb in NEEDS_HOOKS:
                     raise ParameterError(f"it reads a layer's activations, and the TorchScript model {spec.file} "
-                                         "takes no hooks: supply it as module:factory with model_weights, or leave "
+                                         "takes no hooks: supply it as a torch.export program (.pt2) or as "
+                                         "module:factory with model_weights, or leave "
                                          f"{nb[:2]} out (--only)")
         except ParameterError as err:
             raise UsageError(f"{nb}: {err}") from None

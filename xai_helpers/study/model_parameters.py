@@ -6,8 +6,9 @@
 - ``torchvision``: ``model_name`` is a ``torchvision.models`` classifier (``resnet18``, ``mobilenet_v3_small``, ...);
   with ``model_weights`` (a local state-dict file; nothing is downloaded) that model is explained as it is,
   without it the architecture is trained here on the data with the study's cached training;
-- ``file``: ``model_file`` is a TorchScript file, or ``module:factory`` (a function in an importable module that
-  returns the untrained ``nn.Module``) with ``model_weights``.
+- ``file``: ``model_file`` is a ``torch.export`` program (a ``.pt2`` file written by ``torch.export.save``), a
+  TorchScript file, or ``module:factory`` (a function in an importable module that returns the untrained
+  ``nn.Module``) with ``model_weights``.
 
 ``model_mean`` / ``model_std`` state the normalisation a supplied model expects (per channel, applied inside the
 explained model, so explanations stay in the [0, 1] image space); ``gradcam_layer`` and ``tcav_layers`` override
@@ -25,6 +26,8 @@ from .parameters import ParameterError
 from .run_io import REPO_ROOT
 
 MODEL_SOURCES = ("study", "torchvision", "file")
+#: The suffix of a ``torch.export`` program's file (``torch.export.save(program, "model.pt2")``).
+EXPORTED_SUFFIX = ".pt2"
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
@@ -55,8 +58,18 @@ class ModelSpec:
         return self.source == "torchvision" and not self.weights
 
     @property
+    def is_exported(self) -> bool:
+        """A ``torch.export`` program: ``torch.export.save`` writes ``.pt2`` files (its documentation's name)."""
+        return self.source == "file" and Path(self.file).suffix == EXPORTED_SUFFIX
+
+    @property
     def is_torchscript(self) -> bool:
-        return self.source == "file" and not _FACTORY.match(self.file)
+        return self.source == "file" and not _FACTORY.match(self.file) and not self.is_exported
+
+    @property
+    def carries_weights(self) -> bool:
+        """A file holding its graph and its weights (TorchScript, ``torch.export``), rather than a factory's."""
+        return self.is_torchscript or self.is_exported
 
     def label(self) -> str:
         """A short name for tables and figure titles."""
@@ -64,7 +77,7 @@ class ModelSpec:
             return "plain"
         if self.source == "torchvision":
             return self.name
-        return Path(self.file).stem if self.is_torchscript else self.file.rsplit(":", 1)[1]
+        return Path(self.file).stem if self.carries_weights else self.file.rsplit(":", 1)[1]
 
 
 def torchvision_classifiers() -> list[str]:
@@ -149,17 +162,19 @@ def model_spec(model_source: str = "study", model_name: str = "", model_weights:
                                  + f" (allowed: {', '.join(names)})")
     if model_source == "file":
         if not model_file:
-            raise ParameterError("model_source 'file' needs model_file: a TorchScript file, or module:factory "
-                                 "with model_weights")
+            raise ParameterError("model_source 'file' needs model_file: a torch.export program (.pt2), a "
+                                 "TorchScript file, or module:factory with model_weights")
         if _FACTORY.match(model_file) and not resolve_path(model_file).exists():
             if not model_weights:
                 raise ParameterError(f"model_file = {model_file!r} (module:factory) needs model_weights, the "
                                      "state-dict file of the model the factory builds")
         else:
-            model_file = _existing_file("model_file", model_file, "a TorchScript file (torch.jit.save) or "
+            model_file = _existing_file("model_file", model_file, "a torch.export program (torch.export.save, "
+                                                                  ".pt2), a TorchScript file (torch.jit.save) or "
                                                                   "module:factory")
             if model_weights:
-                raise ParameterError(f"model_weights = {model_weights!r} given with a TorchScript model_file, "
+                kind = "torch.export program" if Path(model_file).suffix == EXPORTED_SUFFIX else "TorchScript"
+                raise ParameterError(f"model_weights = {model_weights!r} given with a {kind} model_file, "
                                      "which carries its own weights; leave model_weights empty")
     if weights:
         weights = _existing_file("model_weights", weights, "a state dict saved with torch.save(model.state_dict(), "

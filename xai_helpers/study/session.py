@@ -62,7 +62,8 @@ def start_session(notebook: str, values: Mapping[str, Any], *, needs_hooks: bool
                              for name, default in MODEL_PARAMETERS.items()})
         if needs_hooks and spec.is_torchscript:
             raise ValueError(f"{notebook} reads a layer's activations, and a TorchScript model takes no hooks: supply "
-                             f"model_file = {spec.file!r} as module:factory with model_weights instead")
+                             f"the model of model_file = {spec.file!r} as a torch.export program (.pt2, "
+                             f"torch.export.save) or as module:factory with model_weights instead")
     device, run_path, cache_path = start_notebook(values["seed"], values["device"], values["run_dir"],
                                                   values["cache_dir"])
     return Session(config, spec, device, run_path, cache_path)
