@@ -64,6 +64,26 @@ def test_a_vit_is_built_for_the_data_side_and_its_feature_maps_are_its_blocks_bu
     assert kept[0].grad[:, 1:].abs().max() == 0 and kept[0].grad[:, 0].abs().max() > 0
 
 
+def test_tcav_reads_a_vits_class_token_after_the_first_middle_and_last_block(vit, swin):
+    """Issue 33, target 3: TCAV on the class token, the summary the head classifies (it read patch-token maps)."""
+    choice = choose_layers(vit, (3, 64, 64))
+    assert choice.tcav == tuple(f"encoder.layers.encoder_layer_{i}.token_grid.cls" for i in (0, 6, 11))
+    net, x = transformer_of(vit), torch.rand(2, 3, 64, 64)
+    seen = {}
+    hooks = [net.encoder.layers[-1].token_grid.cls.register_forward_hook(lambda m, a, o: seen.update(cls=o)),
+             net.encoder.register_forward_hook(lambda m, a, o: seen.update(encoded=o))]
+    try:
+        with torch.no_grad():
+            vit(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    # the last block's class token, through the encoder's final LayerNorm, is what the head reads
+    assert seen["cls"].shape == (2, 1, 768)
+    assert torch.allclose(net.encoder.ln(seen["cls"])[:, 0], seen["encoded"][:, 0], atol=1e-5)
+    assert choose_layers(swin, (3, 64, 64)).tcav[-1] == "features.7.1.token_grid.map"  # no class token: its grids
+
+
 def test_swin_stages_are_read_channels_last_not_as_channels(swin):
     choice = choose_layers(swin, (3, 64, 64))
     assert [(m.channels, m.height, m.width) for m in choice.maps] == [(96, 16, 16), (192, 8, 8), (384, 4, 4),

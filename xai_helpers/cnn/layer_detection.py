@@ -26,7 +26,7 @@ from torch import nn
 
 from .captum_ready import ACTIVATIONS, ImageClassifier
 from .exported_programs import is_convolution
-from .token_maps import TokenMap, has_token_maps
+from .token_maps import TokenMap, class_tokens, has_token_maps
 
 #: The smallest feature map (side in cells) that Grad-CAM may use when the model offers a larger one.
 MIN_CAM_SIDE = 7
@@ -165,9 +165,16 @@ def choose_layers(model: nn.Module, image_shape: tuple[int, int, int], gradcam_l
         cam = gradcam_map(maps, min_side)
     picks = [maps[0].name, cam.name, maps[-1].name] if maps else [cam.name]
     default = tuple(dict.fromkeys(picks))  # in order, without repeats
-    tcav = tuple(tcav_layers) if tcav_layers else default
+    tcav = tuple(tcav_layers) if tcav_layers else (_class_token_picks(model, prefix) or default)
     return LayerChoice(gradcam=cam.name, cam_map=cam, channels=default, tcav=tcav, maps=tuple(maps), prefix=prefix,
                        detected=not (gradcam_layer or declared or tcav_layers))
+
+
+def _class_token_picks(model: nn.Module, prefix: str) -> tuple[str, ...]:
+    """A ViT's TCAV layers: its class token after the first, the middle and the last block (the last is what the
+    head classifies); empty for a model without class tokens."""
+    tokens = class_tokens(model, prefix)
+    return tuple(dict.fromkeys([tokens[0], tokens[len(tokens) // 2], tokens[-1]])) if tokens else ()
 
 
 def _output_shape(model: nn.Module, name: str, image_shape) -> tuple[int, ...]:
