@@ -102,7 +102,7 @@ def test_a_trained_here_resnet18_runs_through_01_02_03_with_its_layers_and_train
     assert m02["superpixels"] and m02["patch_size"] == 9  # a seventh of 64 px
     assert m02["skipped_methods"] == {} and all(math.isfinite(v["pointing_game"]) for v in m02["methods"].values())
     lrp = m02["lrp_conservation"]  # captum's LRP was refused here (relevance sums of 1e10): zennit's conserves
-    assert lrp["backend"] == "zennit EpsilonPlusFlat + ResNetCanonizer" and 0.5 <= lrp["median"] <= 1.5, lrp
+    assert lrp["backend"] == "zennit EpsilonPlusFlat (bias-free) + ResNetCanonizer" and 0.5 <= lrp["median"] <= 1.5, lrp
     assert m03["layers"] == {"relu": "net.relu", "layer2": "net.layer2", "layer4": "net.layer4"}
     assert m03["planted_layer"] == "net.layer4" and set(m03["concepts"]["stripes"]["square"]) == set(m03["layers"].values())
     log = (own["run"] / "logs" / "02_cnn_attribution.log").read_text()

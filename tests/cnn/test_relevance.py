@@ -45,11 +45,20 @@ def _captum(model, x, target):
 
 def test_on_a_trained_resnet18_lrp_conserves_where_captums_explodes(trained_resnet):
     model, x, target = trained_resnet
-    assert relevance.lrp_backend(model) == "zennit EpsilonPlusFlat + ResNetCanonizer"
+    assert relevance.lrp_backend(model) == "zennit EpsilonPlusFlat (bias-free) + ResNetCanonizer"
     ours, _ = relevance.conservation(model, x, target, explain(model, x, target, "lrp"))
     theirs, _ = relevance.conservation(model, x, target, _captum(model, x, target))
     assert 0.5 <= float(ours.median()) <= 1.5 and float(ours.min()) > 0.3, ours
+    assert float((ours - 1).abs().max()) < 0.01, ours  # the rules leave the biases out: each layer hands on all
     assert float(theirs.abs().median()) > 1e3, theirs  # captum has no rule for the residual addition
+    # With its biases in the rules, the same composite loses to them what batch-norm folding moved there.
+    with torch.no_grad():
+        logits = model(x)
+    start = torch.zeros_like(logits).scatter(1, target.view(-1, 1), logits.gather(1, target.view(-1, 1)))
+    with Gradient(model=model, composite=EpsilonPlusFlat(canonizers=[ResNetCanonizer()])) as attributor:
+        _, with_biases = attributor(x, start)
+    kept, _ = relevance.conservation(model, x, target, with_biases)
+    assert float((kept - 1).abs().median()) > 0.05, kept
 
 
 def test_our_resnet_maps_are_zennits_own_attributor_with_the_same_composite(trained_resnet):
@@ -58,7 +67,7 @@ def test_our_resnet_maps_are_zennits_own_attributor_with_the_same_composite(trai
         logits = model(x)
     start = torch.zeros_like(logits)
     start[torch.arange(len(x)), target] = logits[torch.arange(len(x)), target]  # the explained logit, not 1
-    with Gradient(model=model, composite=EpsilonPlusFlat(canonizers=[ResNetCanonizer()])) as attributor:
+    with Gradient(model=model, composite=EpsilonPlusFlat(zero_params="bias", canonizers=[ResNetCanonizer()])) as attributor:
         _, reference = attributor(x, start)
     assert torch.allclose(relevance.lrp(model, x, target), reference, rtol=1e-5, atol=1e-7)
 
