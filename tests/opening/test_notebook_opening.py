@@ -131,7 +131,10 @@ def test_the_gan_notebooks_judge_with_the_users_model_at_its_own_side(tmp_path, 
     x = gan_data.test_x[:3]
     resized = F.interpolate(x, size=(48, 48), mode="bilinear", align_corners=False)
     assert torch.allclose(judge.model(x), evaluated.model(resized), atol=1e-6)
-    assert "the GAN's 32 px images are resized to 48 px for opening_nets:build()" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "the GAN's 32 px images are resized to 48 px for opening_nets:build()" in out
+    # 04 explains the GAN: the classifier it opens with judges, it is not the explained model
+    assert out.count("explained model: opening_nets:build()") == 1 and "judging classifier: opening_nets:build()" in out
 
 
 def test_the_judging_classifier_is_named_for_what_it_is(tmp_path, user_model):

@@ -63,9 +63,10 @@ def open_notebook(notebook: str, values: Mapping[str, Any], *, images: str = "ow
     settings = classifier_settings(config, seed=values["seed"], device=device, cache_dir=cache_path)
     print(f"device: {device}, run folder: {run_path}")
     supplied = spec is not None and spec.supplied
+    role = "judging classifier" if images == "gan" else "explained model"  # 04 and 05 explain the GAN
     explained = None
     if classifier and supplied:  # the user's model, at the side of the images it was made for (01's entry)
-        explained = _explained_classifier(spec, data, settings)
+        explained = _explained_classifier(spec, data, settings, role)
     if images == "gan":
         own_side, data = data.image_shape[-1], resized_for_gan(data)
         if explained is not None and data.image_shape[-1] != own_side:
@@ -73,7 +74,7 @@ def open_notebook(notebook: str, values: Mapping[str, Any], *, images: str = "ow
             explained = replace(explained, model=at_side(explained.model, own_side, data.image_shape[-1]))
     print(_data_line(data))
     if classifier and not supplied:  # the study's CNN, trained on the images as the notebook takes them
-        explained = _explained_classifier(spec, data, settings)
+        explained = _explained_classifier(spec, data, settings, role)
     if spec is not None and spec.supplied and not spec.trained_here and data.name == "imagefolder" and not test_dir:
         print(f"WARNING: the test images are 20 % of data_dir; if {describe(spec)} was trained on data_dir's images, "
               "its test accuracy is inflated and its explanations are of images it has seen: give test_dir")
@@ -92,14 +93,16 @@ def judging_classifier(spec: ModelSpec | None, data: ImageDataset) -> str:
     return f"the study's plain CNN at {data.image_shape[-1]} px"
 
 
-def _explained_classifier(spec: ModelSpec | None, data: ImageDataset, settings: dict) -> TrainedClassifier:
-    """The user's classifier with the layers its explanations use, or the study's plain CNN."""
+def _explained_classifier(spec: ModelSpec | None, data: ImageDataset, settings: dict,
+                          role: str = "explained model") -> TrainedClassifier:
+    """The user's classifier with the layers its explanations use, or the study's plain CNN; ``role`` says in the
+    printed line what the notebook does with it."""
     if spec is None or not spec.supplied:
         trained = train_classifier("plain", data, **settings)
-        print(_classifier_line("explained model: the study's plain CNN", trained))
+        print(_classifier_line(f"{role}: the study's plain CNN", trained))
         return trained
     trained = study_classifier(spec, data, **settings)
-    print(_classifier_line(f"explained model: {describe(spec)}", trained))
+    print(_classifier_line(f"{role}: {describe(spec)}", trained))
     if not spec.trained_here and spec.class_map is None:  # the order the model's outputs are read in
         print(f"its output k is read as class folder k in sorted order: {', '.join(data.classes[:12])}"
               f"{', ...' if data.num_classes > 12 else ''} (model_class_map maps them otherwise)")
