@@ -115,6 +115,23 @@ def test_worker_cancels_the_older_job_and_runs_only_the_newest():
     assert seen == ["slow cancelled", "third"]  # the second was superseded before it started
 
 
+def test_the_worker_keeps_one_thread_for_every_job_and_outlives_a_failing_one(capsys):
+    """A thread per answer gave PyTorch a fresh OpenMP team each time (0.1-0.3 s of a 1 s answer): the worker now
+    stays for the next job, and a job that raises does not end it."""
+    import threading
+
+    worker, threads = Worker(), []
+    for _ in range(3):
+        worker.submit(lambda cancelled: threads.append(threading.get_ident()))
+        assert worker.wait(10)
+    worker.submit(lambda cancelled: 1 / 0)
+    assert worker.wait(10)
+    worker.submit(lambda cancelled: threads.append(threading.get_ident()))
+    assert worker.wait(10)
+    assert len(threads) == 4 and len(set(threads)) == 1 and threads[0] != threading.get_ident()
+    assert "ZeroDivisionError" in capsys.readouterr().err  # printed, not swallowed
+
+
 def test_an_empty_filter_is_reported_in_the_form_not_raised(app, smoke_models):
     labels = smoke_models.data.test_y
     app._predicted[("plain", "test")] = labels.clone()  # a model that is never wrong: nothing is misclassified

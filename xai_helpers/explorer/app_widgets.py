@@ -38,10 +38,14 @@ COMPUTING = threading.RLock()
 
 class Worker:
     """One background thread running the newest submitted job; an older job still running is told to stop
-    (its ``cancelled()`` turns true) and its result is dropped."""
+    (its ``cancelled()`` turns true) and its result is dropped.
+
+    The thread stays for the next job rather than ending when idle: each new thread that computes starts its own
+    team of OpenMP threads for PyTorch, and a fresh team made the attribution explorer's answers 0.1–0.3 s slower
+    (a ResNet-18 at 64 px on 2 cores: about 0.7 s of work answered in 1.1–1.4 s)."""
 
     def __init__(self):
-        self._lock = threading.Lock()
+        self._wake = threading.Condition()
         self._generation = 0
         self._pending: tuple[int, Callable] | None = None
         self._thread: threading.Thread | None = None
@@ -50,24 +54,27 @@ class Worker:
 
     def submit(self, job: Callable[[Callable[[], bool]], None]) -> None:
         """Run ``job(cancelled)`` in the worker; ``cancelled()`` is true once a newer job was submitted."""
-        with self._lock:
+        with self._wake:
             self._generation += 1
             self._pending = (self._generation, job)
             self._idle.clear()
-            if self._thread is None or not self._thread.is_alive():
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="xai-explorer", daemon=True)
                 self._thread.start()
+            self._wake.notify()
 
     def _loop(self):
         while True:
-            with self._lock:
-                if self._pending is None:
-                    self._thread = None
+            with self._wake:
+                while self._pending is None:
                     self._idle.set()
-                    return
+                    self._wake.wait()
                 generation, job = self._pending
                 self._pending = None
-            job(lambda: generation != self._generation)
+            try:
+                job(lambda: generation != self._generation)
+            except Exception:  # noqa: BLE001 - the worker must outlive a job (jobs show their own errors)
+                traceback.print_exc()
 
     def wait(self, timeout: float = 120.0) -> bool:
         """Block until every submitted job has finished (tests and headless runs); False on timeout."""

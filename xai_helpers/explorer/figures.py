@@ -19,7 +19,9 @@ from ..study.figures import as_image
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:
     """The figure as PNG bytes (what an ipywidgets ``Image`` shows)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)  # no tight box: it renders twice; the layout already fits
+    # No tight box: it renders twice; the layout already fits. zlib level 1: PNG encoding took 30 ms of the
+    # attribution explorer's answer at the default level 6, for files about 10 % larger.
+    fig.savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
 
 
