@@ -30,6 +30,7 @@ from torch import nn
 from ..study import with_global_rng_restored
 from .attention_rollout import attention_rollout, has_attention
 from .batch_norm_folding import folded_for_explaining
+from .exported_programs import untyped_reason
 from .relevance import lrp
 from .substrates import substrate
 from .superpixels import slic_masks
@@ -281,22 +282,6 @@ def _seeded(fn, seed: int, device: torch.device):
                 torch.cuda.manual_seed(seed)
         return fn()
     return with_global_rng_restored(call, device)
-
-
-def untyped_reason(model, rules: str | None) -> str | None:
-    """Why a method whose rules are chosen by ``rules`` (:class:`Method`) cannot run on a torch.export
-    program: its layers' types are lost (exported_programs.py); None where it can, and for every other model."""
-    untyped = getattr(model, "untyped", None)
-    if untyped is None or rules is None:
-        return None
-    if rules == "layers":
-        return ("its rules are chosen by each layer's type, which a torch.export program's convolutions, linear "
-                "layers and blocks lack (InterpreterModules)")
-    if untyped:
-        return (f"it changes the gradient of nonlinearity modules, and this torch.export program computes some in "
-                f"a module's graph ({', '.join(untyped[:3])}{', ...' if len(untyped) > 3 else ''}), where the plain "
-                "gradient would pass silently")
-    return None
 
 
 def explain(model: nn.Module, images: torch.Tensor, targets, method: str, batch_size: int | None = None, seed: int = 0,

@@ -174,3 +174,19 @@ def check_any_batch(module: nn.Module, label: str) -> None:
                           "batch size: torch.export.export(model, (x,), dynamic_shapes={'x': {0: "
                           "torch.export.Dim.AUTO}}) with a batch x of 2 or more (the argument's name is your "
                           "forward's)")
+
+
+def untyped_reason(model, rules: str | None) -> str | None:
+    """Why a method whose rules are chosen by ``rules`` (:class:`~.attribution.Method`) cannot run on a torch.export
+    program: its layers' types are lost; None where it can, and for every other model."""
+    untyped = getattr(model, "untyped", None)
+    if untyped is None or rules is None:
+        return None
+    if rules == "layers":
+        return ("its rules are chosen by each layer's type, which a torch.export program's convolutions, linear "
+                "layers and blocks lack (InterpreterModules)")
+    if untyped:
+        return (f"it changes the gradient of nonlinearity modules, and this torch.export program computes some in "
+                f"a module's graph ({', '.join(untyped[:3])}{', ...' if len(untyped) > 3 else ''}), where the plain "
+                "gradient would pass silently")
+    return None
