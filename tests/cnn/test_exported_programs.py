@@ -133,3 +133,22 @@ def test_an_exported_model_is_copied_and_fine_tuned_without_touching_the_loaded_
     assert any(not torch.equal(v, before[k]) for k, v in tuned.model.state_dict().items())
     assert all(torch.equal(v, before[k]) for k, v in supplied.state_dict().items())
     assert copy.deepcopy(supplied) is not supplied  # the exporter's fake tensors are gone from the graphs
+
+
+def test_the_randomisation_cascade_steps_through_an_exported_resnets_blocks(resnet_file):
+    """02's cascade found no layer to randomise in an exported program (every module an InterpreterModule) and its
+    sanity table was empty: its steps are now the original's, block by block, and re-drawing them changes the model."""
+    from xai_helpers.cnn.explanation_metrics import _reinitialise, randomisation_steps
+
+    net, path = resnet_file
+    model = load_supplied(model_spec("file", model_file=path), _data())
+    in_memory = ImageClassifier(copy.deepcopy(net), in_channels=3, net_channels=3)
+    steps = randomisation_steps(model)
+    assert [name for name, _ in steps] == [name for name, _ in randomisation_steps(in_memory)]
+    assert [name for name, _ in steps][:3] == ["net.conv1", "net.layer1.0", "net.layer1.1"]
+    copied, x = clone_classifier(model), _data().test_x
+    for _, groups in steps:
+        for modules in groups:
+            _reinitialise(modules, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert not torch.allclose(model(x), copied(x), atol=1e-3)

@@ -163,8 +163,12 @@ def cross_image_similarity(heat: torch.Tensor, targets: torch.Tensor) -> float:
 
 # ------------------------------------------------------------------------------------------------- sanity
 def _kind(module: nn.Module) -> str:
-    """The module's class name; for a TorchScript submodule (no Python class) the name it was compiled from."""
-    return module.original_name if isinstance(module, torch.jit.ScriptModule) else type(module).__name__
+    """The module's class name; for a TorchScript submodule (no Python class) the name it was compiled from, and for
+    a torch.export program's unflattened module (an ``InterpreterModule``) the class it was exported from."""
+    if isinstance(module, torch.jit.ScriptModule):
+        return module.original_name
+    exported_from = getattr(module, "_ty", None)  # e.g. "torchvision.models.resnet.BasicBlock"
+    return exported_from.rsplit(".", 1)[-1] if isinstance(exported_from, str) else type(module).__name__
 
 
 def parameter_layers(model: nn.Module) -> list[tuple[str, list[nn.Module]]]:
@@ -217,7 +221,7 @@ def _reinitialise(modules, generator: torch.Generator) -> None:
             fan_in = m.weight[0].numel()
             bound = 1 / np.sqrt(fan_in)
             m.weight.copy_((torch.rand(m.weight.shape, generator=generator) * 2 - 1) * bound)
-            if m.bias is not None:
+            if getattr(m, "bias", None) is not None:  # an exported convolution without a bias has no attribute
                 m.bias.copy_((torch.rand(m.bias.shape, generator=generator) * 2 - 1) * bound)
 
 
