@@ -163,12 +163,10 @@ def cross_image_similarity(heat: torch.Tensor, targets: torch.Tensor) -> float:
 
 # ------------------------------------------------------------------------------------------------- sanity
 def _kind(module: nn.Module) -> str:
-    """The module's class name; for a TorchScript submodule (no Python class) the name it was compiled from, and for
-    a torch.export program's unflattened module (an ``InterpreterModule``) the class it was exported from."""
-    if isinstance(module, torch.jit.ScriptModule):
-        return module.original_name
-    exported_from = getattr(module, "_ty", None)  # e.g. "torchvision.models.resnet.BasicBlock"
-    return exported_from.rsplit(".", 1)[-1] if isinstance(exported_from, str) else type(module).__name__
+    """The module's class name; for TorchScript the name it was compiled from, for a torch.export program's
+    unflattened module (``InterpreterModule``) the class it was exported from (``_ty``, a dotted name)."""
+    return module.original_name if isinstance(module, torch.jit.ScriptModule) else (
+        getattr(module, "_ty", None) or type(module).__name__).rsplit(".", 1)[-1]
 
 
 def parameter_layers(model: nn.Module) -> list[tuple[str, list[nn.Module]]]:
@@ -182,12 +180,10 @@ def parameter_layers(model: nn.Module) -> list[tuple[str, list[nn.Module]]]:
     return groups
 
 
-#: Blocks randomised as one step of the cascade: torchvision's residual and inverted-residual blocks (ResNet, ResNeXt,
-#: Wide ResNet, RegNet, MobileNet, EfficientNet, ConvNeXt), DenseNet's dense layers and transformer blocks (ViT,
-#: Swin). Adebayo et al. 2018 randomised Inception v3 block by block ("mixed" modules), not convolution by
-#: convolution; a block's skip connection carries its input past a half-randomised block, so the steps inside a
-#: block show little. On a ResNet-18 this is 10 steps instead of 22 (the cascade is most of 02's sanity time at
-#: 224 px), and the fully randomised model is the same (the layers are re-drawn in the same order).
+#: Blocks randomised as one step of the cascade: torchvision's residual and inverted-residual blocks, DenseNet's dense
+#: layers and transformer blocks. Adebayo et al. 2018 randomised Inception v3 block by block ("mixed" modules); a
+#: block's skip connection carries its input past a half-randomised block, so the steps inside a block show little.
+#: On a ResNet-18: 10 steps instead of 22, and the same fully randomised model (layers re-drawn in the same order).
 RANDOMISED_BLOCKS = frozenset({"BasicBlock", "Bottleneck", "ResBottleneckBlock", "InvertedResidual", "MBConv",
                                "FusedMBConv", "CNBlock", "_DenseLayer", "EncoderBlock", "SwinTransformerBlock",
                                "SwinTransformerBlockV2"})
