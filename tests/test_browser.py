@@ -20,14 +20,15 @@ from lab_server import ROOT, running_lab
 RUN_TIMEOUT_MS = int(os.environ.get("XAI_BROWSER_TIMEOUT_MS", 600_000))
 
 
-def _copy(name: str, folder, **parameters) -> None:
-    """notebooks/<name> into ``folder`` with parameters set in its parameters cell (what a user would type)."""
+def _copy(name: str, folder, as_name: str | None = None, **parameters) -> None:
+    """notebooks/<name> into ``folder`` (as ``as_name``) with parameters set in its parameters cell (what a user
+    would type)."""
     nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     for key, value in parameters.items():
         cell.source, n = re.subn(rf"^{key}: (.*?) = .*?(  #.*)?$", rf"{key}: \1 = {value!r}\2", cell.source, flags=re.M)
         assert n == 1, f"{name} declares no parameter {key}"
-    nbformat.write(nb, folder / name)
+    nbformat.write(nb, folder / (as_name or name))
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,9 @@ def lab(chromium_path, tmp_path_factory):  # no browser, no server: the skip (or
     ratings = tmp_path_factory.mktemp("ratings")
     _copy("07_explorer.ipynb", folder)  # as it is: the forms show in a JupyterLab without an edit
     _copy("06_evaluation.ipynb", folder, rater="browser-test", ratings_dir=str(ratings))
+    # A practitioner's model (issue 33): a torchvision ResNet-18, trained here at smoke as 01 would train it.
+    _copy("07_explorer.ipynb", folder, "07_explorer_resnet18.ipynb", model_source="torchvision",
+          model_name="resnet18")
     with running_lab(notebook_dir=folder) as (url, base, token, lines):
         yield base, token, ratings, lines
 
@@ -55,7 +59,7 @@ def _open_and_run_all(browser, lab, notebook: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     # A workspace of its own per notebook, so that no tab of an earlier page is restored. (Not ``?reset``: JupyterLab
     # then reloads the page once it has reset, and a click made before that reload is lost.)
-    page.goto(f"{base}/lab/workspaces/{notebook.split('_')[0]}/tree/{notebook}?token={token}")
+    page.goto(f"{base}/lab/workspaces/{notebook.removesuffix('.ipynb')}/tree/{notebook}?token={token}")
     # The study's kernel is started and idle (the status bar says so) before anything runs: a run-all clicked while
     # the kernel is still starting can be lost.
     page.get_by_text("XAI study (.venv) | Idle").wait_for(timeout=120_000)
@@ -207,6 +211,29 @@ def test_explorer_runs_and_answers_a_method_choice_and_a_latent_slider(lab, brow
                                                                                                    "occlusion"}
     moved = _export(page, "latent", exports)
     assert moved["controls"]["sefa_alpha"] == 2.0 and list(moved["moves"].values()) == [2.0]
+    page.close()
+
+
+def test_explorer_explains_a_supplied_resnet_and_switches_to_its_shortcut_copy(lab, browser):
+    """Issue 33's bar for a practitioner's model: 07 with ``model_source torchvision`` runs every cell in the lab,
+    offers the user's model and 02's shortcut-trained copy of it, and switching between them redraws the map."""
+    page = _open_and_run_all(browser, lab, "07_explorer_resnet18.ipynb")
+    _wait_idle(page)
+    assert not _errors(page), _errors(page)
+    controls = page.locator(f"{PANEL} .widget-slider, {PANEL} .widget-dropdown, {PANEL} .widget-select-multiple, "
+                            f"{PANEL} .jupyter-button, {PANEL} .widget-toggle-buttons, {PANEL} .widget-text").count()
+    assert controls >= 10, controls
+    switch = page.locator(f"{PANEL} .xai-attribution-model select")
+    labels = switch.evaluate("s => [...s.options].map(o => o.textContent.replace(/\\u00a0/g, ' '))")
+    assert labels == ["your resnet18", "shortcut resnet18"], labels  # ipywidgets writes non-breaking spaces
+    figure = f"{PANEL} img.xai-attribution-figure"
+    before = _src(page, figure)
+    switch.scroll_into_view_if_needed()
+    switch.select_option(label="shortcut resnet18")
+    _changes(page, figure, before)
+    shown = _export(page, "attribution", Path(os.environ["XAI_RUN_DIR"]) / "exports")
+    assert shown["model"] == "shortcut" and shown["controls"]["model"] == "shortcut"
+    assert shown["model_checkpoint"].startswith("classifier-") and set(shown["methods"]) == set(shown["controls"]["methods"])
     page.close()
 
 

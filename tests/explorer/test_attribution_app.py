@@ -7,7 +7,8 @@ import torch
 
 from xai_helpers.cnn import explain, heatmap
 from xai_helpers.cnn import explanation_metrics as em
-from xai_helpers.explorer import image_attributions, select_images
+from xai_helpers.explorer import image_attributions, select_images, view_record
+from xai_helpers.explorer.attribution_view import image_maps, map_curves
 from xai_helpers.explorer.app_widgets import Worker
 from xai_helpers.explorer.attribution_widgets import AttributionExplorer, interaction_seconds
 
@@ -155,8 +156,32 @@ def test_bad_arguments_name_what_is_allowed(smoke_models):
 
 
 def test_interaction_timing_measures_answers(smoke_models):
-    seconds = interaction_seconds(smoke_models, ("saliency", "grad_cam"), n=2)
-    assert len(seconds) == 2 and all(0 < s < 60 for s in seconds)
+    maps, complete = interaction_seconds(smoke_models, ("saliency", "grad_cam"), n=2)
+    assert len(maps) == len(complete) == 2 and all(0 < s < 60 for s in complete)
+    assert all(0 < m < c for m, c in zip(maps, complete))  # the maps are answered before their curves
+
+
+def test_the_maps_are_shown_before_their_curves_and_then_completed(app):
+    """The curves cost more than the gradient maps (2 x (steps + 1) forward passes per map): the form draws the
+    maps as soon as they are computed, then the same maps with their curves."""
+    drawn, draw = [], app.draw
+    app.draw = lambda view: (drawn.append((sorted(view["maps"]), sorted(view["curves"]))), draw(view))[1]
+    renders = app.renders
+    app.set_values(image=1)
+    app.wait()
+    methods = sorted(app.view["maps"])
+    assert drawn == [(methods, []), (methods, methods)] and app.renders == renders + 2
+    assert app.seconds < app.complete_seconds and "complete in" in app.status.value
+
+
+def test_an_export_before_the_curves_records_the_maps_and_no_areas(smoke_models):
+    model, image = smoke_models.classifiers["plain"], smoke_models.data.test_x[0]
+    maps = image_maps(model, image, None, ["saliency"], {})
+    record = view_record(maps, smoke_models.data.classes)
+    assert record["methods"]["saliency"]["deletion_auc"] is None and record["substrate"] is None
+    complete = map_curves(model, image, maps, steps=4)
+    assert view_record(complete, smoke_models.data.classes)["methods"]["saliency"]["deletion_auc"] is not None
+    assert not maps["curves"]  # completing returns a copy: the shown view is not changed under the figure
 
 
 def test_two_forms_on_one_model_never_explain_at_the_same_time(smoke_models):

@@ -1,7 +1,11 @@
 """Issue 33, target 1: the explorer takes the model 01–03 take. With ``model_source`` it offers the user's classifier
 and the copy of it 02 fine-tunes on the planted shortcut (02's very cache entry) in place of the study's CNNs, only
 the attribution methods that run on that architecture, and 03's layers of it in the concept tester."""
+import copy
+
+import numpy as np
 import pytest
+import torch
 
 from xai_helpers.cnn import tcav_layer_names, train_shortcut_model, variant_settings
 from xai_helpers.explorer import load_study_models
@@ -63,3 +67,43 @@ def test_the_concept_tester_offers_03s_layers_of_the_users_model(supplied):
     assert names == list(tcav_layer_names(models.classifiers["shortcut"]).values())  # 03's, no ReLU of a block
     assert app.value("layer") == names[-1]  # 03 reports its verdicts at the deepest probed layer
     assert all(name.startswith("net.") for name in names)  # the wrapped torchvision network's modules
+
+
+@pytest.fixture(scope="module")
+def exported(supplied, tmp_path_factory):
+    """The same ResNet-18 as a torch.export program (issue 33, target 7), opened by 07 from its .pt2 file."""
+    models, _, classifier, _, _ = supplied
+    tmp = tmp_path_factory.mktemp("exported")
+    net = copy.deepcopy(classifier.model.net).eval()
+    example = torch.rand(2, classifier.model.net_channels, *models.data.image_shape[-2:])
+    program = torch.export.export(net, (example,), dynamic_shapes={"x": {0: torch.export.Dim.AUTO}})
+    torch.export.save(program, tmp / "yours.pt2")
+    values = {p.name: p.default for p in PARAMETERS if "07_explorer" in p.notebooks}
+    values.update(profile="smoke", device="cpu", run_dir=str(tmp / "run"), cache_dir=str(tmp / "cache"),
+                  train_limit=200, test_limit=100, epochs=1, model_source="file", model_file=str(tmp / "yours.pt2"))
+    config, spec, dev, run_path, cache_path, data, opened, _, _ = open_notebook("07_explorer", values,
+                                                                               needs_hooks=True)
+    models = load_study_models(data, config, seed=0, device=dev, cache_dir=cache_path, spec=spec, explained=opened)
+    return models, run_path
+
+
+def test_the_explorer_explains_a_torch_export_program_with_every_method_its_graph_allows(exported):
+    models, run_path = exported
+    assert models.classifiers["yours"].untyped == ()  # every nonlinearity given back as a module
+    assert "chosen by each layer's type" in models.skipped["lrp"]  # LRP's rules: the types are lost in a program
+    assert {"saliency", "grad_cam", "deeplift", "guided_backprop"} <= set(models.methods)
+    app = AttributionExplorer(models, run_path, methods=("saliency", "grad_cam", "deeplift"))
+    app.request()
+    view = app.wait().view
+    assert app.error is None and set(view["maps"]) == {"saliency", "grad_cam", "deeplift"}
+    assert all(np.abs(m).max() > 0 for m in view["maps"].values()) and view["curves"]
+    app.set_values(model="shortcut")  # 02's fine-tuned copy of the program
+    assert app.wait().error is None and app.view["model"] == "shortcut"
+
+
+def test_the_concept_tester_runs_tcav_on_a_torch_export_program(exported):
+    models, _ = exported
+    app = ConceptTester(models)
+    app.request()
+    assert app.wait().error is None and app.view["row"]["tested"] in (True, False)
+    assert app.view["layer"].startswith("net.layer")  # a residual stage of the user's program, under its name

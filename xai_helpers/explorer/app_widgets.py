@@ -95,6 +95,7 @@ class ExplorerApp:
         self.error: str | None = None
         self.error_traceback: str | None = None
         self.seconds: float | None = None  # wall time of the last answer (compute and draw)
+        self.complete_seconds: float | None = None  # ... until its refined view was drawn too (see refine)
         self.renders = 0  # answers shown so far
         self.worker = Worker()
         self.figure = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
@@ -176,28 +177,58 @@ class ExplorerApp:
 
     def _answer(self, cancelled: Callable[[], bool]) -> None:
         started = time.perf_counter()
-        slow = self.is_slow()
+        view = self._step(lambda progress: self.compute(progress, cancelled), cancelled, self.is_slow())
+        if view is None:
+            return
+        self.seconds = time.perf_counter() - started
+        self.complete_seconds = None
+        self.status.value = html.escape(self.describe(view)) + f" · answered in {self.seconds:.2f} s"
+        if not self.refines(view):
+            self.complete_seconds = self.seconds
+            return
+        self.status.value += " · " + html.escape(self.refining)
+        view = self._step(lambda progress: self.refine(view, progress, cancelled), cancelled, False)
+        if view is None:
+            return
+        self.complete_seconds = time.perf_counter() - started
+        self.status.value = (html.escape(self.describe(view)) + f" · answered in {self.seconds:.2f} s, complete in "
+                             f"{self.complete_seconds:.2f} s")
+
+    def _step(self, work: Callable, cancelled: Callable[[], bool], slow: bool) -> dict | None:
+        """Compute a view with ``work(progress)`` and show it; None where it failed (the form shows the error)
+        or a newer request superseded it."""
         self.progress.value = 0
         self.progress.layout.visibility = "visible" if slow else "hidden"
         if slow:
             self.status.value = "computing … (a slow method: the form stays usable)"
         try:
-            view = self.compute(lambda share: setattr(self.progress, "value", share), cancelled)
+            view = work(lambda share: setattr(self.progress, "value", share))
             if view is None or cancelled():
-                return
+                return None
             png = figure_png(self.draw(view))
         except Exception as err:  # shown in the form: an explorer that dies silently looks frozen
             self.error = f"{type(err).__name__}: {err}"
             self.error_traceback = traceback.format_exc()  # for whoever debugs the app: the form shows the message
             self.status.value = f"<span style='color:#b00'>{html.escape(self.error)}</span>"
-            return
+            return None
         finally:
             self.progress.layout.visibility = "hidden"
         self.view, self.error = view, None
-        self.seconds = time.perf_counter() - started
         self.figure.value = png
         self.renders += 1
-        self.status.value = html.escape(self.describe(view)) + f" · answered in {self.seconds:.2f} s"
+        return view
+
+    #: What the status line says while :meth:`refine` runs.
+    refining = "completing …"
+
+    def refines(self, view: dict) -> bool:
+        """Whether a shown view gets a second, complete answer from :meth:`refine` (subclasses whose views have a
+        fast part to show first and a slower part to add)."""
+        return False
+
+    def refine(self, view: dict, progress: Callable[[float], None], cancelled: Callable[[], bool]) -> dict | None:
+        """The shown ``view`` completed (in the worker, after the first answer was drawn); None if cancelled."""
+        raise NotImplementedError
 
     def describe(self, view: dict) -> str:
         """One line about the shown view (subclasses add what matters)."""
@@ -240,7 +271,8 @@ class ExplorerApp:
         fig = self.draw(self.view)
         if self.run_path is not None:
             save_figure(fig, self.run_path, f"07_explorer_{self.name}")
-        print(self.describe(self.view) + f" · answered in {self.seconds:.2f} s")
+        complete = "" if self.complete_seconds == self.seconds else f", complete in {self.complete_seconds:.2f} s"
+        print(self.describe(self.view) + f" · answered in {self.seconds:.2f} s{complete}")
         return self
 
 

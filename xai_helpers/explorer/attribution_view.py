@@ -1,6 +1,7 @@
 """What the attribution explorer shows, computed without widgets: which images a filter selects, the model's top
-classes for one image, each chosen method's map for a chosen class, and the deletion/insertion curves of those
-maps on that image (the faithfulness measure of notebook 02, for this one image)."""
+classes for one image, each chosen method's map for a chosen class (:func:`image_maps`, shown first), and the
+deletion/insertion curves of those maps on that image (:func:`map_curves`: the faithfulness measure of notebook 02,
+for this one image, drawn when they are done)."""
 from __future__ import annotations
 
 import time
@@ -110,10 +111,21 @@ def image_attributions(model: nn.Module, image: torch.Tensor, target: int | None
                      *, seed: int = 0, steps: int = 28, substrate: str = "blur",
                      progress: Callable[[int, int, str], None] | None = None,
                      cancelled: Callable[[], bool] = lambda: False) -> dict | None:
-    """Everything the explorer draws for one image: class probabilities and top 3, the explained class
-    (``target``; None: the predicted one), each method's (H, W) map with its wall time, and the deletion and
-    insertion curves of each map on this image with their areas. ``progress(done, total, method)`` is called
-    after each method; returns None as soon as ``cancelled()`` (a newer request supersedes this one)."""
+    """Everything the explorer draws for one image: :func:`image_maps`, then :func:`map_curves` of those maps.
+    ``progress(done, total, method)`` counts the maps, then the curves; None as soon as ``cancelled()``."""
+    view = image_maps(model, image, target, methods, options, seed=seed, progress=progress, cancelled=cancelled)
+    if view is None:
+        return None
+    return map_curves(model, image, view, seed=seed, steps=steps, substrate=substrate, progress=progress,
+                      cancelled=cancelled)
+
+
+def image_maps(model: nn.Module, image: torch.Tensor, target: int | None, methods, options: dict[str, dict],
+               *, seed: int = 0, progress: Callable[[int, int, str], None] | None = None,
+               cancelled: Callable[[], bool] = lambda: False) -> dict | None:
+    """What the explorer shows first for one image: class probabilities and top 3, the explained class (``target``;
+    None: the predicted one), and each method's (H, W) map with its wall time. ``progress(done, total, method)``
+    is called after each method; returns None as soon as ``cancelled()`` (a newer request supersedes this one)."""
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise ValueError(f"methods {list(methods)!r} not allowed: choose one or more of {', '.join(METHODS)}")
@@ -124,25 +136,42 @@ def image_attributions(model: nn.Module, image: torch.Tensor, target: int | None
     if not 0 <= target < len(probs):
         raise ValueError(f"target class {target} is not allowed: expected an integer in [0, {len(probs) - 1}]")
     view = {"target": target, "predicted": int(probs.argmax()), "probabilities": probs, "top": top_classes(probs),
-            "maps": {}, "seconds": {}, "curves": {}, "substrate": substrate, "options": {}}
+            "maps": {}, "seconds": {}, "curves": {}, "substrate": None, "options": {}}
     x, t = image[None], torch.tensor([target])
     for done, method in enumerate(methods, 1):
         if cancelled():
             return None
         started = time.perf_counter()
         # Unfolded: for one image, folding the batch norms saves less than checking the folded copy costs.
-        heat = heatmap(explain(model, x, t, method, seed=seed, fold=False, **options.get(method, {})))
+        view["maps"][method] = heatmap(explain(model, x, t, method, seed=seed, fold=False,
+                                               **options.get(method, {})))[0].numpy()
         view["seconds"][method] = time.perf_counter() - started
-        deletion, insertion = em.deletion_insertion_curves(model, x, t, heat, substrate, steps,
-                                                           generator=torch.Generator().manual_seed(seed + 1),
-                                                           tie_seed=seed)
-        view["maps"][method] = heat[0].numpy()
-        view["curves"][method] = {"deletion": deletion[0], "insertion": insertion[0],
-                                  "deletion_auc": em.curve_auc(deletion), "insertion_auc": em.curve_auc(insertion)}
         view["options"][method] = {k: v for k, v in options.get(method, {}).items() if not torch.is_tensor(v)}
         if progress:
             progress(done, len(methods), method)
     return view
+
+
+def map_curves(model: nn.Module, image: torch.Tensor, view: dict, *, seed: int = 0, steps: int = 28,
+               substrate: str = "blur", progress: Callable[[int, int, str], None] | None = None,
+               cancelled: Callable[[], bool] = lambda: False) -> dict | None:
+    """A copy of ``view`` (from :func:`image_maps`) with the deletion and insertion curves of each map on this
+    image and their areas: notebook 02's faithfulness measure for one image. They take about as long as the
+    gradient maps themselves (``steps + 1`` forward passes each), which is why the explorer shows the maps
+    first. None as soon as ``cancelled()``."""
+    x, t = image[None], torch.tensor([view["target"]])
+    curves = {}
+    for done, (method, heat) in enumerate(view["maps"].items(), 1):
+        if cancelled():
+            return None
+        deletion, insertion = em.deletion_insertion_curves(model, x, t, torch.as_tensor(heat)[None], substrate, steps,
+                                                           generator=torch.Generator().manual_seed(seed + 1),
+                                                           tie_seed=seed)
+        curves[method] = {"deletion": deletion[0], "insertion": insertion[0],
+                          "deletion_auc": em.curve_auc(deletion), "insertion_auc": em.curve_auc(insertion)}
+        if progress:
+            progress(done, len(view["maps"]), method)
+    return {**view, "curves": curves, "substrate": substrate}
 
 
 def view_record(view: dict, classes, **context) -> dict:
@@ -152,10 +181,16 @@ def view_record(view: dict, classes, **context) -> dict:
         "explained_class": classes[view["target"]], "predicted_class": classes[view["predicted"]],
         "top3": [{"class": classes[c], "probability": p} for c, p in view["top"]],
         "substrate": view["substrate"],
-        "methods": {m: {"seconds": view["seconds"][m], "options": view["options"][m],
-                        "deletion_auc": view["curves"][m]["deletion_auc"],
-                        "insertion_auc": view["curves"][m]["insertion_auc"],
-                        "deletion_curve": np.asarray(view["curves"][m]["deletion"]).tolist(),
-                        "insertion_curve": np.asarray(view["curves"][m]["insertion"]).tolist()}
+        "methods": {m: {"seconds": view["seconds"][m], "options": view["options"][m], **_curve_record(view, m)}
                     for m in view["maps"]},
     }
+
+
+def _curve_record(view: dict, method: str) -> dict:
+    """A map's curves and areas as JSON; None while they are still being computed (an export between the two)."""
+    curves = view["curves"].get(method)
+    if curves is None:
+        return dict.fromkeys(("deletion_auc", "insertion_auc", "deletion_curve", "insertion_curve"))
+    return {"deletion_auc": curves["deletion_auc"], "insertion_auc": curves["insertion_auc"],
+            "deletion_curve": np.asarray(curves["deletion"]).tolist(),
+            "insertion_curve": np.asarray(curves["insertion"]).tolist()}

@@ -4,11 +4,12 @@ top-3 classes, click a class to explain it instead, and read each map's deletion
 from __future__ import annotations
 
 import ipywidgets as widgets
+import numpy as np
 import torch
 
 from ..cnn import METHODS, predict_logits
 from .app_widgets import ExplorerApp
-from .attribution_view import (OUTCOMES, SETTINGS, SLOW_METHODS, SOURCES, default_settings, image_attributions,
+from .attribution_view import (OUTCOMES, SETTINGS, SLOW_METHODS, SOURCES, default_settings, image_maps, map_curves,
                                method_options, select_images, view_record)
 from .figures import attribution_figure
 from .study_models import StudyModels
@@ -126,16 +127,25 @@ class AttributionExplorer(ExplorerApp):
         return method_options(self.chosen_methods(), settings, self.models.options)
 
     def compute(self, progress, cancelled):
+        """The maps (shown first); :meth:`refine` adds their curves."""
         index, image, box = self.current()
         model = self.models.classifiers[self.value("model")]
-        view = image_attributions(model, image, self.target, self.chosen_methods(), self.options(),
-                                seed=self.models.seed, steps=self.models.config["deletion_steps"],
-                                substrate=self.value("substrate"),
-                                progress=lambda done, total, _: progress(done / total), cancelled=cancelled)
+        view = image_maps(model, image, self.target, self.chosen_methods(), self.options(), seed=self.models.seed,
+                          progress=lambda done, total, _: progress(done / total), cancelled=cancelled)
         if view is not None:
             view.update(index=index, image=image, box=box, model=self.value("model"),
                         true_class=int(self.models.data.test_y[index]))
         return view
+
+    refining = "drawing the deletion/insertion curves …"
+
+    def refines(self, view):
+        return True
+
+    def refine(self, view, progress, cancelled):
+        return map_curves(self.models.classifiers[view["model"]], view["image"], view, seed=self.models.seed,
+                          steps=self.models.config["deletion_steps"], substrate=self.value("substrate"),
+                          progress=lambda done, total, _: progress(done / total), cancelled=cancelled)
 
     def draw(self, view):
         titles = {m: METHODS[m].title for m in METHODS}
@@ -186,18 +196,29 @@ def attribution_explorer(models: StudyModels, *, interactive: bool, run_path=Non
     return AttributionExplorer(models, run_path, methods).show(interactive)
 
 
-def interaction_seconds(models: StudyModels, methods, n: int = 6, model: str | None = None) -> list[float]:
+def interaction_seconds(models: StudyModels, methods, n: int = 6, model: str | None = None
+                        ) -> tuple[list[float], list[float]]:
     """How long the attribution explorer takes to answer: a form that is not displayed steps through ``n`` test
-    images with ``methods`` and returns each answer's wall time (compute and draw), the first answer excluded
-    (it includes one-off set-up such as predicting the whole test split)."""
+    images with ``methods``. Returns two lists of wall times (compute and draw), one per image: until the maps
+    were shown, and until their deletion/insertion curves were drawn too. The first answer is excluded (it includes
+    one-off set-up such as predicting the whole test split)."""
     app = AttributionExplorer(models, methods=methods)
     app.set_values(model=model or models.explained)  # None: the model 01–03 explain
     app.wait()
-    seconds = []
+    maps, complete = [], []
     for i in range(1, n + 1):
         app.set_values(image=i % (app.controls["image"].max + 1))
         app.wait()
         if app.error:
             raise RuntimeError(f"the attribution explorer failed while being timed: {app.error}")
-        seconds.append(app.seconds)
-    return seconds
+        maps.append(app.seconds)
+        complete.append(app.complete_seconds)
+    return maps, complete
+
+
+def answer_summary(maps: list[float], complete: list[float], methods) -> dict:
+    """07's record of :func:`interaction_seconds`: median and max until the maps were drawn (the answer) and until
+    their curves were drawn too (``complete_``), with the methods and the CPU threads they were measured with."""
+    return {"median": float(np.median(maps)), "max": float(max(maps)),
+            "complete_median": float(np.median(complete)), "complete_max": float(max(complete)),
+            "methods": list(methods), "threads": torch.get_num_threads()}

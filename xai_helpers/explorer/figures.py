@@ -54,7 +54,8 @@ def _strip(panels: list[np.ndarray], gap: int = 2) -> np.ndarray:
 
 def attribution_figure(view: dict, image, classes, titles: dict[str, str], box=None, title: str = "") -> Figure:
     """Top: the image with its top-3 classes, then one map per method (scaled to its maximum, "hot" colours) with
-    its time; bottom: each map's deletion and insertion curve on this image with their areas."""
+    its time; bottom: each map's deletion and insertion curve on this image with their areas (a note that they are
+    being computed, for a view without them yet)."""
     methods = list(view["maps"])
     n = len(methods) + 1
     hot = matplotlib.colormaps["hot"]
@@ -74,6 +75,11 @@ def attribution_figure(view: dict, image, classes, titles: dict[str, str], box=N
         if box is not None:  # the planted patch, outlined on the image and on every map
             r, c, h, w = (int(v) for v in box)
             ax.add_patch(Rectangle((j * side + c - 0.5, r - 0.5), w, h, fill=False, edgecolor="cyan", linewidth=1))
+    fig.suptitle(title or f"explaining class '{classes[view['target']]}'", fontsize=10, y=0.98)
+    if not view["curves"]:  # the maps are shown first; the curves follow (see AttributionExplorer.refine)
+        fig.text(0.5, 0.23, "deletion and insertion curves: computing …", ha="center", va="center", fontsize=9,
+                 color="0.4")
+        return fig
     for k, (kind, better) in enumerate((("deletion", "lower"), ("insertion", "higher"))):
         ax = fig.add_axes((0.08 + 0.47 * k, 0.08, 0.4, 0.3))
         for method in methods:
@@ -88,7 +94,6 @@ def attribution_figure(view: dict, image, classes, titles: dict[str, str], box=N
         # loc="best" tests every position against every line point and was a quarter of each redraw.
         ax.legend(fontsize=7, loc="upper right" if kind == "deletion" else "upper left")
         ax.grid(alpha=0.3)
-    fig.suptitle(title or f"explaining class '{classes[view['target']]}'", fontsize=10, y=0.98)
     return fig
 
 
