@@ -19,7 +19,7 @@ from xai_helpers.course import ASSIGNMENTS
 from xai_helpers.course.build import available, build_assignment, master_path
 from xai_helpers.course.grading import grade_folder
 
-from .wrong_answers import WRONG_ANSWERS
+from .wrong_answers import WRONG_ANSWERS, WrongAnswer
 
 BUILT = available()
 
@@ -73,13 +73,18 @@ def test_student_version_has_no_solution_and_no_hidden_test(built, name):
     assert (dist / "autograder" / name / f"{name}-autograder.zip").is_file()
 
 
-def _wrong_submission(name: str, source: Path, target: Path) -> None:
-    nb = nbformat.read(source, as_version=4)
-    for wrong in WRONG_ANSWERS[name]:
+def _wrong_submissions(name: str, source: Path, folder: Path) -> dict[str, WrongAnswer]:
+    """One submission per prepared wrong answer (the solutions with that one answer changed), so that each answer's
+    own losses, and its knock-on losses in later questions, show; {file name: the wrong answer in it}."""
+    made = {}
+    for k, wrong in enumerate(WRONG_ANSWERS[name]):
+        nb = nbformat.read(source, as_version=4)
         cells = [c for c in nb.cells if c.cell_type == "code" and wrong.solution in c.source]
         assert len(cells) == 1, f"{name}: the solution {wrong.solution!r} must occur in exactly one cell"
         cells[0].source = cells[0].source.replace(wrong.solution, wrong.replacement)
-    nbformat.write(nb, target)
+        made[f"wrong_{k}_{wrong.question}.ipynb"] = wrong
+        nbformat.write(nb, folder / f"wrong_{k}_{wrong.question}.ipynb")
+    return made
 
 
 def _auto_points(master: Path) -> dict[str, float]:
@@ -96,32 +101,33 @@ def _auto_points(master: Path) -> dict[str, float]:
 @pytest.mark.parametrize("name", BUILT)
 def test_grading_the_untouched_student_version_and_prepared_wrong_answers(built, name, tmp_path):
     """The untouched student version, handed in under its own name, graded strictly (so it must also run top to
-    bottom without an error): under half the marks. The solutions with the prepared wrong answers, graded as a
-    class would be: marks lost exactly where the wrong answers are. (Strict grading needs the submission's own
-    name: otter's first cell reads the notebook by it.) The solutions themselves got full marks from this very
-    autograder when the course was built (otter assign grades the autograder notebook with the zip and fails on
-    less than 100 %), so they are not graded again here."""
+    bottom without an error): under half the marks. Each prepared wrong answer in a submission of its own, graded as
+    a class would be: marks lost on its question, with the teaching message in the feedback, and full marks on every
+    question it does not touch (``also`` names the later questions that use it). (Strict grading needs the
+    submission's own name: otter's first cell reads the notebook by it.) The solutions themselves got full marks
+    from this very autograder when the course was built (otter assign grades the autograder notebook with the zip
+    and fails on less than 100 %), so they are not graded again here."""
     dist = built(name)
     untouched, wrong = tmp_path / "untouched", tmp_path / "wrong"
     untouched.mkdir(), wrong.mkdir()
     shutil.copy(dist / "student" / name / f"{name}.ipynb", untouched / f"{name}.ipynb")
-    _wrong_submission(name, dist / "autograder" / name / f"{name}.ipynb", wrong / "c_wrong.ipynb")
+    made = _wrong_submissions(name, dist / "autograder" / name / f"{name}.ipynb", wrong)
     points = _auto_points(master_path(name))
     assert sum(points.values()) > 0
     strict = grade_folder(name, untouched, dist=dist, strict=True).set_index("submission")
     table = grade_folder(name, wrong, dist=dist).set_index("submission")
-    for graded, folder in ((strict, untouched), (table, wrong)):
-        assert (folder / "scores.csv").is_file() and len(graded) == 1
+    for graded, folder, n in ((strict, untouched, 1), (table, wrong, len(made))):
+        assert (folder / "scores.csv").is_file() and len(graded) == n
         assert set(graded.columns) == {*points, "total", "possible", "percent"}
         assert (graded["possible"] == sum(points.values())).all()
     assert strict.loc[f"{name}.ipynb", "total"] < 0.5 * strict.loc[f"{name}.ipynb", "possible"]
-    feedback = json.loads((wrong / "feedback" / "c_wrong.json").read_text())
-    for answer in WRONG_ANSWERS[name]:
-        assert table.loc["c_wrong.ipynb", answer.question] < points[answer.question], answer
+    for submission, answer in made.items():
+        row = table.loc[submission]
+        feedback = json.loads((wrong / "feedback" / submission.replace(".ipynb", ".json")).read_text())
+        assert row[answer.question] < points[answer.question], answer
         assert any(answer.message in m for m in feedback.get(answer.question, [])), (answer, feedback.get(answer.question))
-    untouched_questions = {w.question for w in WRONG_ANSWERS[name]} | {q for w in WRONG_ANSWERS[name] for q in w.also}
-    for question in set(points) - untouched_questions:
-        assert table.loc["c_wrong.ipynb", question] == points[question], question
+        for question in set(points) - {answer.question, *answer.also}:
+            assert row[question] == points[question], (answer, question, row.to_dict())
 
 
 @pytest.mark.parametrize("name", BUILT[:1])

@@ -1,5 +1,6 @@
-"""Plausible wrong answers, one or more per assignment: each edits a solution in the autograder notebook and names
-the question it must cost marks on and the teaching message the student must read back."""
+"""Plausible wrong answers, one or more per assignment: each edits a solution in the autograder notebook (one
+submission per answer) and names the question it must cost marks on, the teaching message the student must read
+back, and the later questions that lose marks with it."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -15,10 +16,11 @@ class WrongAnswer(NamedTuple):
 
 WRONG_ANSWERS: dict[str, list[WrongAnswer]] = {
     "01_gradients": [
+        # Q2's Integrated Gradients calls the student's Q1 saliency: one slip, charged twice (issue 34)
         WrongAnswer("q1", "chosen = logits.gather(1, target.view(-1, 1)).sum()", "chosen = logits.sum()",
-                    "sum of all logits"),
+                    "sum of all logits", also=("q2",)),
         WrongAnswer("q2", "return (x - baseline) * total / steps", "return total / steps",
-                    "multiplies the gradient averaged along the path by (x - x')"),
+                    "multiplies the gradient averaged along the path by (x - x')", also=("q4",)),  # Q4 reads Q2's IG
         WrongAnswer("q4", "magnitude = attributions.abs().flatten(1)", "magnitude = attributions.flatten(1)",
                     "shares are of |a|"),
     ],
@@ -59,6 +61,9 @@ WRONG_ANSWERS: dict[str, list[WrongAnswer]] = {
 """, "check divergence first"),
         WrongAnswer("q3", "covmean = sqrtm(cov_a @ cov_b).real", "covmean = cov_a @ cov_b",
                     "the distance of a distribution to itself is 0", also=("q4",)),
+        # issue 34: the classic FID bug passed every test while the hidden test's covariances commuted
+        WrongAnswer("q3", "covmean = sqrtm(cov_a @ cov_b).real", "covmean = (sqrtm(cov_a) @ sqrtm(cov_b)).real",
+                    "equals it only when the covariances commute"),
     ],
     "05_latent_space": [
         WrongAnswer("q1", "(generator((z + step)[None]) - generator((z - step)[None])) / (2 * eps)",
