@@ -149,6 +149,14 @@ def _changes(page, selector: str, before: str) -> None:
 
 #: The explorers' forms, by their root classes (xai_helpers/explorer/app_widgets.py).
 FORMS = (".xai-attribution", ".xai-latent", ".xai-training", ".xai-concepts")
+#: What counts as a control a reader can move: ipywidgets' own classes for its inputs.
+CONTROLS = (".widget-slider, .widget-dropdown, .widget-select-multiple, .jupyter-button, .widget-toggle-buttons, "
+            ".widget-text")
+
+
+def _controls(page) -> int:
+    """The controls in the notebook on show."""
+    return page.locator(", ".join(f"{PANEL} {c.strip()}" for c in CONTROLS.split(","))).count()
 
 
 def _cut_off(page) -> list[str]:
@@ -157,16 +165,15 @@ def _cut_off(page) -> list[str]:
     found = []
     for form in FORMS:
         page.locator(f"{PANEL} {form}").first.scroll_into_view_if_needed()
-        measured, beyond = page.evaluate("""([form]) => {
+        measured, beyond = page.evaluate("""([form, controls]) => {
             const root = document.querySelector(`PANEL ${form}`);
             const limit = root.closest('.jp-OutputArea-output').getBoundingClientRect().right + 1;
-            const shown = [...root.querySelectorAll('.widget-slider, .widget-dropdown, .widget-select-multiple, '
-                                                    + '.jupyter-button, .widget-toggle-buttons, .widget-text')]
+            const shown = [...root.querySelectorAll(controls)]
                 .filter(w => w.getBoundingClientRect().width > 0);
             return [shown.length, shown.filter(w => w.getBoundingClientRect().right > limit)
                 .map(w => `${form} ${w.className.split(' ').filter(c => c.startsWith('xai-')).join(' ') || w.className}`
                           + ` ends at ${Math.round(w.getBoundingClientRect().right)} px, the output at ${Math.round(limit)}`)];
-        }""".replace("PANEL", PANEL), [form])
+        }""".replace("PANEL", PANEL), [form, CONTROLS])
         assert measured >= 3, f"{form}: only {measured} controls laid out to measure"  # not a vacuous pass
         found += beyond
     return found
@@ -186,8 +193,7 @@ def test_explorer_runs_and_answers_a_method_choice_and_a_latent_slider(lab, brow
     page.set_viewport_size({"width": 1400, "height": 1000})
     assert page.locator("img.xai-attribution-figure[src^='blob:']").count() == 1
     assert page.locator("img.xai-latent-figure[src^='blob:']").count() == 1
-    controls = page.locator(".widget-slider, .widget-dropdown, .widget-select-multiple, .jupyter-button, "
-                            ".widget-toggle-buttons, .widget-text").count()
+    controls = _controls(page)
     assert controls >= 10, controls
 
     # Select two methods in the attribution form: a new figure, and the kernel's form holds those methods.
@@ -220,8 +226,7 @@ def test_explorer_explains_a_supplied_resnet_and_switches_to_its_shortcut_copy(l
     page = _open_and_run_all(browser, lab, "07_explorer_resnet18.ipynb")
     _wait_idle(page)
     assert not _errors(page), _errors(page)
-    controls = page.locator(f"{PANEL} .widget-slider, {PANEL} .widget-dropdown, {PANEL} .widget-select-multiple, "
-                            f"{PANEL} .jupyter-button, {PANEL} .widget-toggle-buttons, {PANEL} .widget-text").count()
+    controls = _controls(page)
     assert controls >= 10, controls
     switch = page.locator(f"{PANEL} .xai-attribution-model select")
     labels = switch.evaluate("s => [...s.options].map(o => o.textContent.replace(/\\u00a0/g, ' '))")
