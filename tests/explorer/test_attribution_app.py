@@ -195,3 +195,27 @@ def test_two_forms_on_one_model_never_explain_at_the_same_time(smoke_models):
         for app in apps:
             app.wait()
             assert app.error is None, app.error_traceback
+
+
+def test_an_export_while_the_curves_are_computed_waits_for_them_and_keeps_its_status(app, monkeypatch):
+    """Exported before the curves arrived, the record had no areas, and the curves' arrival then replaced the
+    "exported …" status line (seen in Chromium as an export that never said so)."""
+    import threading
+    import time
+
+    import xai_helpers.explorer.attribution_widgets as widgets_module
+
+    started, complete = threading.Event(), widgets_module.map_curves
+
+    def slow_curves(*args, **kwargs):
+        started.set()
+        time.sleep(1.0)
+        return complete(*args, **kwargs)
+
+    monkeypatch.setattr(widgets_module, "map_curves", slow_curves)
+    app.set_values(image=2)
+    assert started.wait(60)
+    _, data = app.export()
+    assert json.loads(data.read_text())["methods"]["saliency"]["deletion_auc"] is not None
+    app.wait()
+    assert app.status.value.startswith("exported") and app.view["curves"]

@@ -109,6 +109,7 @@ class ExplorerApp:
                             ("export", self.export_button)):
             widget.add_class(f"xai-{self.name}-{key}")
         self._suspended = False
+        self._refining = threading.Event()  # set while refine() completes a shown view
 
     # -------------------------------------------------------------------- building the form
     def add(self, key: str, widget: widgets.Widget, recompute: bool = True) -> widgets.Widget:
@@ -187,12 +188,16 @@ class ExplorerApp:
             self.complete_seconds = self.seconds
             return
         self.status.value += " · " + html.escape(self.refining)
-        view = self._step(lambda progress: self.refine(view, progress, cancelled), cancelled, False)
-        if view is None:
-            return
-        self.complete_seconds = time.perf_counter() - started
-        self.status.value = (html.escape(self.describe(view)) + f" · answered in {self.seconds:.2f} s, complete in "
-                             f"{self.complete_seconds:.2f} s")
+        self._refining.set()  # until the status line is final: an export waits for it (see export)
+        try:
+            view = self._step(lambda progress: self.refine(view, progress, cancelled), cancelled, False)
+            if view is None:
+                return
+            self.complete_seconds = time.perf_counter() - started
+            self.status.value = (html.escape(self.describe(view)) + f" · answered in {self.seconds:.2f} s, "
+                                 f"complete in {self.complete_seconds:.2f} s")
+        finally:
+            self._refining.clear()
 
     def _step(self, work: Callable, cancelled: Callable[[], bool], slow: bool) -> dict | None:
         """Compute a view with ``work(progress)`` and show it; None where it failed (the form shows the error)
@@ -243,6 +248,8 @@ class ExplorerApp:
         """Write the shown view as ``exports/<app>-<UTC time>.png`` and its numbers as ``.json`` in the run folder."""
         if self.view is None:
             raise RuntimeError(f"{self.title}: nothing to export yet")
+        if self._refining.is_set():  # the shown view is being completed (curves): export it complete, in a moment,
+            self.worker.wait()  # and so that its completion does not overwrite the "exported" status line
         if self.run_path is None:
             raise RuntimeError(f"{self.title}: no run folder to export into (pass run_path)")
         folder = self.run_path / "exports"
