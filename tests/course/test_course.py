@@ -19,6 +19,7 @@ from xai_helpers.course import ASSIGNMENTS
 from xai_helpers.course.build import available, build_assignment, master_path
 from xai_helpers.course.grading import grade_folder
 
+from .tiny_master import tiny_master
 from .wrong_answers import WRONG_ANSWERS, WrongAnswer
 
 BUILT = available()
@@ -118,7 +119,8 @@ def test_grading_the_untouched_student_version_and_prepared_wrong_answers(built,
     table = grade_folder(name, wrong, dist=dist).set_index("submission")
     for graded, folder, n in ((strict, untouched, 1), (table, wrong, len(made))):
         assert (folder / "scores.csv").is_file() and len(graded) == n
-        assert set(graded.columns) == {*points, "total", "possible", "percent"}
+        assert set(graded.columns) == {"student", *points, "total", "possible", "percent", "seconds", "error"}
+        assert (graded["error"] == "").all(), graded["error"]
         assert (graded["possible"] == sum(points.values())).all()
     assert strict.loc[f"{name}.ipynb", "total"] < 0.5 * strict.loc[f"{name}.ipynb", "possible"]
     for submission, answer in made.items():
@@ -165,36 +167,13 @@ def test_cli_refuses_an_unknown_assignment_before_building(tmp_path):
     assert not (tmp_path / "dist").exists()
 
 
-def _tiny_master(path: Path, setup: str) -> Path:
-    """A one-question master (``answer = 2``) under the name of the first assignment, ``setup`` its first cell."""
-    v4 = nbformat.v4
-    nb = v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-    nb.cells = [
-        v4.new_raw_cell("# ASSIGNMENT CONFIG\nname: 01_gradients\ngenerate: true\ntests:\n  files: false\n  ok_format: false"),
-        v4.new_code_cell(setup),
-        v4.new_raw_cell("# BEGIN QUESTION\nname: q1\npoints: 1"),
-        v4.new_markdown_cell("**Q1.** Set `answer` to 2."),
-        v4.new_raw_cell("# BEGIN SOLUTION"),
-        v4.new_code_cell("answer = 2  # SOLUTION"),
-        v4.new_raw_cell("# END SOLUTION"),
-        v4.new_raw_cell("# BEGIN TESTS"),
-        v4.new_code_cell("def test_answer(answer):\n    assert answer == 2"),
-        v4.new_raw_cell("# END TESTS"),
-        v4.new_raw_cell("# END QUESTION"),
-    ]
-    master = path / "course" / "01_gradients" / "01_gradients.ipynb"
-    master.parent.mkdir(parents=True)
-    nbformat.write(nb, master)
-    return master
-
-
 def test_otter_kernels_are_killed_after_the_last_cell_when_building_and_grading(tmp_path, monkeypatch):
     """otter's kernels exit gracefully (the grader waits while torch tears down); the build and grade_folder kill
     them after the last cell instead (otter_kernels.py): a handler the notebook registers for its exit never runs,
     and the grade is still whole."""
     marker = tmp_path / "kernel-exited-gracefully"
     monkeypatch.setenv("XAI_TEST_EXIT_MARKER", str(marker))
-    _tiny_master(tmp_path, "import atexit, os\n"
+    tiny_master(tmp_path, "import atexit, os\n"
                            "atexit.register(lambda path=os.environ['XAI_TEST_EXIT_MARKER']: open(path, 'w').close())")
     build_assignment("01_gradients", tmp_path / "dist", course_dir=tmp_path / "course")
     assert not marker.exists(), "otter assign's kernel exited gracefully"
@@ -209,7 +188,7 @@ def test_otter_kernels_are_killed_after_the_last_cell_when_building_and_grading(
 def test_a_master_whose_cell_raises_does_not_build(tmp_path):
     """A broken set-up cell fails the build even when the tests it does not feed still pass (otter alone would
     swallow the error and build), and nothing is left in the output folder."""
-    _tiny_master(tmp_path, "raise RuntimeError('a broken set-up cell')")
+    tiny_master(tmp_path, "raise RuntimeError('a broken set-up cell')")
     with pytest.raises(RuntimeError, match="otter assign failed for 01_gradients"):
         build_assignment("01_gradients", tmp_path / "dist", course_dir=tmp_path / "course")
     assert not (tmp_path / "dist" / "student").exists() and not (tmp_path / "dist" / "autograder").exists()

@@ -1,13 +1,16 @@
 """``./run_all.sh --course [build] [--only NAME ...] [--fresh-cache]`` builds the course into ``course/dist/``;
-``./run_all.sh --course grade NAME FOLDER`` grades a folder of submissions offline into ``FOLDER/scores.csv``."""
+``./run_all.sh --course grade NAME FOLDER`` grades a folder of submissions offline into ``FOLDER/scores.csv``;
+``./run_all.sh --course written NAME FOLDER`` collects their written answers, question by question."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .build import DIST_DIR, build_course
-from .grading import grade_folder
+from .grading import DEFAULT_TIMEOUT, failed, grade_folder
 from .lab import ASSIGNMENTS
+from .written_answers import collect_written
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,8 +27,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("folder", help="folder of submitted .ipynb files")
     g.add_argument("--dist", default=str(DIST_DIR), help="where the course was built (default: course/dist)")
     g.add_argument("--out", default=None, help="scores table (default: FOLDER/scores.csv)")
+    g.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 1) // 2),
+                   help="submissions graded at once (default: half the CPU cores, at least 1)")
+    g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                   help=f"seconds one submission may run before it is stopped and recorded (default {DEFAULT_TIMEOUT})")
+    g.add_argument("--roster", default=None,
+                   help="CSV with the columns student,file: scores name the student (default: the file name)")
     g.add_argument("--strict", action="store_true",
                    help="stop at the first cell that raises, naming it (to check a course's own notebooks)")
+    w = sub.add_parser("written", help="collect the written answers of a folder of submissions, question by question")
+    w.add_argument("name", choices=ASSIGNMENTS, metavar="NAME", help=f"one of {', '.join(ASSIGNMENTS)}")
+    w.add_argument("folder", help="folder of submitted .ipynb files")
+    w.add_argument("--roster", default=None, help="CSV with the columns student,file (default: the file name)")
     return p
 
 
@@ -45,9 +58,24 @@ def main(argv=None) -> int:
             table = build_course(args.only, args.dist, fresh_cache=args.fresh_cache)
             print(table.to_string(index=False))
             print(f"Student notebooks: {args.dist}/student/  autograders: {args.dist}/autograder/")
+        elif args.command == "written":
+            table = collect_written(args.name, args.folder, roster=args.roster)
+            print(f"{len(table)} submissions; written answers per question in {args.folder}/written/")
+            unread = table[table["error"] != ""]
+            for submission, error in zip(unread["submission"], unread["error"]):
+                print(f"run_all.sh --course written: {submission}: {error}", file=sys.stderr)
+            return 1 if len(unread) else 0
         else:
-            table = grade_folder(args.name, args.folder, dist=args.dist, out=args.out, strict=args.strict)
-            print(table.to_string(index=False))
+            table = grade_folder(args.name, args.folder, dist=args.dist, out=args.out, strict=args.strict,
+                                 jobs=args.jobs, timeout=args.timeout, roster=args.roster)
+            print(table.drop(columns="error").to_string(index=False))
+            errors = table[table["submission"].isin(failed(table))]
+            for submission, error in zip(errors["submission"], errors["error"]):
+                print(f"run_all.sh --course grade: {submission} not graded: {error}", file=sys.stderr)
+            if len(errors):
+                print(f"run_all.sh --course grade: {len(errors)} of {len(table)} submissions not graded "
+                      "(their rows in the scores table say why)", file=sys.stderr)
+                return 1
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"run_all.sh --course: error: {error}", file=sys.stderr)
         return 2

@@ -14,11 +14,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import pandas as pd
 
 from ..study import REPO_ROOT
+from ..study.reproducibility import RESULT_PATHS, git_sha
+from .hidden_tests import FREEZE_ENV, FROZEN_FILE
 from .lab import ASSIGNMENTS
 
 #: Under course/dist/: otter assign's output per assignment, ``<LOG_FOLDER>/<NAME>.log`` (the course's own
@@ -28,6 +31,8 @@ LOG_FOLDER = "logs"
 COURSE_DIR = REPO_ROOT / "course"
 DIST_DIR = COURSE_DIR / "dist"
 OTTER_CLI = Path(__file__).with_name("otter_kernels.py")
+#: Where uncommitted changes make a build's commit ``+dirty``: the study's results' paths and the masters.
+BUILD_PATHS = (*RESULT_PATHS, ":/course")
 
 
 def master_path(name: str, course_dir: Path = COURSE_DIR) -> Path:
@@ -59,6 +64,8 @@ def build_assignment(name: str, dist: Path = DIST_DIR, *, course_dir: Path = COU
     if cache_dir is not None:
         env["XAI_CACHE_DIR"] = str(cache_dir)
     with tempfile.TemporaryDirectory(prefix=f"{name}-", dir=dist) as scratch:
+        frozen = Path(scratch, FROZEN_FILE)
+        env[FREEZE_ENV] = str(frozen)  # the hidden tests record the values they freeze (hidden_tests.frozen)
         started = time.perf_counter()
         # otter assign executes the solutions with a "python3" kernel: this interpreter's own (ipykernel).
         # --debug: a cell that raises fails the build (by default otter swallows errors and only checks scores,
@@ -76,7 +83,10 @@ def build_assignment(name: str, dist: Path = DIST_DIR, *, course_dir: Path = COU
         zips = list(Path(scratch, "autograder").glob("*.zip"))
         if len(zips) != 1:
             raise RuntimeError(f"otter assign wrote {len(zips)} autograder zips for {name}; expected 1 (log: {log})")
-        zips[0].rename(Path(scratch, "autograder", f"{name}-autograder.zip"))  # a stable name, not a timestamp
+        zip_path = zips[0].rename(Path(scratch, "autograder", f"{name}-autograder.zip"))  # a stable name
+        if frozen.is_file():
+            with zipfile.ZipFile(zip_path, "a") as archive:  # files/ goes next to each graded submission
+                archive.write(frozen, f"files/{FROZEN_FILE}")
         for part in ("student", "autograder"):
             target = dist / part / name
             if target.exists():
@@ -91,7 +101,7 @@ def build_assignment(name: str, dist: Path = DIST_DIR, *, course_dir: Path = COU
 def build_course(names=None, dist: Path = DIST_DIR, *, course_dir: Path = COURSE_DIR, fresh_cache: bool = False,
                  cache_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """Build ``names`` (default: every assignment with a master) into ``dist``; returns the build table, also
-    written to ``dist/build.csv``. ``fresh_cache`` gives each assignment its own empty model cache, so that its
+    merged into ``dist/build.csv`` (one row per assignment ever built there, with the commit it was built from). ``fresh_cache`` gives each assignment its own empty model cache, so that its
     time is the time from an empty cache (the ``course`` profile's budget: 2 minutes)."""
     names = list(names) if names else available(course_dir)
     for name in names:
@@ -102,6 +112,9 @@ def build_course(names=None, dist: Path = DIST_DIR, *, course_dir: Path = COURSE
                                 f"available: {', '.join(available(course_dir)) or 'none'}")
     dist = Path(dist)
     dist.mkdir(parents=True, exist_ok=True)
+    # The commit the autograders were built from (its hidden tests and the study code they call): a grade can be
+    # traced to it, and a rebuild from another commit shows in the table.
+    commit = git_sha(cwd=course_dir if Path(course_dir).exists() else None, paths=BUILD_PATHS)
     rows = []
     for name in names:
         print(f"[course] building {name} ...", flush=True)
@@ -111,10 +124,26 @@ def build_course(names=None, dist: Path = DIST_DIR, *, course_dir: Path = COURSE
         else:
             row = build_assignment(name, dist, course_dir=course_dir, cache_dir=cache_dir)
         row["cache"] = "empty" if fresh_cache else "shared"
+        row["commit"] = commit
         print(f"[course] {name}: built in {row['seconds']:.1f} s (otter assign, solutions run and tested)", flush=True)
         rows.append(row)
     table = pd.DataFrame(rows)
-    partial = dist / f".build.csv.{os.getpid()}"
-    table.to_csv(partial, index=False)
-    partial.replace(dist / "build.csv")  # whole or not at all, also when two builds share ``dist``
+    _record(table, dist / "build.csv")
     return table
+
+
+def _record(table: pd.DataFrame, path: Path) -> None:
+    """Merge ``table`` into the build table at ``path``: its assignments' rows replaced, the others kept, in teaching
+    order; whole or not at all, also when two builds share the folder."""
+    from filelock import FileLock
+
+    with FileLock(path.with_name(f".{path.name}.lock")):
+        if path.is_file():
+            kept = pd.read_csv(path, dtype=str, keep_default_na=False)
+            kept = kept[~kept["assignment"].isin(table["assignment"])]
+            table = pd.concat([kept, table.astype(str)], ignore_index=True)
+        order = {name: k for k, name in enumerate(ASSIGNMENTS)}
+        table = table.sort_values("assignment", key=lambda names: names.map(lambda n: order.get(n, len(order))))
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        table.to_csv(partial, index=False)
+        partial.replace(path)

@@ -81,15 +81,18 @@ def resolve_device(device: str = "auto") -> torch.device:
     raise ValueError(f"unknown device {device!r}; allowed: auto, cpu, cuda")
 
 
-def git_sha(short: bool = False, cwd: str | Path | None = None) -> str:
-    """The checkout's commit (``+dirty`` when uncommitted changes exist), or ``unknown`` outside git."""
+#: Where uncommitted changes (untracked files too) can change the study's results: what makes a commit ``+dirty``.
+RESULT_PATHS = (":/xai_helpers", ":/notebooks", ":/pyproject.toml", ":/requirements")
+
+
+def git_sha(short: bool = False, cwd: str | Path | None = None, paths=RESULT_PATHS) -> str:
+    """The checkout's commit (``+dirty`` when uncommitted changes exist under ``paths``), or ``unknown`` outside
+    git."""
     cwd = cwd or Path(__file__).resolve().parent
     try:
         sha = subprocess.run(["git", "rev-parse", "--short" if short else "--verify", "HEAD"], cwd=cwd,
                              capture_output=True, text=True, check=True).stdout.strip()
-        # Untracked files count only where they can change results (the package and the notebooks).
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", ":/xai_helpers",
-                                ":/notebooks", ":/pyproject.toml", ":/requirements"], cwd=cwd,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", *paths], cwd=cwd,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
