@@ -4,20 +4,25 @@ against the solutions), student versions without solutions, and strict offline g
 solutions get full marks from the same autograder at build time)."""
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 import yaml
 
 from xai_helpers.course import ASSIGNMENTS
-from xai_helpers.course.build import available, build_assignment, master_path
+from xai_helpers.course.build import BUILD_PATHS, autograder_zip, available, build_assignment, master_path
 from xai_helpers.course.grading import grade_folder
+from xai_helpers.course.hidden_tests import FROZEN_FILE
+from xai_helpers.study.reproducibility import git_sha
 
 from .tiny_master import tiny_master
 from .wrong_answers import WRONG_ANSWERS, WrongAnswer
@@ -57,6 +62,16 @@ def _hidden_test_names(master: Path) -> set[str]:
 
 def test_every_assignment_is_written():
     assert BUILT == list(ASSIGNMENTS[:len(BUILT)]) and BUILT, "masters exist in teaching order"
+
+
+def test_the_build_table_keeps_each_assignment_with_the_commit_it_was_built_from(built):
+    """Building one assignment adds its row to build.csv instead of replacing the others' (two builds here, in
+    either order), and each row names the commit whose hidden tests the autograder holds."""
+    dist = [built(name) for name in BUILT[:2]][-1]
+    table = pd.read_csv(dist / "build.csv", dtype=str)
+    assert set(BUILT[:2]) <= set(table["assignment"]) and table["assignment"].is_unique
+    assert list(table["assignment"]) == [n for n in ASSIGNMENTS if n in set(table["assignment"])], "teaching order"
+    assert (table["commit"] == git_sha(paths=BUILD_PATHS)).all() and git_sha() != "unknown"
 
 
 @pytest.mark.parametrize("name", BUILT)
@@ -104,7 +119,8 @@ def test_grading_the_untouched_student_version_and_prepared_wrong_answers(built,
     """The untouched student version, handed in under its own name, graded strictly (so it must also run top to
     bottom without an error): under half the marks. Each prepared wrong answer in a submission of its own, graded as
     a class would be: marks lost on its question, with the teaching message in the feedback, and full marks on every
-    question it does not touch (``also`` names the later questions that use it). (Strict grading needs the
+    question it does not touch: a later question that uses the answer is tested with a reference
+    implementation or on the student's own earlier results, so that one mistake is charged once. (Strict grading needs the
     submission's own name: otter's first cell reads the notebook by it.) The solutions themselves got full marks
     from this very autograder when the course was built (otter assign grades the autograder notebook with the zip
     and fails on less than 100 %), so they are not graded again here."""
@@ -128,7 +144,7 @@ def test_grading_the_untouched_student_version_and_prepared_wrong_answers(built,
         feedback = json.loads((wrong / "feedback" / submission.replace(".ipynb", ".json")).read_text())
         assert row[answer.question] < points[answer.question], answer
         assert any(answer.message in m for m in feedback.get(answer.question, [])), (answer, feedback.get(answer.question))
-        for question in set(points) - {answer.question, *answer.also}:
+        for question in set(points) - {answer.question}:  # one mistake is charged once
             assert row[question] == points[question], (answer, question, row.to_dict())
 
 
@@ -151,6 +167,47 @@ def test_a_folder_is_graded_whole_and_strict_grading_stops_at_a_cell_that_raises
     with pytest.raises(RuntimeError, match=r"b_broken\.ipynb: a cell raised(.|\n)*a typo of the student"):
         grade_folder(name, folder, dist=dist, strict=True)
     assert sorted(p.name for p in folder.iterdir()) == ["a_blank.ipynb", "b_broken.ipynb"]
+
+
+def test_grading_reads_the_values_frozen_when_the_course_was_built(built, tmp_path):
+    """02's autograder holds its frozen values (files/frozen_expected.pt); one of them altered in a copy of the zip,
+    the solutions lose Q3's hidden point with it and nothing else: grading read the frozen value, not the library."""
+    import torch
+
+    dist = built("02_faithfulness")
+    name = "02_faithfulness"
+    copy = tmp_path / "dist" / "autograder" / name
+    copy.mkdir(parents=True)
+    with zipfile.ZipFile(autograder_zip(name, dist)) as original, \
+            zipfile.ZipFile(copy / f"{name}-autograder.zip", "w") as altered:
+        for item in original.infolist():
+            data = original.read(item)
+            if item.filename == f"files/{FROZEN_FILE}":
+                values = torch.load(io.BytesIO(data), weights_only=True)
+                assert {"02 q1 deletion curve, black fill", "02 q3 rank similarity over a mask"} <= set(values)
+                values["02 q3 rank similarity over a mask"]["expected"] += 0.5
+                buffer = io.BytesIO()
+                torch.save(values, buffer)
+                data = buffer.getvalue()
+            altered.writestr(item, data)
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    shutil.copy(dist / "autograder" / name / f"{name}.ipynb", folder)
+    row = grade_folder(name, folder, dist=tmp_path / "dist").set_index("submission").loc[f"{name}.ipynb"]
+    points = _auto_points(master_path(name))
+    assert row["q3"] == points["q3"] - 0.5
+    assert all(row[q] == points[q] for q in points if q != "q3")
+
+
+def test_no_prompt_gives_away_an_answer(built):
+    """02's Q4 asks which method fails the sanity check: no sentence of the student version may say it (Q6 once
+    did: "Guided Backpropagation gives the crispest maps yet fails the sanity check")."""
+    dist = built("02_faithfulness")
+    student = nbformat.read(dist / "student" / "02_faithfulness" / "02_faithfulness.ipynb", as_version=4)
+    text = " ".join(c.source for c in student.cells if c.cell_type == "markdown")
+    sentences = re.split(r"(?<=[.?!])\s+|\(\w\)\s", text)
+    assert any("sanity" in s for s in sentences)
+    assert not [s for s in sentences if "sanity" in s and "Guided Backprop" in s]
 
 
 def test_unknown_assignment_and_missing_build_are_refused(tmp_path):
@@ -192,3 +249,31 @@ def test_a_master_whose_cell_raises_does_not_build(tmp_path):
     with pytest.raises(RuntimeError, match="otter assign failed for 01_gradients"):
         build_assignment("01_gradients", tmp_path / "dist", course_dir=tmp_path / "course")
     assert not (tmp_path / "dist" / "student").exists() and not (tmp_path / "dist" / "autograder").exists()
+
+
+def test_written_answers_are_collected_question_by_question(built, tmp_path):
+    """Three submissions of 02 (one answered, one untouched, one truncated): Q6.md has the prompt once and each
+    student's answer under their name, the untouched one says so, the truncated one is named with its reason, and
+    the command exits 1."""
+    name = "02_faithfulness"
+    student = nbformat.read(built(name) / "student" / name / f"{name}.ipynb", as_version=4)
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    nbformat.write(student, folder / "bob.ipynb")
+    answer = [c for c in student.cells if "otter_answer_cell" in c.metadata.get("tags", []) and c.cell_type == "markdown"]
+    assert len(answer) == 1
+    answer[0].source = "(a) Integrated Gradients deletes fastest, below the random map."
+    nbformat.write(student, folder / "alice.ipynb")
+    text = (folder / "alice.ipynb").read_text()
+    (folder / "carol.ipynb").write_text(text[:500])
+    done = subprocess.run([sys.executable, "-m", "xai_helpers.course", "written", name, str(folder)],
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "carol.ipynb: could not be read" in done.stderr, done.stderr
+    page = (folder / "written" / "Q6.md").read_text()
+    assert page.count("Rank the methods by deletion AUC") == 1
+    alice, bob, carol = (page.index(f"## {who} ({who}.ipynb)") for who in ("alice", "bob", "carol"))
+    assert alice < bob < carol
+    assert "Integrated Gradients deletes fastest" in page[alice:bob] and "(no answer)" in page[bob:carol]
+    assert "could not be read" in page[carol:]
+    table = pd.read_csv(folder / "written" / "answers.csv", keep_default_na=False)
+    assert list(table["student"]) == ["alice", "bob", "carol"] and list(table["Q6"])[:2] == [answer[0].source, "(no answer)"]

@@ -1,6 +1,7 @@
 """Plausible wrong answers, one or more per assignment: each edits a solution in the autograder notebook (one
-submission per answer) and names the question it must cost marks on, the teaching message the student must read
-back, and the later questions that lose marks with it."""
+submission per answer) and names the question it must cost marks on (and no other: a later question that uses this
+answer is tested with a reference implementation, or on the student's own earlier results) and the teaching message
+the student must read back."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -11,22 +12,50 @@ class WrongAnswer(NamedTuple):
     solution: str      # text of the correct solution, as in the master notebook
     replacement: str   # what a student might write instead
     message: str       # a phrase of the failure message the student reads
-    also: tuple = ()   # later questions that use this answer and so lose marks with it
 
 
 WRONG_ANSWERS: dict[str, list[WrongAnswer]] = {
     "01_gradients": [
-        # Q2's Integrated Gradients calls the student's Q1 saliency: one slip, charged twice (issue 34)
+        # Q2's Integrated Gradients calls the student's Q1 saliency, and Q4 reads Q2's IG: their tests use
+        # reference implementations instead, so that one slip is charged once (issue 34)
         WrongAnswer("q1", "chosen = logits.gather(1, target.view(-1, 1)).sum()", "chosen = logits.sum()",
-                    "sum of all logits", also=("q2",)),
+                    "sum of all logits"),
         WrongAnswer("q2", "return (x - baseline) * total / steps", "return total / steps",
-                    "multiplies the gradient averaged along the path by (x - x')", also=("q4",)),  # Q4 reads Q2's IG
+                    "multiplies the gradient averaged along the path by (x - x')"),
+        # issue 34: one call of captum passed the question that asks for the midpoint rule
+        WrongAnswer("q2", """    total = torch.zeros_like(x)
+    for k in range(steps):
+        alpha = (k + 0.5) / steps
+        total += saliency(model, baseline + alpha * (x - baseline), target)
+    return (x - baseline) * total / steps""", """    from captum.attr import IntegratedGradients
+    return IntegratedGradients(model).attribute(x, baselines=baseline, target=target, n_steps=steps)""",
+                    "asks you to write the method yourself"),
+        # a Gauss-Legendre rule of one's own: a sound integral, but not the method asked for
+        WrongAnswer("q2", """        alpha = (k + 0.5) / steps
+        total += saliency(model, baseline + alpha * (x - baseline), target)
+    return (x - baseline) * total / steps""", """        import numpy as np
+        nodes, weights = np.polynomial.legendre.leggauss(steps)
+        alpha, weight = (float(nodes[k]) + 1) / 2, float(weights[k]) / 2  # on [0, 1]
+        total += weight * saliency(model, baseline + alpha * (x - baseline), target)
+    return (x - baseline) * total""", "not the midpoint rule"),
+        # Q1's hidden test: captum's Saliency is not the gradient written by hand
+        WrongAnswer("q1", """    x = x.detach().clone().requires_grad_(True)
+    logits = model(x)
+    chosen = logits.gather(1, target.view(-1, 1)).sum()  # images do not interact: one backward for the batch
+    (grad,) = torch.autograd.grad(chosen, x)
+    return grad""", """    from captum.attr import Saliency
+    return Saliency(model).attribute(x, target=target, abs=False)""", "asks you to write the method yourself"),
         WrongAnswer("q4", "magnitude = attributions.abs().flatten(1)", "magnitude = attributions.flatten(1)",
                     "shares are of |a|"),
     ],
     "02_faithfulness": [
         WrongAnswer("q1", "argsort(dim=1, descending=True)", "argsort(dim=1, descending=False)",
                     "sort by decreasing heat"),
+        # issue 34: every test used a black fill, and a sample mean passed as the trapezoid area
+        WrongAnswer("q1", "torch.where(removed, fill, x)", "torch.where(removed, torch.zeros_like(x), x)",
+                    "takes the value of `fill`"),
+        WrongAnswer("q1", "return float(torch.trapezoid(curves, dx=1.0 / (curves.shape[1] - 1), dim=1).mean())",
+                    "return float(curves.mean())", "is not the area"),
         WrongAnswer("q2", "    torch.manual_seed(seed)\n", "", "call torch.manual_seed(seed) before re-initialising"),
         WrongAnswer("q3", "va, vb = ai[mi].numpy(), bi[mi].numpy()", "va, vb = ai.flatten().numpy(), bi.flatten().numpy()",
                     "correlate only the pixels inside each image's mask"),
@@ -37,6 +66,9 @@ WRONG_ANSWERS: dict[str, list[WrongAnswer]] = {
         WrongAnswer("q5", "(window_overlap(corners, boxes, shortcut.patch) >= 0.5).float().mean()",
                     "(window_overlap(corners, boxes, shortcut.patch) >= 0.5).float().sum() / 100",
                     "covers at least half of the planted box"),
+        # issue 34: shares that were never computed passed the public test (it checks keys and ranges)
+        WrongAnswer("q5", "float((window_overlap(corners, boxes, shortcut.patch) >= 0.5).float().mean())", "0.0",
+                    "covers at least half of the planted box"),
     ],
     "03_concepts": [
         WrongAnswer("q1", "if n_sets * size > len(pool):", "if False:", "cannot come from 30"),
@@ -45,7 +77,11 @@ WRONG_ANSWERS: dict[str, list[WrongAnswer]] = {
         WrongAnswer("q3", "return float(((gradients @ cav) > 0).float().mean())",
                     "return float(((gradients @ cav) >= 0).float().mean())", "a zero derivative does not count"),
         WrongAnswer("q4", "zip(concept_sets, random_sets_)", "zip(concept_sets, random_sets_[:1])",
-                    "set gives a single score", also=("q5",)),
+                    "set gives a single score"),
+        # issue 34: Q5's hidden test judged the outcome of one draw; it now checks the test itself
+        WrongAnswer("q5", 'p_values["random control"] = welch_p(control_scores, null_scores)',
+                    'p_values["random control"] = welch_p(control_scores, planted_scores)',
+                    "against the random-vs-random scores"),
     ],
     "04_gan_training": [
         WrongAnswer("q1", "np.exp(-(p * np.log(p)).sum())", "np.exp(-(p * np.log2(p)).sum())",
@@ -60,16 +96,28 @@ WRONG_ANSWERS: dict[str, list[WrongAnswer]] = {
         return "diverging"
 """, "check divergence first"),
         WrongAnswer("q3", "covmean = sqrtm(cov_a @ cov_b).real", "covmean = cov_a @ cov_b",
-                    "the distance of a distribution to itself is 0", also=("q4",)),
+                    "the distance of a distribution to itself is 0"),
         # issue 34: the classic FID bug passed every test while the hidden test's covariances commuted
         WrongAnswer("q3", "covmean = sqrtm(cov_a @ cov_b).real", "covmean = (sqrtm(cov_a) @ sqrtm(cov_b)).real",
                     "equals it only when the covariances commute"),
+        WrongAnswer("q4", 'ladder[s] = frechet_distance(lab.features(corrupt(real_a, "blur", s)), features_b)',
+                    'ladder[s] = frechet_distance(lab.features(corrupt(real_b, "blur", s)), features_b)',
+                    "compares real_a blurred"),
     ],
     "05_latent_space": [
         WrongAnswer("q1", "(generator((z + step)[None]) - generator((z - step)[None])) / (2 * eps)",
                     "(generator((z + step)[None]) - generator(z[None])) / eps", "a one-sided difference is off by"),
+        # issue 34: autograd's Jacobian passed the question that asks for finite differences
+        WrongAnswer("q1", """    columns = []
+    with torch.no_grad():
+        for i in range(len(z)):
+            step = torch.zeros_like(z)
+            step[i] = eps
+            columns.append(((generator((z + step)[None]) - generator((z - step)[None])) / (2 * eps)).flatten())
+    return torch.stack(columns, dim=1)""", """    return torch.autograd.functional.jacobian(lambda v: generator(v[None]).flatten(), z)""",
+                    "asks you to write the method yourself"),
         WrongAnswer("q2", "values.argsort(descending=True)[:k]", "values.argsort()[:k]", "reverse it"),
         WrongAnswer("q3", "return float(((top_two[0] - top_two[1]) / entropy).mean())",
-                    "return float((top_two[0] - top_two[1]).mean())", "divide each factor's gap by its", also=("q4",)),
+                    "return float((top_two[0] - top_two[1]).mean())", "divide each factor's gap by its"),
     ],
 }
