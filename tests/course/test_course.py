@@ -22,6 +22,8 @@ from xai_helpers.course import ASSIGNMENTS
 from xai_helpers.course.build import BUILD_PATHS, autograder_zip, available, build_assignment, master_path
 from xai_helpers.course.grading import grade_folder
 from xai_helpers.course.hidden_tests import FROZEN_FILE
+from xai_helpers.course.instructor_pack import PACK_FOLDER
+from xai_helpers.course.masters import RUBRIC_HEADING, read_master, rubric_problems
 from xai_helpers.study.reproducibility import git_sha
 
 from .tiny_master import tiny_master
@@ -71,7 +73,8 @@ def test_the_build_table_keeps_each_assignment_with_the_commit_it_was_built_from
     table = pd.read_csv(dist / "build.csv", dtype=str)
     assert set(BUILT[:2]) <= set(table["assignment"]) and table["assignment"].is_unique
     assert list(table["assignment"]) == [n for n in ASSIGNMENTS if n in set(table["assignment"])], "teaching order"
-    assert (table["commit"] == git_sha(paths=BUILD_PATHS)).all() and git_sha() != "unknown"
+    head = git_sha(paths=BUILD_PATHS)  # (+dirty when the checkout changed meanwhile: built before or after)
+    assert (table["commit"].str.removesuffix("+dirty") == head.removesuffix("+dirty")).all() and head != "unknown"
 
 
 @pytest.mark.parametrize("name", BUILT)
@@ -197,6 +200,36 @@ def test_grading_reads_the_values_frozen_when_the_course_was_built(built, tmp_pa
     points = _auto_points(master_path(name))
     assert row["q3"] == points["q3"] - 0.5
     assert all(row[q] == points[q] for q in points if q != "q3")
+
+
+@pytest.mark.parametrize("name", BUILT)
+def test_the_instructor_pack_has_each_written_questions_rubric_and_students_never_see_it(built, name):
+    """Every written question has a rubric item per sub-question, adding up to its points; the build's pack shows
+    the marks and each rubric; the student version holds no rubric."""
+    questions = read_master(master_path(name))
+    written = [q for q in questions if q.manual]
+    assert written and all(not rubric_problems(q) for q in written), [rubric_problems(q) for q in written]
+    dist = built(name)
+    pack = (dist / PACK_FOLDER / f"{name}.md").read_text()
+    assert all(f"| {q.name.upper()} |" in pack for q in questions)
+    student = (dist / "student" / name / f"{name}.ipynb").read_text()
+    assert RUBRIC_HEADING not in student
+    for q in written:
+        for part, points, words in q.rubric:
+            assert f"- ({part}) {points:g}: {words}" in pack
+            assert words[:60] not in student
+
+
+@pytest.mark.parametrize("rubric, problem", [
+    ("", "q2: a written question needs a rubric"),
+    ("**Rubric**\n- (a) 1: because", r"the rubric's items \['a'\] do not match the prompt's sub-questions \['a', 'b'\]"),
+    ("**Rubric**\n- (a) 0.5: because\n- (b) 0.25: it is not", "the rubric gives 0.75 points, the question 1"),
+])
+def test_a_written_question_without_a_whole_rubric_does_not_build(tmp_path, rubric, problem):
+    tiny_master(tmp_path, "import os", written="Two is the answer.\n\n" + rubric)
+    with pytest.raises(ValueError, match=problem):
+        build_assignment("01_gradients", tmp_path / "dist", course_dir=tmp_path / "course")
+    assert not (tmp_path / "dist").exists(), "refused before anything ran"
 
 
 def test_no_prompt_gives_away_an_answer(built):

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..study import REPO_ROOT
-from ..study.reproducibility import RESULT_PATHS, git_sha
+from ..study import REPO_ROOT, RESULT_PATHS, git_sha
 from .hidden_tests import FREEZE_ENV, FROZEN_FILE
+from .instructor_pack import PACK_FOLDER, instructor_pack
 from .lab import ASSIGNMENTS
+from .masters import read_master, rubric_problems
 
 #: Under course/dist/: otter assign's output per assignment, ``<LOG_FOLDER>/<NAME>.log`` (the course's own
 #: folder, not a run folder).
@@ -57,6 +58,13 @@ def build_assignment(name: str, dist: Path = DIST_DIR, *, course_dir: Path = COU
     master = master_path(name, course_dir)
     if not master.is_file():
         raise FileNotFoundError(f"no master notebook for {name}: expected {master}")
+    questions = read_master(master)
+    problems = [problem for question in questions for problem in rubric_problems(question)]
+    if problems:
+        raise ValueError(f"{name}'s master ({master}) cannot be built: " + "; ".join(problems))
+    # The commit the autograder is built from (its hidden tests and the study code they call): a grade can be
+    # traced to it, and a rebuild from another commit shows in the build table.
+    commit = git_sha(cwd=course_dir if Path(course_dir).exists() else None, paths=BUILD_PATHS)
     dist = Path(dist)
     logs = dist / LOG_FOLDER
     logs.mkdir(parents=True, exist_ok=True)
@@ -93,7 +101,10 @@ def build_assignment(name: str, dist: Path = DIST_DIR, *, course_dir: Path = COU
                 shutil.rmtree(target)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(Path(scratch, part)), target)
-    return {"assignment": name, "seconds": round(seconds, 1),
+    pack = dist / PACK_FOLDER / f"{name}.md"
+    pack.parent.mkdir(exist_ok=True)
+    pack.write_text(instructor_pack(name, questions, commit))
+    return {"assignment": name, "seconds": round(seconds, 1), "commit": commit,
             "student_notebook": str((dist / "student" / name / f"{name}.ipynb").relative_to(dist)),
             "autograder_zip": str(autograder_zip(name, dist).relative_to(dist))}
 
@@ -112,9 +123,6 @@ def build_course(names=None, dist: Path = DIST_DIR, *, course_dir: Path = COURSE
                                 f"available: {', '.join(available(course_dir)) or 'none'}")
     dist = Path(dist)
     dist.mkdir(parents=True, exist_ok=True)
-    # The commit the autograders were built from (its hidden tests and the study code they call): a grade can be
-    # traced to it, and a rebuild from another commit shows in the table.
-    commit = git_sha(cwd=course_dir if Path(course_dir).exists() else None, paths=BUILD_PATHS)
     rows = []
     for name in names:
         print(f"[course] building {name} ...", flush=True)
@@ -124,7 +132,6 @@ def build_course(names=None, dist: Path = DIST_DIR, *, course_dir: Path = COURSE
         else:
             row = build_assignment(name, dist, course_dir=course_dir, cache_dir=cache_dir)
         row["cache"] = "empty" if fresh_cache else "shared"
-        row["commit"] = commit
         print(f"[course] {name}: built in {row['seconds']:.1f} s (otter assign, solutions run and tested)", flush=True)
         rows.append(row)
     table = pd.DataFrame(rows)
