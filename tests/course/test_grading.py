@@ -3,6 +3,7 @@ and makes the command exit non-zero; a roster names the students; bad options ar
 On the one-question master of tiny_master.py, so that each grading takes seconds."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -95,3 +96,17 @@ def test_bad_options_and_a_submission_off_the_roster_are_refused_before_grading(
     with pytest.raises(ValueError, match="timeout=-1 is not allowed"):
         grade_folder(NAME, folder, dist=tiny_dist, timeout=-1)
     assert sorted(p.name for p in folder.iterdir()) == ["someone.ipynb"], "nothing is written before a refusal"
+
+
+def test_grading_kernels_share_the_cores_and_keep_a_smaller_share_already_set(monkeypatch):
+    """jobs kernels get cores // jobs threads each; a smaller share already set (the test suite gives each pytest-xdist
+    worker one) is kept: overriding it with the machine's cores made the suite's grading 5x slower."""
+    from xai_helpers.course.grading import _threads
+
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert _threads(1) == cores and _threads(cores) == 1 and _threads(4 * cores) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert _threads(1) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", str(4 * cores))
+    assert _threads(1) == cores

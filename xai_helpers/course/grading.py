@@ -145,7 +145,7 @@ def _students(roster, files: list[str]) -> dict[str, str]:
 
 
 def _grade_all(name, notebooks, zip_path, *, strict, jobs, timeout) -> list[Graded]:
-    threads = max(1, (os.cpu_count() or 1) // jobs)  # jobs kernels share the cores instead of fighting for them
+    threads = _threads(jobs)
     results = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(_grade_one, path, zip_path, strict, timeout, threads) for path in notebooks]
@@ -154,12 +154,26 @@ def _grade_all(name, notebooks, zip_path, *, strict, jobs, timeout) -> list[Grad
     return sorted(results, key=lambda result: result.submission)
 
 
+#: What sets a kernel's CPU threads (the runner's THREAD_VARIABLES: the course, a part, does not import the roof).
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def _threads(jobs: int) -> int:
+    """Each kernel's share of the cores, so that ``jobs`` kernels share them instead of fighting for them (OpenMP
+    threads beyond the cores made grading 5x slower); a smaller share already set (the test suite gives each
+    pytest-xdist worker its own) is kept."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    share = max(1, cores // jobs)
+    current = os.environ.get("OMP_NUM_THREADS", "")
+    return min(share, int(current)) if current.isdigit() and int(current) > 0 else share
+
+
 def _grade_one(path: Path, zip_path: Path, strict: bool, timeout: float, threads: int) -> Graded:
     """``otter run`` on one submission in a process group of its own (the grader and its kernel), killed whole
     when it runs past ``timeout``. Its temporary files live in a folder removed afterwards, also after a kill."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
-        env = {**os.environ, "TMPDIR": scratch, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+        env = {**os.environ, "TMPDIR": scratch, **{variable: str(threads) for variable in _THREAD_VARIABLES}}
         out = Path(scratch, "results")
         out.mkdir()
         # otter_kernels.py as a script (-P: its folder stays off sys.path): otter's command line, kernels killed
