@@ -117,9 +117,20 @@ def _export(page, app: str, exports) -> dict:
     """Click the form's export button and read the JSON the kernel wrote: the kernel's own record of the form's
     controls and view (so the browser and the kernel are checked to agree)."""
     before = set(exports.glob(f"{app}-*.json")) if exports.exists() else set()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    from xai_helpers.explorer.app_widgets import EXPORT_WAIT_SECONDS
+
     page.locator(f".xai-{app}-export").click()
-    page.wait_for_function("([app]) => document.querySelector(`.xai-${app}-status`).textContent.startsWith('exported')",
-                           arg=[app], timeout=60_000)
+    status = f"{PANEL} .xai-{app}-status"
+    try:  # longer than the kernel's own wait for an answer still being computed (EXPORT_WAIT_SECONDS)
+        page.wait_for_function("([s]) => document.querySelector(s).textContent.startsWith('exported')",
+                               arg=[status], timeout=(EXPORT_WAIT_SECONDS + 60) * 1000)
+    except PlaywrightTimeout:
+        shot = Path(os.environ.get("XAI_RUN_DIR", ".")) / f"browser-export-{app}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        raise AssertionError(f"no 'exported' status line: it says {page.locator(status).inner_text()!r}; "
+                             f"screenshot {shot}") from None
     new = sorted(set(exports.glob(f"{app}-*.json")) - before)
     assert len(new) == 1, new
     return json.loads(new[0].read_text())

@@ -219,3 +219,36 @@ def test_an_export_while_the_curves_are_computed_waits_for_them_and_keeps_its_st
     assert json.loads(data.read_text())["methods"]["saliency"]["deletion_auc"] is not None
     app.wait()
     assert app.status.value.startswith("exported") and app.view["curves"]
+
+
+def test_an_export_while_a_newer_answer_is_computed_exports_that_answer_and_keeps_its_status(app, monkeypatch):
+    """Switching the model asks twice (the model's observer, then the image list's), so a browser that saw the
+    first answer drawn could click export while the second was computed. The export then wrote the older view
+    and that answer's arrival replaced the "exported …" line at once: under CI's load Chromium never saw it."""
+    import threading
+    import time
+
+    import xai_helpers.explorer.attribution_widgets as widgets_module
+
+    started, maps = threading.Event(), widgets_module.image_maps
+
+    def slow_maps(*args, **kwargs):
+        started.set()
+        time.sleep(1.0)
+        return maps(*args, **kwargs)
+
+    monkeypatch.setattr(widgets_module, "image_maps", slow_maps)
+    app.set_values(image=3)
+    assert started.wait(60)
+    _, data = app.export()
+    assert json.loads(data.read_text())["controls"]["image"] == 3 and app.view["index"] == app.indices[3]
+    app.wait()
+    assert app.status.value.startswith("exported")
+
+
+def test_a_failed_export_says_why_in_the_status_line(app):
+    """A click handler's exception reaches only the kernel's log: the browser would show nothing."""
+    app.run_path = None
+    app.export_button.click()
+    assert app.status.value.startswith("<span") and "export failed: RuntimeError" in app.status.value
+    assert "no run folder" in app.status.value

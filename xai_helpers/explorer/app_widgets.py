@@ -81,6 +81,10 @@ class Worker:
         return self._idle.wait(timeout)
 
 
+#: How long an export waits for the answer being computed (the kernel is busy meanwhile: the button blocks it).
+EXPORT_WAIT_SECONDS = 120.0
+
+
 class ExplorerApp:
     """An explorer: subclasses define ``controls`` (through :meth:`add`), :meth:`compute` (the view, in the
     worker) and :meth:`draw` (a Figure of a view); this class wires them to the figure, status and export."""
@@ -104,12 +108,11 @@ class ExplorerApp:
         self.progress.layout.visibility = "hidden"
         self.export_button = widgets.Button(description="export PNG + JSON", icon="download",
                                             layout=widgets.Layout(width="auto"))  # its whole label
-        self.export_button.on_click(lambda _: self.export())
+        self.export_button.on_click(lambda _: self._export_clicked())
         for key, widget in (("figure", self.figure), ("status", self.status), ("progress", self.progress),
                             ("export", self.export_button)):
             widget.add_class(f"xai-{self.name}-{key}")
         self._suspended = False
-        self._refining = threading.Event()  # set while refine() completes a shown view
 
     # -------------------------------------------------------------------- building the form
     def add(self, key: str, widget: widgets.Widget, recompute: bool = True) -> widgets.Widget:
@@ -188,16 +191,12 @@ class ExplorerApp:
             self.complete_seconds = self.seconds
             return
         self.status.value += " · " + html.escape(self.refining)
-        self._refining.set()  # until the status line is final: an export waits for it (see export)
-        try:
-            view = self._step(lambda progress: self.refine(view, progress, cancelled), cancelled, False)
-            if view is None:
-                return
-            self.complete_seconds = time.perf_counter() - started
-            self.status.value = (html.escape(self.describe(view)) + f" · answered in {self.seconds:.2f} s, "
-                                 f"complete in {self.complete_seconds:.2f} s")
-        finally:
-            self._refining.clear()
+        view = self._step(lambda progress: self.refine(view, progress, cancelled), cancelled, False)
+        if view is None:
+            return
+        self.complete_seconds = time.perf_counter() - started
+        self.status.value = (html.escape(self.describe(view)) + f" · answered in {self.seconds:.2f} s, "
+                             f"complete in {self.complete_seconds:.2f} s")
 
     def _step(self, work: Callable, cancelled: Callable[[], bool], slow: bool) -> dict | None:
         """Compute a view with ``work(progress)`` and show it; None where it failed (the form shows the error)
@@ -246,10 +245,14 @@ class ExplorerApp:
 
     def export(self) -> tuple[Path, Path]:
         """Write the shown view as ``exports/<app>-<UTC time>.png`` and its numbers as ``.json`` in the run folder."""
+        # The answer to the current controls, complete: wait while the worker computes one (a newer request, or the
+        # curves that complete the shown view). Exported at once, the record held an older view or one without its
+        # curves, and that answer's arrival then replaced the "exported" status line before a browser saw it.
+        if not self.worker.wait(EXPORT_WAIT_SECONDS):
+            raise TimeoutError(f"{self.title}: the answer to the current settings took over {EXPORT_WAIT_SECONDS} s; "
+                               "nothing was exported (export again once it is shown)")
         if self.view is None:
             raise RuntimeError(f"{self.title}: nothing to export yet")
-        if self._refining.is_set():  # the shown view is being completed (curves): export it complete, in a moment,
-            self.worker.wait()  # and so that its completion does not overwrite the "exported" status line
         if self.run_path is None:
             raise RuntimeError(f"{self.title}: no run folder to export into (pass run_path)")
         folder = self.run_path / "exports"
@@ -263,6 +266,14 @@ class ExplorerApp:
                                                                           **self.record(self.view)}))
         self.status.value = f"exported {html.escape(png.name)} and {html.escape(data.name)} to {html.escape(str(folder))}"
         return png, data
+
+    def _export_clicked(self) -> None:
+        """The button: a failed export says why in the status line (a click handler's exception reaches only the
+        kernel's log, and the browser would show nothing)."""
+        try:
+            self.export()
+        except Exception as err:  # noqa: BLE001 - shown to the user, who can act on it
+            self.status.value = f"<span style='color:#b00'>export failed: {html.escape(f'{type(err).__name__}: {err}')}</span>"
 
     def show(self, interactive: bool) -> "ExplorerApp":
         """Interactive: display the form (it answers as you change it). Headless: compute the default view and
