@@ -120,4 +120,60 @@ WRONG_ANSWERS: dict[str, list[WrongAnswer]] = {
         WrongAnswer("q3", "return float(((top_two[0] - top_two[1]) / entropy).mean())",
                     "return float((top_two[0] - top_two[1]).mean())", "divide each factor's gap by its"),
     ],
+    "06_perturbation": [
+        # summing instead of averaging, or forgetting the ReLU, already fail the public tests: these need the hidden ones
+        WrongAnswer("q1", "noise = sigma * torch.randn(", "noise = sigma ** 2 * torch.randn(", "standard deviation σ"),
+        WrongAnswer("q1", """    generator = torch.Generator().manual_seed(seed)
+    total = torch.zeros_like(x)
+    for _ in range(n):
+        noise = sigma * torch.randn(x.shape, generator=generator)
+        total += Saliency(model).attribute(x + noise, target=target, abs=False)
+    return total / n""", """    from captum.attr import NoiseTunnel
+    torch.manual_seed(seed)
+    return NoiseTunnel(Saliency(model)).attribute(x, nt_type="smoothgrad", nt_samples=n, stdevs=sigma,
+                                                  target=target, abs=False)""", "asks you to write the method yourself"),
+        WrongAnswer("q2", "weights = grad.mean(dim=(2, 3), keepdim=True)", "weights = grad.sum(dim=(2, 3), keepdim=True)",
+                    "averaged over the h·w positions"),
+        # a hook that stays on the layer when the forward pass raises
+        WrongAnswer("q2", """    try:
+        logits = model(x)
+    finally:
+        handle.remove()""", """    logits = model(x)
+    handle.remove()""", "remove it in a finally"),
+        WrongAnswer("q2", """    x = x.detach().clone().requires_grad_(True)  # frozen weights: the input carries the graph
+    captured = {}""", """    from captum.attr import LayerGradCam
+    return LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True)[:, 0].detach()
+    captured = {}""", "asks you to write the method yourself"),
+        WrongAnswer("q3", "return len(top_a & top_b) / len(top_a | top_b)", "return len(top_a & top_b) / k",
+                    "divide by the size of the union"),
+        WrongAnswer("q3", """    top_a = set(torch.topk(a, k).indices.tolist())
+    top_b = set(torch.topk(b, k).indices.tolist())""", """    top_a = set(torch.topk(a.abs(), k).indices.tolist())
+    top_b = set(torch.topk(b.abs(), k).indices.tolist())""", "rank by the signed score"),
+    ],
+    "07_counterfactuals": [
+        WrongAnswer("q1", "z = (z + step * grad / grad.norm()).detach()", "z = (z + step * grad).detach()",
+                    "normalise the gradient"),
+        WrongAnswer("q1", "log_p = torch.log_softmax(classifier(decoder(z[None])), dim=1)[0]",
+                    "log_p = classifier(decoder(z[None]))[0]", "gradient of the logit"),
+        # steps first, checks after: a latent that already has the target label is moved anyway
+        WrongAnswer("q1", """    z = z.detach().clone()
+    for steps in range(max_steps + 1):
+        z.requires_grad_(True)
+        log_p = torch.log_softmax(classifier(decoder(z[None])), dim=1)[0]
+        if int(log_p.argmax()) == target:
+            return z.detach(), steps
+        if steps < max_steps:
+            (grad,) = torch.autograd.grad(log_p[target], z)
+            z = (z + step * grad / grad.norm()).detach()
+    return z.detach(), None""", """    z = z.detach().clone()
+    for steps in range(1, max_steps + 1):
+        z.requires_grad_(True)
+        log_p = torch.log_softmax(classifier(decoder(z[None])), dim=1)[0]
+        (grad,) = torch.autograd.grad(log_p[target], z)
+        z = (z + step * grad / grad.norm()).detach()
+        with torch.no_grad():
+            if int(classifier(decoder(z[None])).argmax()) == target:
+                return z, steps
+    return z, None""", "return it with 0 steps"),
+    ],
 }

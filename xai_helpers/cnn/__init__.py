@@ -7,7 +7,8 @@ maximisation and feature attenuation; saliency over training.
 Figures: :mod:`.figures` (training) and :mod:`.attribution_figures` (explanations)."""
 from . import explanation_metrics
 from .attenuation import attenuated, attenuation_effect, taylor_channel_scores, taylor_prediction
-from .attribution import IG_BASELINES, METHODS, explain, heatmap, last_conv_activation, offered_methods
+from .attribution import (IG_BASELINES, METHODS, explain, grid_feature_mask, heatmap, last_conv_activation,
+                          offered_methods)
 from .attribution_study import (IG_COMPLETENESS_TOLERANCE, applicable_methods, attenuation_correlation,
                                 attenuation_study, faithfulness_table, ground_truth_table, heats_for,
                                 integrated_gradients_steps, method_options, per_image_channel_correlation,
@@ -25,22 +26,22 @@ from .models import conv_block
 from .relevance import conservation_summary, lrp_backend
 from .shortcut import PATTERN_EFFECT_MIN, SHORTCUT_RATE_MIN, shortcut_rate, train_shortcut_model
 from .skip_connections import CUT_METHODS, residual_blocks, without_skips
-from .superpixels import uses_superpixels
+from .superpixels import DEFAULT_SUPERPIXELS, slic_masks, uses_superpixels
 from .train import TrainedClassifier, accuracy, classifier_settings, predict_logits, train_classifier
 from .training_dynamics import probe_indices, rank_similarity_to_final, saliency_over_snapshots
 from ..study import CLASSIFIER_PARAMETERS
 
-__all__ = ["CLASSIFIER_PARAMETERS", "CUT_METHODS", "DEGENERATE_MAX_SHARE", "IG_BASELINES", "IG_COMPLETENESS_TOLERANCE",
+__all__ = ["CLASSIFIER_PARAMETERS", "CUT_METHODS", "DEFAULT_SUPERPIXELS", "DEGENERATE_MAX_SHARE", "IG_BASELINES", "IG_COMPLETENESS_TOLERANCE",
            "AtInputSide", "INPUT_INDEPENDENT_MIN", "METHODS", "PATTERN_EFFECT_MIN", "SHORTCUT_RATE_MIN", "TrainedClassifier",
            "accuracy", "applicable_methods", "at_side", "attach_layers", "attenuated", "attenuation_correlation",
            "attenuation_effect", "attenuation_study", "channel_attributions", "channel_objective",
            "class_channel_importance", "class_logit_objective", "classification_summary", "classifier_settings",
            "conservation_summary", "conv_activation_layers", "conv_block", "describe", "explain",
-           "explanation_metrics", "faithfulness_table", "ground_truth_table", "heatmap", "heats_for",
+           "explanation_metrics", "faithfulness_table", "grid_feature_mask", "ground_truth_table", "heatmap", "heats_for",
            "integrated_gradients_steps", "last_conv_activation", "layer_table", "lrp_backend", "maximise_activation",
            "method_options", "offered_methods", "per_image_channel_correlation", "predict_logits", "probe_indices",
            "rank_similarity_to_final", "residual_blocks", "robustness_table", "run_attributions", "saliency_over_snapshots",
-           "sanity_records", "sanity_summary", "scaled_for_image_size", "shortcut_rate", "study_classifier",
+           "sanity_records", "sanity_summary", "slic_masks", "scaled_for_image_size", "shortcut_rate", "study_classifier",
            "substrate_rank_agreement", "taylor_channel_scores", "taylor_prediction", "tcav_layer_names",
            "train_classifier", "train_shortcut_model", "train_variant", "training_speed", "uses_superpixels",
            "variant_settings", "without_skips"]

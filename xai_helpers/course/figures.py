@@ -69,6 +69,46 @@ def convergence_plot(steps, series: dict, question: str, title: str, ylabel: str
     return fig
 
 
+def stability_plot(table, question: str, title: str, k: int):
+    """Mean agreement of two seeds' top-``k`` segments against the sample count, one line per method, with the
+    spread over images and seed pairs (±1 sd) and the chance level of random top-``k`` sets."""
+    if table is None:
+        print(f"Not drawn yet: the agreement (complete {question} first).")
+        return None
+    fig, ax = plt.subplots(figsize=(5.4, 3.4))
+    for method, rows in table.groupby("method"):
+        stats = rows.groupby("n_samples")["agreement"].agg(["mean", "std"])
+        ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", capsize=3, label=method)
+    ax.axhline(table["chance"].mean(), color="grey", ls="--", label="chance (random top-k sets)")
+    ax.set_xscale("log")
+    ax.set(xlabel="samples per explanation", ylabel=f"Jaccard of the top {k} segments", ylim=(0, 1.02), title=title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def counterfactual_rows(before: torch.Tensor, after, labels: dict, question: str, title: str):
+    """One column per latent: G(z) on top, the counterfactual G(z') below it and their difference (red: ink
+    added, blue: removed) at the bottom; ``labels`` holds each row's classes. ``after`` None: unanswered."""
+    if not answered(after):
+        print(f"Not drawn yet: the counterfactuals (complete {question} first).")
+        return None
+    rows = {"G(z)": before, "G(z')": after, "G(z') − G(z)": after - before}
+    fig, axes = plt.subplots(3, len(before), figsize=(1.25 * len(before), 4.2), squeeze=False)
+    for r, (name, images) in enumerate(rows.items()):
+        for c, image in enumerate(images):
+            ax = axes[r, c]
+            if r < 2:
+                pixels, cmap = as_image(image)
+                ax.imshow(pixels, cmap=cmap, vmin=0, vmax=1)
+                ax.set_title(str(labels[name][c]), fontsize=8)
+            else:
+                ax.imshow(image.sum(0).numpy(), cmap="bwr", vmin=-1, vmax=1)
+        axes[r, 0].set_ylabel(name, fontsize=8)
+    return _finish_grid(fig, axes, title)
+
+
 def curves_plot(curves: dict, areas: dict, question: str, title: str, xlabel: str, ylabel: str):
     """The mean of each answered (N, S + 1) curve over images, on an even grid over [0, 1], with its area in the
     legend."""

@@ -173,7 +173,8 @@ def _grade_one(path: Path, zip_path: Path, strict: bool, timeout: float, threads
     when it runs past ``timeout``. Its temporary files live in a folder removed afterwards, also after a kill."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
-        env = {**os.environ, "TMPDIR": scratch, **{variable: str(threads) for variable in _THREAD_VARIABLES}}
+        env = {**os.environ, "TMPDIR": scratch, "XAI_HEADLESS": "1",  # no one watches: forms show their static view
+               **{variable: str(threads) for variable in _THREAD_VARIABLES}}
         out = Path(scratch, "results")
         out.mkdir()
         # otter_kernels.py as a script (-P: its folder stays off sys.path): otter's command line, kernels killed

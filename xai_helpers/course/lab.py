@@ -21,11 +21,12 @@ from ..concepts import check_layers, default_layers, layer_gradients, planting_p
 from ..data import (PATTERN_SHARE, ImageDataset, load_dataset, patched_test_set, planted_concept_dataset,
                     relative_size, resolve_shortcut)
 from ..gan import (class_histogram, default_hidden_layer, gan_settings, generate, hidden_features, history_frame,
-                   train_gan)
+                   to_unit_range, train_gan)
 from ..study import resolve_config, resolve_data_dir, start_notebook
 
 #: The assignments, in teaching order: the folder and master notebook names under ``course/``.
-ASSIGNMENTS = ("01_gradients", "02_faithfulness", "03_concepts", "04_gan_training", "05_latent_space")
+ASSIGNMENTS = ("01_gradients", "02_faithfulness", "03_concepts", "04_gan_training", "05_latent_space",
+               "06_perturbation", "07_counterfactuals")
 
 #: Assignment 4's GAN trainings: (factor on the generator's, factor on the discriminator's learning rate) of the
 #: profile's ``gan_lr``. Run A is the study's recipe; run B's huge steps let D separate real from generated
@@ -53,6 +54,7 @@ class Lab:
     device: torch.device
     cache_path: Path
     models: dict[str, nn.Module] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)  # each classifier's cache key (what a rating was given on)
     loaded: dict = field(default_factory=dict, repr=False)  # set-ups loaded so far, such as shortcut()
 
     def classifier(self, arch: str = "plain") -> nn.Module:
@@ -68,7 +70,7 @@ class Lab:
             acc = (predict_logits(model, self.data.test_x).argmax(1) == self.data.test_y).float().mean().item()
             print(f"{arch} CNN {trained.key}: test accuracy {acc:.3f} "
                   f"({'from the cache' if trained.from_cache else 'trained'}, {time.perf_counter() - started:.1f} s)")
-            self.models[arch] = model
+            self.models[arch], self.keys[arch] = model, trained.key
         return self.models[arch]
 
     def examples(self, n: int, arch: str = "plain") -> tuple[torch.Tensor, torch.Tensor]:
@@ -191,6 +193,14 @@ class Lab:
         """The generator of the study's recipe at this profile (assignment 4's run A), eval mode."""
         return self._gan_run("run A").generator
 
+    def decoder(self) -> nn.Module:
+        """z (N, z_dim) → G(z) in [0, 1], differentiable in z: :meth:`generator` as the classifier sees images
+        (its weights frozen, eval mode)."""
+        generator = self.generator()
+        for p in generator.parameters():
+            p.requires_grad_(False)
+        return _Decoder(generator).eval()
+
     def shapes(self) -> ImageDataset:
         """The ``shapes`` data set (3 shapes × scale × orientation × x × y, known factors) at the profile's limits."""
         if "shapes" not in self.loaded:
@@ -206,6 +216,16 @@ class Lab:
     def class_counts(self, images01: torch.Tensor) -> np.ndarray:
         """How many of ``images01`` the plain classifier assigns to each class."""
         return np.asarray(class_histogram(self.classifier("plain"), images01, self.data.num_classes))
+
+
+class _Decoder(nn.Module):
+    def __init__(self, generator: nn.Module):
+        super().__init__()
+        self.generator = generator
+        self.z_dim = generator.z_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return to_unit_range(self.generator(z))
 
 
 def start_assignment(name: str, seed: int = 0, *, dataset: str = "mnist5k", profile: str = "course",
