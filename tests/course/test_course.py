@@ -138,7 +138,7 @@ def test_grading_the_untouched_student_version_and_prepared_wrong_answers(built,
     table = grade_folder(name, wrong, dist=dist).set_index("submission")
     for graded, folder, n in ((strict, untouched, 1), (table, wrong, len(made))):
         assert (folder / "scores.csv").is_file() and len(graded) == n
-        assert set(graded.columns) == {"student", *points, "total", "possible", "percent", "seconds", "error"}
+        assert set(graded.columns) == {"student", *points, "total", "possible", "percent", "seconds", "error", "note"}
         assert (graded["error"] == "").all(), graded["error"]
         assert (graded["possible"] == sum(points.values())).all()
     assert strict.loc[f"{name}.ipynb", "total"] < 0.5 * strict.loc[f"{name}.ipynb", "possible"]

@@ -110,3 +110,23 @@ def test_grading_kernels_share_the_cores_and_keep_a_smaller_share_already_set(mo
     assert _threads(1) == 1
     monkeypatch.setenv("OMP_NUM_THREADS", str(4 * cores))
     assert _threads(1) == cores
+
+
+def test_a_notebook_naming_another_student_than_the_roster_gets_a_note(tmp_path):
+    """The capstone draws each student's shortcut from the STUDENT_ID the notebook sets: one that differs from the
+    roster (a copied notebook, or an id left empty) is graded as submitted but flagged for the instructor."""
+    from xai_helpers.course.grading import declared_id, id_notes
+
+    v4 = nbformat.v4
+    for name, source in (("alice.ipynb", 'SEED = 0\nSTUDENT_ID = "alice"'), ("bob.ipynb", "STUDENT_ID = 'alice'  # copied"),
+                         ("carol.ipynb", 'STUDENT_ID = ""'), ("dave.ipynb", "x = 1")):
+        nbformat.write(v4.new_notebook(cells=[v4.new_markdown_cell('STUDENT_ID = "not code"'), v4.new_code_cell(source)]),
+                       tmp_path / name)
+    (tmp_path / "eve.ipynb").write_text('{"cells": [{"cell_type": "code", "source": "STUDENT_ID = \\"eve\\""')  # truncated
+    assert [declared_id(tmp_path / f"{n}.ipynb") for n in ("alice", "bob", "carol", "dave", "eve")] == \
+        ["alice", "alice", "", None, None]
+    notebooks = sorted(tmp_path.glob("*.ipynb"))
+    notes = id_notes(notebooks, {p.name: p.stem for p in notebooks})
+    assert set(notes) == {"bob.ipynb", "carol.ipynb"}
+    assert "STUDENT_ID is 'alice', not the roster's student 'bob'" in notes["bob.ipynb"]
+    assert "example model" in notes["carol.ipynb"]

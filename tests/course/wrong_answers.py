@@ -176,4 +176,14 @@ WRONG_ANSWERS: dict[str, list[WrongAnswer]] = {
                 return z, steps
     return z, None""", "return it with 0 steps"),
     ],
+    "08_capstone": [
+        # the true labels of the errors, not what the model called them (and every error as a suspect: Q3 then reads
+        # the corner off those maps, which its hidden test accepts, so that the slip is charged in Q2 only)
+        WrongAnswer("q2", """shortcut_class = int(torch.bincount(predicted[wrong], minlength=lab.data.num_classes).argmax())
+suspects = torch.nonzero(wrong & (predicted == shortcut_class)).flatten()""",
+                    """shortcut_class = int(torch.bincount(audit_y[wrong], minlength=lab.data.num_classes).argmax())
+suspects = torch.nonzero(wrong).flatten()""", "does not push images to class"),
+        WrongAnswer("q3", "shortcut_place = str(shares.mean(axis=1).idxmax())",
+                    "shortcut_place = str(shares.mean(axis=1).idxmin())", "does not sit in the"),
+    ],
 }

@@ -68,7 +68,10 @@ def main(argv=None) -> int:
         else:
             table = grade_folder(args.name, args.folder, dist=args.dist, out=args.out, strict=args.strict,
                                  jobs=args.jobs, timeout=args.timeout, roster=args.roster)
-            print(table.drop(columns="error").to_string(index=False))
+            print(table.drop(columns=["error", "note"]).to_string(index=False))
+            for submission, note in zip(table["submission"], table["note"].fillna("")):
+                if note:
+                    print(f"run_all.sh --course grade: {submission}: {note}", file=sys.stderr)
             errors = table[table["submission"].isin(failed(table))]
             for submission, error in zip(errors["submission"], errors["error"]):
                 print(f"run_all.sh --course grade: {submission} not graded: {error}", file=sys.stderr)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -42,12 +43,13 @@ class Graded:
     possible: float | None = None
     messages: dict = field(default_factory=dict)   # {question: [failed test's message, ...]}
     error: str = ""
+    note: str = ""  # graded, but worth an instructor's look (see id_notes)
 
     def row(self) -> dict:
         percent = round(100 * self.total / self.possible, 1) if self.possible else (None if self.error else 0.0)
         return {"submission": self.submission, "student": self.student, **self.scores, "total": self.total,
                 "possible": self.possible, "percent": percent, "seconds": round(self.seconds, 1),
-                "error": self.error}
+                "error": self.error, "note": self.note}
 
 
 def grade_folder(name: str, submissions: str | Path, *, dist: Path = DIST_DIR, out: str | Path | None = None,
@@ -69,8 +71,10 @@ def grade_folder(name: str, submissions: str | Path, *, dist: Path = DIST_DIR, o
     bottom), not for grading a class."""
     zip_path, notebooks, students = _check_inputs(name, submissions, dist, jobs, timeout, roster)
     graded = _grade_all(name, notebooks, zip_path, strict=strict, jobs=jobs, timeout=timeout)
+    notes = id_notes(notebooks, students) if roster is not None else {}
     for result in graded:
         result.student = students[result.submission]
+        result.note = notes.get(result.submission, "")
     if strict and failed(graded):
         first = failed(graded)[0]
         raise RuntimeError(f"{first.submission}: {first.error}")
@@ -83,12 +87,42 @@ def grade_folder(name: str, submissions: str | Path, *, dist: Path = DIST_DIR, o
                 json.dumps(result.messages, indent=1, ensure_ascii=False))
     questions = next((list(result.scores) for result in graded if result.scores), [])
     table = pd.DataFrame([result.row() for result in graded],
-                         columns=["submission", "student", *questions, "total", "possible", "percent", "seconds", "error"])
+                         columns=["submission", "student", *questions, "total", "possible", "percent", "seconds", "error",
+                                  "note"])
     out = Path(out) if out else folder / "scores.csv"
     partial = out.with_name(f".{out.name}.{os.getpid()}")
     table.to_csv(partial, index=False)
     partial.replace(out)  # whole or not at all
     return table
+
+
+#: How a notebook names its student (the capstone draws the student's shortcut from it).
+_DECLARED_ID = re.compile(r"""^STUDENT_ID\s*=\s*["']([^"']*)["']""", re.M)
+
+
+def declared_id(notebook: Path) -> str | None:
+    """The ``STUDENT_ID = "..."`` a notebook sets in a code cell; None if it sets none or cannot be read."""
+    try:
+        cells = json.loads(Path(notebook).read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError, AttributeError):
+        return None  # an unreadable submission is reported by its grading
+    for cell in cells:
+        source = "".join(cell.get("source", "")) if cell.get("cell_type") == "code" else ""
+        if match := _DECLARED_ID.search(source):
+            return match.group(1)
+    return None
+
+
+def id_notes(notebooks, students: dict[str, str]) -> dict[str, str]:
+    """{submission: why its ``STUDENT_ID`` needs a look}, for notebooks that set one other than the roster's
+    student: graded as submitted (against the shortcut of the id they name), but an instructor should know."""
+    notes = {}
+    for path in notebooks:
+        declared, student = declared_id(path), students[Path(path).name]
+        if declared is not None and declared != student:
+            notes[Path(path).name] = (f"STUDENT_ID is {declared!r}, not the roster's student {student!r}"
+                                      + (" (empty: graded on the example model)" if declared == "" else ""))
+    return notes
 
 
 def failed(graded) -> list:

@@ -23,10 +23,11 @@ from ..data import (PATTERN_SHARE, ImageDataset, load_dataset, patched_test_set,
 from ..gan import (class_histogram, default_hidden_layer, gan_settings, generate, hidden_features, history_frame,
                    to_unit_range, train_gan)
 from ..study import resolve_config, resolve_data_dir, start_notebook
+from .capstone import audit_set, backdoored, check_student_id, shortcut_for
 
 #: The assignments, in teaching order: the folder and master notebook names under ``course/``.
 ASSIGNMENTS = ("01_gradients", "02_faithfulness", "03_concepts", "04_gan_training", "05_latent_space",
-               "06_perturbation", "07_counterfactuals")
+               "06_perturbation", "07_counterfactuals", "08_capstone")
 
 #: Assignment 4's GAN trainings: (factor on the generator's, factor on the discriminator's learning rate) of the
 #: profile's ``gan_lr``. Run A is the study's recipe; run B's huge steps let D separate real from generated
@@ -200,6 +201,29 @@ class Lab:
         for p in generator.parameters():
             p.requires_grad_(False)
         return _Decoder(generator).eval()
+
+    def capstone(self, student_id: str) -> SimpleNamespace:
+        """The capstone: the plain CNN trained on data that carry the shortcut drawn for ``student_id``
+        (:mod:`.capstone`; an empty id is :data:`~.capstone.EXAMPLE_ID`), and its audit set.
+
+        Returns ``model`` (eval mode, weights frozen), ``audit_x`` and ``audit_y`` (the test images, some of which
+        carry the pattern, with their true labels) and ``student_id``."""
+        student_id = check_student_id(student_id)
+        if ("capstone", student_id) not in self.loaded:
+            started = time.perf_counter()
+            shortcut = shortcut_for(student_id, self.data)
+            trained = train_classifier("plain", backdoored(self.data, shortcut),
+                                       **classifier_settings(self.config, seed=self.seed, device=self.device,
+                                                             cache_dir=self.cache_path))
+            model = trained.model.eval()
+            for p in model.parameters():
+                p.requires_grad_(False)
+            audit_x, audit_y, _ = audit_set(self.data, shortcut)
+            self.loaded[("capstone", student_id)] = SimpleNamespace(model=model, audit_x=audit_x, audit_y=audit_y,
+                                                                    student_id=student_id)
+            print(f"capstone CNN for {student_id!r} {trained.key} ({'from the cache' if trained.from_cache else 'trained'}, "
+                  f"{time.perf_counter() - started:.1f} s)")
+        return self.loaded[("capstone", student_id)]
 
     def shapes(self) -> ImageDataset:
         """The ``shapes`` data set (3 shapes × scale × orientation × x × y, known factors) at the profile's limits."""

@@ -10,6 +10,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     ".colour": ("colourise", "write_imagefolder"),
     ".datasets": ("ImageDataset", "SHAPES_FACTORS", "SHAPE_NAMES", "TrainStamps", "class_counts", "load_dataset",
                   "stratified_subset"),
-    ".planting": ("PATCH_SEED", "PATCH_SHARE", "PATTERN_SHARE", "checkerboard", "patched_test_set", "plant",
-                  "planted_concept_dataset", "random_boxes", "relative_size", "resolve_shortcut", "shortcut_dataset"),
+    ".planting": ("PATCH_COLOURS", "PATCH_SEED", "PATCH_SHARE", "PATTERN_SHARE", "checkerboard", "patched_test_set",
+                  "plant", "planted_concept_dataset", "random_boxes", "relative_size", "resolve_shortcut",
+                  "shortcut_dataset", "stamp"),
 })
