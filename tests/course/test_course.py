@@ -310,3 +310,15 @@ def test_written_answers_are_collected_question_by_question(built, tmp_path):
     assert "could not be read" in page[carol:]
     table = pd.read_csv(folder / "written" / "answers.csv", keep_default_na=False)
     assert list(table["student"]) == ["alice", "bob", "carol"] and list(table["Q6"])[:2] == [answer[0].source, "(no answer)"]
+
+
+def test_students_predict_before_they_check_and_written_work_is_over_a_third_of_the_marks():
+    """Issue 34: every assignment has a written prediction made before the computation it is checked against, and
+    written interpretation is at least 35 % of the course's points (it was 10 of 48 before the prompts)."""
+    questions = {name: read_master(master_path(name)) for name in BUILT}
+    for name, qs in questions.items():
+        assert any(q.manual and "predict" in q.prompt.lower() for q in qs), f"{name} asks for no prediction"
+    every = [q for qs in questions.values() for q in qs]
+    written, total = sum(q.points for q in every if q.manual), sum(q.points for q in every)
+    assert written / total >= 0.35, f"written {written:g} of {total:g} points"
+    print(f"written {written:g} of {total:g} points")
