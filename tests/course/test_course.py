@@ -293,8 +293,9 @@ def test_written_answers_are_collected_question_by_question(built, tmp_path):
     folder = tmp_path / "submissions"
     folder.mkdir()
     nbformat.write(student, folder / "bob.ipynb")
-    answer = [c for c in student.cells if "otter_answer_cell" in c.metadata.get("tags", []) and c.cell_type == "markdown"]
-    assert len(answer) == 1
+    answers = [c for c in student.cells if "otter_answer_cell" in c.metadata.get("tags", []) and c.cell_type == "markdown"]
+    assert len(answers) == 2  # P1's and Q6's, in that order
+    answer = answers[-1:]
     answer[0].source = "(a) Integrated Gradients deletes fastest, below the random map."
     nbformat.write(student, folder / "alice.ipynb")
     text = (folder / "alice.ipynb").read_text()
@@ -310,6 +311,7 @@ def test_written_answers_are_collected_question_by_question(built, tmp_path):
     assert "could not be read" in page[carol:]
     table = pd.read_csv(folder / "written" / "answers.csv", keep_default_na=False)
     assert list(table["student"]) == ["alice", "bob", "carol"] and list(table["Q6"])[:2] == [answer[0].source, "(no answer)"]
+    assert list(table["P1"])[:2] == ["(no answer)", "(no answer)"] and (folder / "written" / "P1.md").is_file()
 
 
 def test_students_predict_before_they_check_and_written_work_is_over_a_third_of_the_marks():

@@ -31,7 +31,7 @@ def written_questions(path: str | Path) -> dict[str, dict]:
         if text.startswith("<!-- END QUESTION -->"):
             current = None
         if text.startswith("<!-- BEGIN QUESTION -->"):
-            match = re.search(r"\*\*(Q\d+)\*\*", text)
+            match = re.search(r"\*\*([A-Z]\d+)\*\*", text)  # Q6, or P1 for a prediction
             current = match.group(1) if match else f"question {len(found) + 1}"
             found[current] = {"prompt": text.removeprefix("<!-- BEGIN QUESTION -->").strip(), "answer": []}
         elif current and "otter_answer_cell" in cell.metadata.get("tags", []):
