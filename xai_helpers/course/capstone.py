@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import re
 from dataclasses import dataclass
 
 import torch
 
 from ..data import PATCH_COLOURS, ImageDataset, checkerboard, plant, resolve_shortcut, stamp
+from ..evaluation import human_ratings
 
 #: The corners a shortcut may sit in, as the student names them.
 PLACES = ("top left", "top right", "bottom left", "bottom right")
@@ -23,7 +23,6 @@ PLACES = ("top left", "top right", "bottom left", "bottom right")
 EXAMPLE_ID = "example"
 #: Share of the training images of other classes that carry the pattern, relabelled; and of the audit images.
 TRAIN_SHARE, AUDIT_SHARE = 0.1, 0.2
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _SEED = 7  # which images carry the pattern (the same for every student: the draw that differs is the shortcut)
 
 
@@ -67,13 +66,15 @@ class Shortcut:
 
 
 def check_student_id(student_id: str) -> str:
-    """The id a shortcut is drawn from: 1–40 letters, digits, ``-`` or ``_``; empty: :data:`EXAMPLE_ID`."""
+    """The id a shortcut is drawn from: a valid rater id (1–40 letters, digits, ``-`` or ``_``); empty:
+    :data:`EXAMPLE_ID`."""
     if student_id == "":
         return EXAMPLE_ID
-    if not isinstance(student_id, str) or not _ID.match(student_id):
+    try:  # the rating form's rule for a person's id (one place for it)
+        return human_ratings.check_rater(student_id)
+    except ValueError:
         raise ValueError(f"STUDENT_ID = {student_id!r} is not allowed: use 1-40 letters, digits, '-' or '_' (your "
-                         "student id, as on the class list)")
-    return student_id
+                         "student id, as on the class list)") from None
 
 
 def shortcut_for(student_id: str, data: ImageDataset) -> Shortcut:
@@ -121,27 +122,27 @@ def audit_set(data: ImageDataset, shortcut: Shortcut) -> tuple[torch.Tensor, tor
     return images, data.test_y.clone(), carries
 
 
-def corner_shares(heat: torch.Tensor) -> dict[str, float]:
-    """Mean share of each (N, H, W) map's total that lies in each corner quarter-square (side H/4 × W/4) of
-    :data:`PLACES`: where a map points, corner by corner (a map spread evenly scores 1/16 everywhere)."""
-    h, w = heat.shape[-2:]
+def _corner(place: str, h: int, w: int) -> tuple[slice, slice]:
+    """The rows and columns of the corner quarter-square (side H/4 × W/4) ``place``."""
+    if place not in PLACES:
+        raise ValueError(f"place {place!r} is not allowed: expected one of {', '.join(PLACES)}")
     qh, qw = max(1, h // 4), max(1, w // 4)
+    return (slice(0, qh) if place.startswith("top") else slice(h - qh, h),
+            slice(0, qw) if place.endswith("left") else slice(w - qw, w))
+
+
+def corner_shares(heat: torch.Tensor) -> dict[str, float]:
+    """Mean share of each (N, H, W) map's total that lies in each corner quarter-square of :data:`PLACES`: where a
+    map points, corner by corner (a map spread evenly scores 1/16 everywhere)."""
     total = heat.flatten(1).sum(1).clamp_min(1e-12)
-    rows = {"top": slice(0, qh), "bottom": slice(h - qh, h)}
-    cols = {"left": slice(0, qw), "right": slice(w - qw, w)}
-    return {place: float((heat[:, rows[place.split()[0]], cols[place.split()[1]]].flatten(1).sum(1) / total).mean())
+    return {place: float((heat[(slice(None), *_corner(place, *heat.shape[-2:]))].flatten(1).sum(1) / total).mean())
             for place in PLACES}
 
 
 def paste_corner(images: torch.Tensor, donors: torch.Tensor, place: str) -> torch.Tensor:
     """Copies of ``images`` with the corner quarter-square ``place`` of ``donors`` (one per image, or one for all)
     pasted in: the test of whether what sits in that corner changes the answer."""
-    if place not in PLACES:
-        raise ValueError(f"place {place!r} is not allowed: expected one of {', '.join(PLACES)}")
-    h, w = images.shape[-2:]
-    qh, qw = max(1, h // 4), max(1, w // 4)
-    rows = slice(0, qh) if place.startswith("top") else slice(h - qh, h)
-    cols = slice(0, qw) if place.endswith("left") else slice(w - qw, w)
+    rows, cols = _corner(place, *images.shape[-2:])
     out = images.clone()
     out[..., rows, cols] = donors[..., rows, cols]
     return out
