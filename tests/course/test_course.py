@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from xai_helpers.course import ASSIGNMENTS
+from xai_helpers.course.answer_key import ANSWER_KEY, quoted
 from xai_helpers.course.build import BUILD_PATHS, autograder_zip, available, build_assignment, master_path
 from xai_helpers.course.grading import grade_folder
 from xai_helpers.course.hidden_tests import FROZEN_FILE
@@ -218,6 +219,21 @@ def test_the_instructor_pack_has_each_written_questions_rubric_and_students_neve
         for part, points, words in q.rubric:
             assert f"- ({part}) {points:g}: {words}" in pack
             assert words[:60] not in student
+
+
+@pytest.mark.parametrize("name", BUILT)
+def test_the_answer_key_shows_where_the_run_printed_every_number_a_model_answer_quotes(built, name):
+    """The key is the solutions' run (outputs kept); each number a model answer quotes (a code span) is shown with
+    the output line that printed it, and the figures the pack shows are files of the key."""
+    dist = built(name)
+    pack = (dist / PACK_FOLDER / f"{name}.md").read_text()
+    key = nbformat.read(dist / PACK_FOLDER / name / ANSWER_KEY, as_version=4)
+    assert any(cell.get("outputs") for cell in key.cells if cell.cell_type == "code")
+    for q in (q for q in read_master(master_path(name)) if q.manual):
+        for number in quoted(q.solution):
+            assert re.search(rf"^- `{re.escape(number)}`: cell \d+, `", pack, flags=re.M), (q.name, number)
+    for figure in re.findall(r"!\[[^]]*\]\(([^)]+)\)", pack):
+        assert (dist / PACK_FOLDER / figure).read_bytes().startswith(b"\x89PNG")
 
 
 @pytest.mark.parametrize("rubric, problem", [

@@ -1,4 +1,6 @@
 """What an assignment starts with, and the figures of a student's (possibly unanswered) work."""
+import json
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -42,3 +44,19 @@ def test_figures_draw_what_is_answered_and_name_what_is_not(capsys):
     fig = convergence_plot([1, 2], {"a": [0.5, 0.25], "b": [None, None]}, "Q3", "title", "gap")
     assert len(fig.axes[0].lines) == 1
     assert "Not drawn yet: b (complete Q3 first)" in capsys.readouterr().out
+
+
+def test_the_course_trains_its_models_with_one_thread_whatever_the_machine_has(monkeypatch):
+    """Laptops with 2 and 8 cores must train the same seed-0 model (assignment 7 pools a class's ratings of the
+    same maps; the answer key's numbers are every student's): the cache entry records one training thread while
+    torch has two, and the lab gives the two threads back afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        lab = start_assignment("01_gradients", seed=0)
+        lab.classifier()
+        meta = json.loads((lab.cache_path / lab.keys["plain"] / "meta.json").read_text())
+        assert meta["config"]["cpu_threads"] == 1
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

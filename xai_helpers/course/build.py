@@ -17,13 +17,16 @@ import time
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 
 from ..study import REPO_ROOT, RESULT_PATHS, git_sha
+from .answer_key import ANSWER_KEY, key_notebook, quote_problems, write_figures, written_keys
 from .hidden_tests import FREEZE_ENV, FROZEN_FILE
 from .instructor_pack import PACK_FOLDER, instructor_pack
 from .lab import ASSIGNMENTS
 from .masters import read_master, rubric_problems
+from .otter_kernels import EXECUTED_ENV
 
 #: Under course/dist/: otter assign's output per assignment, ``<LOG_FOLDER>/<NAME>.log`` (the course's own
 #: folder, not a run folder).
@@ -74,6 +77,8 @@ def build_assignment(name: str, dist: Path = DIST_DIR, *, course_dir: Path = COU
     with tempfile.TemporaryDirectory(prefix=f"{name}-", dir=dist) as scratch:
         frozen = Path(scratch, FROZEN_FILE)
         env[FREEZE_ENV] = str(frozen)  # the hidden tests record the values they freeze (hidden_tests.frozen)
+        executed = Path(scratch, "executed.ipynb")
+        env[EXECUTED_ENV] = str(executed)  # otter's run of the solutions, kept as the answer key
         started = time.perf_counter()
         # otter assign executes the solutions with a "python3" kernel: this interpreter's own (ipykernel).
         # --debug: a cell that raises fails the build (by default otter swallows errors and only checks scores,
@@ -91,6 +96,13 @@ def build_assignment(name: str, dist: Path = DIST_DIR, *, course_dir: Path = COU
         zips = list(Path(scratch, "autograder").glob("*.zip"))
         if len(zips) != 1:
             raise RuntimeError(f"otter assign wrote {len(zips)} autograder zips for {name}; expected 1 (log: {log})")
+        key = key_notebook(nbformat.read(executed, as_version=4),
+                           nbformat.read(Path(scratch, "autograder", master.name), as_version=4))
+        keys = written_keys(questions, key)
+        stale = quote_problems(name, keys)
+        if stale:  # another machine's floats, or a model answer gone stale: the pack marks each, the key has the run
+            print(f"[course] warning: {len(stale)} number(s) that {name}'s model answers quote were not printed by "
+                  f"this build's run; the instructor's pack marks them: " + "; ".join(stale), file=sys.stderr, flush=True)
         zip_path = zips[0].rename(Path(scratch, "autograder", f"{name}-autograder.zip"))  # a stable name
         if frozen.is_file():
             with zipfile.ZipFile(zip_path, "a") as archive:  # files/ goes next to each graded submission
@@ -102,11 +114,15 @@ def build_assignment(name: str, dist: Path = DIST_DIR, *, course_dir: Path = COU
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(Path(scratch, part)), target)
     pack = dist / PACK_FOLDER / f"{name}.md"
-    pack.parent.mkdir(exist_ok=True)
-    pack.write_text(instructor_pack(name, questions, commit))
+    folder = pack.with_suffix("")  # the answer key's notebook and figures, next to the pack that shows them
+    if folder.exists():
+        shutil.rmtree(folder)
+    figures = {cell: path.relative_to(pack.parent) for cell, path in write_figures(keys, folder).items()}
+    nbformat.write(key, folder / ANSWER_KEY)
+    pack.write_text(instructor_pack(name, questions, commit, keys, figures))
     return {"assignment": name, "seconds": round(seconds, 1), "commit": commit,
             "student_notebook": str((dist / "student" / name / f"{name}.ipynb").relative_to(dist)),
-            "autograder_zip": str(autograder_zip(name, dist).relative_to(dist))}
+            "autograder_zip": str(autograder_zip(name, dist).relative_to(dist)), "unprinted_quotes": len(stale)}
 
 
 def build_course(names=None, dist: Path = DIST_DIR, *, course_dir: Path = COURSE_DIR, fresh_cache: bool = False,

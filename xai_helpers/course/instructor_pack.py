@@ -3,14 +3,21 @@
 model answer and rubric, with the commands that grade a class. Never handed to students: it holds the answers."""
 from __future__ import annotations
 
+from pathlib import Path
+
+from .answer_key import ANSWER_KEY, WrittenKey
 from .masters import Question
 
 #: Under course/dist/: the instructor's pack per assignment.
 PACK_FOLDER = "instructor"
 
 
-def instructor_pack(name: str, questions: list[Question], commit: str) -> str:
-    """The pack of assignment ``name`` (its master read by :func:`~.masters.read_master`), as Markdown."""
+def instructor_pack(name: str, questions: list[Question], commit: str, keys: list[WrittenKey] = (),
+                    figures: dict[tuple[int, int], Path] | None = None) -> str:
+    """The pack of assignment ``name`` (its master read by :func:`~.masters.read_master`), as Markdown; with the
+    answer key's ``keys`` (:func:`~.answer_key.written_keys`) and ``figures`` (``{(cell, k): path}`` relative to the
+    pack), each written question shows where the run printed what its model answer quotes, and the figures drawn
+    before it."""
     total = sum(q.points for q in questions)
     written = sum(q.points for q in questions if q.manual)
     lines = [f"# {name} · instructor's pack", "",
@@ -27,17 +34,34 @@ def instructor_pack(name: str, questions: list[Question], commit: str) -> str:
     share = f"{written / total:.0%}" if total else "0 %"
     lines += ["", f"Total {total:g} points: {total - written:g} autograded, {written:g} written ({share}).", ""]
     lines += ["## Written questions", ""]
+    by_question = {key.question: key for key in keys}
     for q in (q for q in questions if q.manual):
         lines += [f"### {q.name.upper()} ({q.points:g} points)", "", f"**Prompt.** {q.prompt}", "",
-                  f"**Model answer.** {q.solution}", "", "**Rubric.** A sub-question's points go to an answer that "
-                  "makes its point in the student's own words and with the student's own numbers; half of them "
-                  "where the point is made without the reason.", ""]
+                  f"**Model answer.** {q.solution}", ""]
+        if q.name in by_question:
+            lines += _from_the_run(name, by_question[q.name], figures or {})
+        lines += ["**Rubric.** A sub-question's points go to an answer that makes its point in the student's own "
+                  "words and with the student's own numbers; half of them where the point is made without the reason.",
+                  ""]
         lines += [f"- ({part}) {points:g}: {words}" for part, points, words in q.rubric] + [""]
     lines += ["## Grading a class", "", "```bash",
               f"./run_all.sh --course grade {name} path/to/submissions --roster roster.csv   # scores.csv, feedback/",
               f"./run_all.sh --course written {name} path/to/submissions --roster roster.csv # written/<Q>.md",
               "```", "", "The feedback quotes the hidden tests' messages: hand it out after the deadline.", ""]
     return "\n".join(lines)
+
+
+def _from_the_run(name: str, key: WrittenKey, figures: dict[tuple[int, int], Path]) -> list[str]:
+    """The answer key's part for one written question: each quoted number with the output line that shows it, then
+    the figures of the cells since the previous written question."""
+    lines = [f"**From the seed-0 run** (`{name}/{ANSWER_KEY}`, cell numbers from 1)."]
+    lines += [f"- `{q.text}`: cell {q.cell}, `{q.line}`" if q.cell else
+              f"- `{q.text}`: **not printed by this run** (the model answer was written from another run: read this "
+              "run's value in the key)" for q in key.quotes] or ["- (the model answer quotes no number)"]
+    cells = {cell for cell, _ in key.figures}
+    shown = [(cell, k) for (cell, k) in figures if cell in cells]
+    lines += [""] + [f"![cell {cell}, figure {k}]({figures[(cell, k)].as_posix()})" for cell, k in sorted(shown)]
+    return lines + [""]
 
 
 def _tests(tests) -> str:

@@ -7,6 +7,7 @@ the notebooks use at this profile) or are trained on the spot with the study's r
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -36,6 +37,30 @@ ASSIGNMENTS = ("01_gradients", "02_faithfulness", "03_concepts", "04_gan_trainin
 #: so that students diagnose them from the logs.
 GAN_RUNS = {"run A": (1.0, 1.0), "run B": (2e4, 2e4), "run C": (10.0, 0.1)}
 
+#: The threads the course's models are trained with, on every machine. CPU float reductions depend on the thread
+#: count and training amplifies the difference: laptops with different numbers of cores trained different seed-0
+#: models, so a class could not pool its ratings of the same maps (assignment 7) and the answer key's numbers were
+#: one machine's. One thread is what every machine has; the models take seconds to train.
+TRAINING_THREADS = 1
+
+
+@contextmanager
+def training_threads():
+    """Within the block torch uses :data:`TRAINING_THREADS` threads (the caches' keys record it)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(TRAINING_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _frozen(model: nn.Module) -> nn.Module:
+    """``model`` in eval mode with its weights frozen: students differentiate inputs, never weights."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model.eval()
+
 
 def answered(value) -> bool:
     """Whether a student's function gave something: otter's student version replaces a solution by ``...``, so
@@ -62,17 +87,17 @@ class Lab:
         """Notebook 01's classifier ``arch`` at this profile, in eval mode (cached; trained on first use)."""
         if arch not in self.models:
             started = time.perf_counter()
-            trained = train_classifier(arch, self.data, **classifier_settings(self.config, seed=self.seed,
-                                                                              device=self.device,
-                                                                              cache_dir=self.cache_path))
-            model = trained.model.eval()
-            for p in model.parameters():  # students differentiate inputs, never weights
-                p.requires_grad_(False)
+            with training_threads():
+                trained = train_classifier(arch, self.data, **self._classifier_settings())
+            model = _frozen(trained.model)
             acc = (predict_logits(model, self.data.test_x).argmax(1) == self.data.test_y).float().mean().item()
             print(f"{arch} CNN {trained.key}: test accuracy {acc:.3f} "
                   f"({'from the cache' if trained.from_cache else 'trained'}, {time.perf_counter() - started:.1f} s)")
             self.models[arch], self.keys[arch] = model, trained.key
         return self.models[arch]
+
+    def _classifier_settings(self) -> dict:
+        return classifier_settings(self.config, seed=self.seed, device=self.device, cache_dir=self.cache_path)
 
     def examples(self, n: int, arch: str = "plain") -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` test images the classifier gets right, classes in turn (0, 1, 2, …), with their labels."""
@@ -104,12 +129,9 @@ class Lab:
         if "shortcut" not in self.loaded:
             started = time.perf_counter()
             shortcut_class, patch = resolve_shortcut(self.data)
-            trained, _ = train_shortcut_model(self.data, shortcut_class, patch,
-                                              **classifier_settings(self.config, seed=self.seed, device=self.device,
-                                                                    cache_dir=self.cache_path))
-            model = trained.model.eval()
-            for p in model.parameters():
-                p.requires_grad_(False)
+            with training_threads():
+                trained, _ = train_shortcut_model(self.data, shortcut_class, patch, **self._classifier_settings())
+            model = _frozen(trained.model)
             images, boxes = patched_test_set(self.data, patch)
             others = self.data.test_y != shortcut_class
             self.models["shortcut"] = model
@@ -130,11 +152,10 @@ class Lab:
             started = time.perf_counter()
             target_class, _ = resolve_shortcut(self.data)
             size = relative_size(self.data.image_shape[-1], PATTERN_SHARE)
-            settings = classifier_settings(self.config, seed=self.seed, device=self.device, cache_dir=self.cache_path)
-            trained = train_classifier("plain", planted_concept_dataset(self.data, target_class, 1.0, size), **settings)
-            model = trained.model.eval()
-            for p in model.parameters():
-                p.requires_grad_(False)
+            with training_threads():
+                trained = train_classifier("plain", planted_concept_dataset(self.data, target_class, 1.0, size),
+                                           **self._classifier_settings())
+            model = _frozen(trained.model)
             patched, _ = patched_test_set(self.data, size)
             others = self.data.test_y != target_class
             effect = (shortcut_rate(model, patched[others], target_class)
@@ -174,7 +195,8 @@ class Lab:
             settings = gan_settings(self.config, conditional=False, seed=self.seed, device=self.device,
                                     cache_dir=self.cache_path)
             settings.update(lr_g=settings["lr_g"] * g_factor, lr_d=settings["lr_d"] * d_factor, progress="none")
-            gan = train_gan(self.data, **settings)
+            with training_threads():
+                gan = train_gan(self.data, **settings)
             samples, _ = generate(gan.generator, self.config["fid_samples"], self.seed)
             self.loaded[("gan", name)] = SimpleNamespace(history=history_frame(gan.history),
                                                          generator=gan.generator.eval(), samples=samples)
@@ -197,10 +219,7 @@ class Lab:
     def decoder(self) -> nn.Module:
         """z (N, z_dim) → G(z) in [0, 1], differentiable in z: :meth:`generator` as the classifier sees images
         (its weights frozen, eval mode)."""
-        generator = self.generator()
-        for p in generator.parameters():
-            p.requires_grad_(False)
-        return _Decoder(generator).eval()
+        return _Decoder(_frozen(self.generator())).eval()
 
     def capstone(self, student_id: str) -> SimpleNamespace:
         """The capstone: the plain CNN trained on data that carry the shortcut drawn for ``student_id``
@@ -212,12 +231,9 @@ class Lab:
         if ("capstone", student_id) not in self.loaded:
             started = time.perf_counter()
             shortcut = shortcut_for(student_id, self.data)
-            trained = train_classifier("plain", backdoored(self.data, shortcut),
-                                       **classifier_settings(self.config, seed=self.seed, device=self.device,
-                                                             cache_dir=self.cache_path))
-            model = trained.model.eval()
-            for p in model.parameters():
-                p.requires_grad_(False)
+            with training_threads():
+                trained = train_classifier("plain", backdoored(self.data, shortcut), **self._classifier_settings())
+            model = _frozen(trained.model)
             audit_x, audit_y, _ = audit_set(self.data, shortcut)
             self.loaded[("capstone", student_id)] = SimpleNamespace(model=model, audit_x=audit_x, audit_y=audit_y,
                                                                     student_id=student_id)

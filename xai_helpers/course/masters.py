@@ -8,6 +8,9 @@ cells, the tests between ``# BEGIN TESTS`` / ``# END TESTS`` (each with a ``# BE
     **Rubric**
     - (a) 0.75: what an answer to (a) must say for its points
     - (b) 0.5: ...
+
+A number the model answer quotes from the solutions' run is a code span (`` `0.61` ``, `` `98 %` ``): the build
+finds it in the run's outputs (:mod:`.answer_key`).
 """
 from __future__ import annotations
 

@@ -12,11 +12,19 @@ imports at each call) for a subclass whose ``shutdown_kernel`` defaults to ``"im
 (``allow_errors``) still apply, as the subclass is still an ``ExecutePreprocessor``. Run as a script, this module is
 otter's command line under it (``python -P otter_kernels.py assign ...``): it imports neither torch nor this package,
 so the child ``otter assign`` costs no more to start than ``python -m otter``.
+
+With ``EXECUTED_ENV`` set to a path, the subclass also writes each notebook it executed there (the last one wins):
+``otter assign`` runs the solutions once to check them, and the build keeps that run as the answer key
+(``answer_key.py``) instead of running the solutions a second time.
 """
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
+
+#: The environment variable naming where otter's executed notebook is written (unset: nowhere).
+EXECUTED_ENV = "XAI_COURSE_EXECUTED"
 
 
 @contextmanager
@@ -29,6 +37,14 @@ def immediate_shutdown():
 
     class ImmediateShutdownExecutePreprocessor(original):
         shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate").tag(config=True)
+
+        def preprocess(self, nb, resources=None, km=None):
+            nb, resources = super().preprocess(nb, resources, km)
+            if os.environ.get(EXECUTED_ENV):
+                import nbformat
+
+                nbformat.write(nb, os.environ[EXECUTED_ENV])
+            return nb, resources
 
     preprocessors.ExecutePreprocessor = ImmediateShutdownExecutePreprocessor
     try:
