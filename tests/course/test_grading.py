@@ -78,6 +78,11 @@ def test_a_class_with_a_truncated_and_a_looping_submission_is_graded_whole(tiny_
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, (
         "the looping submission's kernel outlived its grader")
     assert sorted(p.name for p in (folder / "feedback").iterdir()) == ["a_good.json", "d_good.json"]
+    released = subprocess.run([sys.executable, "-m", "xai_helpers.course", "release", NAME, str(folder),
+                               "--deadline", "2000-01-01T00:00"], capture_output=True, text=True)
+    assert released.returncode == 0, released.stderr
+    assert "Autograded: **1 of 1 points**" in (folder / "released" / "s001.md").read_text()
+    assert "**Not graded:** stopped after 20 s" in (folder / "released" / "s003.md").read_text()
 
 
 def test_bad_options_and_a_submission_off_the_roster_are_refused_before_grading(tiny_dist, tmp_path):

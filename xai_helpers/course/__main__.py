@@ -1,6 +1,7 @@
 """``./run_all.sh --course [build] [--only NAME ...] [--fresh-cache]`` builds the course into ``course/dist/``;
 ``./run_all.sh --course grade NAME FOLDER`` grades a folder of submissions offline into ``FOLDER/scores.csv``;
-``./run_all.sh --course written NAME FOLDER`` collects their written answers, question by question."""
+``./run_all.sh --course written NAME FOLDER`` collects their written answers, question by question;
+``./run_all.sh --course release NAME FOLDER --deadline WHEN`` writes each student's feedback page, after the deadline."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +9,7 @@ import os
 import sys
 
 from .build import DIST_DIR, build_course
+from .feedback import RELEASE_FOLDER, parse_deadline, release_feedback
 from .grading import DEFAULT_TIMEOUT, failed, grade_folder
 from .lab import ASSIGNMENTS
 from .written_answers import collect_written
@@ -39,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("name", choices=ASSIGNMENTS, metavar="NAME", help=f"one of {', '.join(ASSIGNMENTS)}")
     w.add_argument("folder", help="folder of submitted .ipynb files")
     w.add_argument("--roster", default=None, help="CSV with the columns student,file (default: the file name)")
+    r = sub.add_parser("release", help="after the deadline: one feedback page per student from a graded folder")
+    r.add_argument("name", choices=ASSIGNMENTS, metavar="NAME", help=f"one of {', '.join(ASSIGNMENTS)}")
+    r.add_argument("folder", help="the folder graded with 'grade' (its scores.csv and feedback/)")
+    r.add_argument("--deadline", required=True,
+                   help="the last deadline, extensions included (ISO 8601, e.g. 2026-12-20T23:59): refused before it")
+    r.add_argument("--out", default=None, help=f"folder of the pages (default: FOLDER/{RELEASE_FOLDER})")
     return p
 
 
@@ -58,6 +66,9 @@ def main(argv=None) -> int:
             table = build_course(args.only, args.dist, fresh_cache=args.fresh_cache)
             print(table.to_string(index=False))
             print(f"Student notebooks: {args.dist}/student/  autograders: {args.dist}/autograder/")
+        elif args.command == "release":
+            pages = release_feedback(args.name, args.folder, parse_deadline(args.deadline), out=args.out)
+            print(f"{len(pages)} feedback pages in {pages[0].parent if pages else args.out}: hand them out")
         elif args.command == "written":
             table = collect_written(args.name, args.folder, roster=args.roster)
             print(f"{len(table)} submissions; written answers per question in {args.folder}/written/")

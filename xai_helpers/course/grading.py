@@ -42,6 +42,7 @@ class Graded:
     total: float | None = None
     possible: float | None = None
     messages: dict = field(default_factory=dict)   # {question: [failed test's message, ...]}
+    possible_by_question: dict = field(default_factory=dict)
     error: str = ""
     note: str = ""  # graded, but worth an instructor's look (see id_notes)
 
@@ -58,8 +59,9 @@ def grade_folder(name: str, submissions: str | Path, *, dist: Path = DIST_DIR, o
     """Grade every ``*.ipynb`` in ``submissions`` against assignment ``name``'s autograder (built into ``dist``),
     ``jobs`` at a time, each stopped after ``timeout`` seconds. Returns one row per submission (its student, score
     per question, total, possible, percent, seconds and ``error``, empty when it was graded) in name order, and
-    writes it to ``out`` (default ``<submissions>/scores.csv``), with each graded submission's failed-test messages
-    in ``<submissions>/feedback/<submission>.json``. A submission that could not be graded has no scores and says
+    writes it to ``out`` (default ``<submissions>/scores.csv``), with each graded submission's points per question
+    and failed tests' messages in ``<submissions>/feedback/<submission>.json`` (``{"possible": {question: points},
+    "failed": {question: [message, ...]}}``: for the instructor until ``release``, as they quote hidden inputs). A submission that could not be graded has no scores and says
     why in ``error``; see :func:`failed`.
 
     ``roster``: a CSV with the columns ``student`` and ``file`` (a submission's file name): the scores name the
@@ -83,8 +85,8 @@ def grade_folder(name: str, submissions: str | Path, *, dist: Path = DIST_DIR, o
     feedback.mkdir(exist_ok=True)
     for result in graded:
         if not result.error:
-            (feedback / f"{Path(result.submission).stem}.json").write_text(
-                json.dumps(result.messages, indent=1, ensure_ascii=False))
+            (feedback / f"{Path(result.submission).stem}.json").write_text(json.dumps(
+                {"possible": result.possible_by_question, "failed": result.messages}, indent=1, ensure_ascii=False))
     questions = next((list(result.scores) for result in graded if result.scores), [])
     table = pd.DataFrame([result.row() for result in graded],
                          columns=["submission", "student", *questions, "total", "possible", "percent", "seconds", "error",
@@ -271,4 +273,5 @@ def _read_results(submission: str, pickle: Path, seconds: float) -> Graded:
         if failures:
             messages[question] = failures
     return Graded(submission, "", seconds, scores={q: res["score"] for q, res in by_question.items()},
-                  total=result.total, possible=result.possible, messages=messages)
+                  total=result.total, possible=result.possible, messages=messages,
+                  possible_by_question={q: res["possible"] for q, res in by_question.items()})

@@ -47,7 +47,9 @@ def instructor_pack(name: str, questions: list[Question], commit: str, keys: lis
     lines += ["## Grading a class", "", "```bash",
               f"./run_all.sh --course grade {name} path/to/submissions --roster roster.csv   # scores.csv, feedback/",
               f"./run_all.sh --course written {name} path/to/submissions --roster roster.csv # written/<Q>.md",
-              "```", "", "The feedback quotes the hidden tests' messages: hand it out after the deadline.", ""]
+              f"./run_all.sh --course release {name} path/to/submissions --deadline 2026-12-20T23:59  # released/",
+              "```", "", "The feedback quotes the hidden tests' messages: `release` writes each student's page only "
+              "after the deadline (give the last one, extensions included).", ""]
     return "\n".join(lines)
 
 
