@@ -60,3 +60,29 @@ def test_the_course_trains_its_models_with_one_thread_whatever_the_machine_has(m
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_model_missing_from_a_read_only_cache_is_trained_into_the_students_own(tmp_path, monkeypatch, capsys):
+    """A JupyterHub's cache, built once and read-only for students: loading needs no lock, training does. The
+    capstone's per-student model is missing there, so its lock cannot be made (PermissionError, as on the hub): the
+    lab trains it into the student's own cache instead, and says so. A writable cache's PermissionError is not
+    hidden."""
+    shared, own = tmp_path / "shared", tmp_path / "own"
+    shared.mkdir()
+    monkeypatch.setenv("XAI_OWN_CACHE_DIR", str(own))
+    calls = []
+
+    def train(arch, cache_dir):
+        calls.append(cache_dir)
+        if cache_dir == str(shared):
+            raise PermissionError(13, "Permission denied", str(shared / ".classifier-x.lock"))
+        return arch
+
+    lab = start_assignment("01_gradients", seed=0)
+    monkeypatch.setattr("xai_helpers.course.lab.os.access", lambda path, mode: str(path) != str(shared))
+    assert lab._trained(train, "plain", cache_dir=str(shared)) == "plain"
+    assert calls == [str(shared), str(own)] and own.is_dir()
+    assert f"the model cache {shared} is read-only" in capsys.readouterr().out
+    monkeypatch.setattr("xai_helpers.course.lab.os.access", lambda path, mode: True)
+    with pytest.raises(PermissionError):
+        lab._trained(train, "plain", cache_dir=str(shared))

@@ -6,6 +6,7 @@ the notebooks use at this profile) or are trained on the spot with the study's r
 """
 from __future__ import annotations
 
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ GAN_RUNS = {"run A": (1.0, 1.0), "run B": (2e4, 2e4), "run C": (10.0, 0.1)}
 #: models, so a class could not pool its ratings of the same maps (assignment 7) and the answer key's numbers were
 #: one machine's. One thread is what every machine has; the models take seconds to train.
 TRAINING_THREADS = 1
+#: The environment variable naming a student's own model cache (:func:`own_cache_dir`).
+OWN_CACHE_ENV = "XAI_OWN_CACHE_DIR"
 
 
 @contextmanager
@@ -53,6 +56,14 @@ def training_threads():
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def own_cache_dir() -> Path:
+    """Where a student's models go when the class's cache is read-only: ``$XAI_OWN_CACHE_DIR``, else
+    ``~/.cache/xai-course``."""
+    path = Path(os.environ.get(OWN_CACHE_ENV) or Path.home() / ".cache" / "xai-course")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _frozen(model: nn.Module) -> nn.Module:
@@ -87,14 +98,29 @@ class Lab:
         """Notebook 01's classifier ``arch`` at this profile, in eval mode (cached; trained on first use)."""
         if arch not in self.models:
             started = time.perf_counter()
-            with training_threads():
-                trained = train_classifier(arch, self.data, **self._classifier_settings())
+            trained = self._trained(train_classifier, arch, self.data, **self._classifier_settings())
             model = _frozen(trained.model)
             acc = (predict_logits(model, self.data.test_x).argmax(1) == self.data.test_y).float().mean().item()
             print(f"{arch} CNN {trained.key}: test accuracy {acc:.3f} "
                   f"({'from the cache' if trained.from_cache else 'trained'}, {time.perf_counter() - started:.1f} s)")
             self.models[arch], self.keys[arch] = model, trained.key
         return self.models[arch]
+
+    def _trained(self, train, *args, cache_dir, **settings):
+        """``train(*args, cache_dir=..., **settings)`` with :data:`TRAINING_THREADS`. A model missing from a
+        read-only cache (a JupyterHub's, built once for the class) is trained into the student's own,
+        :func:`own_cache_dir`: loading from a cache takes no lock, training does, so only a missing model meets
+        the read-only folder. The model is the same either way: training is deterministic."""
+        with training_threads():
+            try:
+                return train(*args, cache_dir=cache_dir, **settings)
+            except PermissionError:
+                if os.access(cache_dir, os.W_OK):
+                    raise
+            own = own_cache_dir()
+            print(f"[course] the model cache {cache_dir} is read-only and lacks this model: it is trained into, or "
+                  f"loaded from, your own cache, {own}")
+            return train(*args, cache_dir=str(own), **settings)
 
     def _classifier_settings(self) -> dict:
         return classifier_settings(self.config, seed=self.seed, device=self.device, cache_dir=self.cache_path)
@@ -129,8 +155,8 @@ class Lab:
         if "shortcut" not in self.loaded:
             started = time.perf_counter()
             shortcut_class, patch = resolve_shortcut(self.data)
-            with training_threads():
-                trained, _ = train_shortcut_model(self.data, shortcut_class, patch, **self._classifier_settings())
+            trained, _ = self._trained(train_shortcut_model, self.data, shortcut_class, patch,
+                                       **self._classifier_settings())
             model = _frozen(trained.model)
             images, boxes = patched_test_set(self.data, patch)
             others = self.data.test_y != shortcut_class
@@ -152,9 +178,8 @@ class Lab:
             started = time.perf_counter()
             target_class, _ = resolve_shortcut(self.data)
             size = relative_size(self.data.image_shape[-1], PATTERN_SHARE)
-            with training_threads():
-                trained = train_classifier("plain", planted_concept_dataset(self.data, target_class, 1.0, size),
-                                           **self._classifier_settings())
+            planted = planted_concept_dataset(self.data, target_class, 1.0, size)
+            trained = self._trained(train_classifier, "plain", planted, **self._classifier_settings())
             model = _frozen(trained.model)
             patched, _ = patched_test_set(self.data, size)
             others = self.data.test_y != target_class
@@ -195,8 +220,7 @@ class Lab:
             settings = gan_settings(self.config, conditional=False, seed=self.seed, device=self.device,
                                     cache_dir=self.cache_path)
             settings.update(lr_g=settings["lr_g"] * g_factor, lr_d=settings["lr_d"] * d_factor, progress="none")
-            with training_threads():
-                gan = train_gan(self.data, **settings)
+            gan = self._trained(train_gan, self.data, **settings)
             samples, _ = generate(gan.generator, self.config["fid_samples"], self.seed)
             self.loaded[("gan", name)] = SimpleNamespace(history=history_frame(gan.history),
                                                          generator=gan.generator.eval(), samples=samples)
@@ -231,8 +255,8 @@ class Lab:
         if ("capstone", student_id) not in self.loaded:
             started = time.perf_counter()
             shortcut = shortcut_for(student_id, self.data)
-            with training_threads():
-                trained = train_classifier("plain", backdoored(self.data, shortcut), **self._classifier_settings())
+            trained = self._trained(train_classifier, "plain", backdoored(self.data, shortcut),
+                                    **self._classifier_settings())
             model = _frozen(trained.model)
             audit_x, audit_y, _ = audit_set(self.data, shortcut)
             self.loaded[("capstone", student_id)] = SimpleNamespace(model=model, audit_x=audit_x, audit_y=audit_y,
