@@ -2,12 +2,15 @@
 run, and a number the run did not print is named and marked."""
 from __future__ import annotations
 
+import re
+
 import nbformat
 import pytest
 
-from xai_helpers.course.answer_key import ANSWER_KEY, key_notebook, locate, quoted
+from xai_helpers.course.answer_key import ANSWER_KEY, key_notebook, locate, quoted, unreadable_quotes
 from xai_helpers.course.build import build_assignment
 from xai_helpers.course.instructor_pack import PACK_FOLDER
+from xai_helpers.course.masters import Question
 
 from .tiny_master import tiny_master
 
@@ -29,6 +32,13 @@ def _printing(*texts: str) -> list:
     ("0.00069", "p = 6.9e-04 -> significant", True),
     ("198", "accuracy 0.802 on 1000 images (198 errors)", True),
     ("197", "accuracy 0.802 on 1000 images (198 errors)", False),
+    ("1", "confidence 0.99", False),                   # a whole-number quote is that whole number as printed
+    ("0 %", "profile course, seed 0", False),           # a printed whole number is never read as a fraction
+    ("0.0 %", "IG from the black baseline: 0.0% of |attribution|", True),
+    ("0.64", "share 0.635", True),                      # half up: 0.635 is 0.64, not also 0.63
+    ("0.63", "share 0.635", False),
+    ("1024", "n_samples    16    64    256   1,024", True),
+    ("-0.5", "rho = -0.50", True),
 ])
 def test_a_quote_is_found_where_a_printed_number_rounds_to_it_in_its_unit(quote, printed, found):
     assert (locate(quote, _printing(printed)).cell is not None) is found
@@ -39,6 +49,18 @@ def test_a_quote_is_looked_up_back_from_the_answer_first_then_after_it():
     assert locate("0.5", cells, at=2).cell == 2   # an answer after both quotes the nearer one
     assert locate("0.5", cells, at=0).cell == 1   # a prediction before both: the first after it
     assert locate("0.7", cells).cell is None
+
+
+def test_a_prediction_is_checked_against_the_run_after_it_first():
+    cells = _printing("seed 0 set-up: 0.5", "the computation it predicts: 0.5")
+    assert locate("0.5", cells, at=1).cell == 1
+    assert locate("0.5", cells, at=1, ahead_first=True).cell == 2
+
+
+def test_a_code_span_that_looks_like_a_number_but_cannot_be_looked_up_is_refused_by_name():
+    question = Question("q2", 1.0, True, solution="n = `1,024` samples, p = `6.9e-04`, `0.13` and `n_samples=16`")
+    problems = unreadable_quotes(question)
+    assert len(problems) == 2 and "`1,024`" in problems[0] and "`6.9e-04`" in problems[1]
 
 
 def test_only_code_spans_holding_a_number_are_quotes():
@@ -67,7 +89,7 @@ def test_the_build_shows_where_the_run_printed_each_quote_and_keeps_the_key_with
     dist = tmp_path / "dist"
     build_assignment("01_gradients", dist, course_dir=tmp_path / "course")
     pack = (dist / PACK_FOLDER / "01_gradients.md").read_text()
-    assert "- `0.63`: cell 2, `share on the patch: 0.634`" in pack
+    assert re.search(r"^- `0.63`: cell 2 \(\[\d+\] in JupyterLab\), `share on the patch: 0.634`$", pack, flags=re.M)
     figure = dist / PACK_FOLDER / "01_gradients" / "cell-2-1.png"
     assert figure.read_bytes().startswith(b"\x89PNG") and "(01_gradients/cell-2-1.png)" in pack
     key = nbformat.read(dist / PACK_FOLDER / "01_gradients" / ANSWER_KEY, as_version=4)
@@ -88,7 +110,7 @@ def test_a_model_answer_quoting_a_number_the_run_did_not_print_is_named_and_mark
     assert "- `0.64`: **not printed by this run**" in pack
 
 
-def test_of_several_numbers_in_a_cell_that_round_to_the_quote_the_closest_is_shown():
+def test_of_the_numbers_in_a_cell_the_one_that_rounds_to_the_quote_is_shown():
     cell = v4.new_code_cell("", outputs=[v4.new_output("stream", name="stdout",
                                                        text="IG, randomised 0.065\nocclusion, randomised 0.057\n")])
     assert locate("0.06", [cell]).line == "occlusion, randomised 0.057"

@@ -231,7 +231,8 @@ def test_the_answer_key_shows_where_the_run_printed_every_number_a_model_answer_
     assert any(cell.get("outputs") for cell in key.cells if cell.cell_type == "code")
     for q in (q for q in read_master(master_path(name)) if q.manual):
         for number in quoted(q.solution):
-            assert re.search(rf"^- `{re.escape(number)}`: cell \d+, `", pack, flags=re.M), (q.name, number)
+            assert re.search(rf"^- `{re.escape(number)}`: cell \d+ \(\[\d+\] in JupyterLab\), `", pack, flags=re.M), \
+                (q.name, number)
     for figure in re.findall(r"!\[[^]]*\]\(([^)]+)\)", pack):
         assert (dist / PACK_FOLDER / figure).read_bytes().startswith(b"\x89PNG")
 

@@ -51,6 +51,8 @@ def test_after_the_deadline_each_student_gets_a_page_with_their_points_and_messa
 def test_a_deadline_must_be_a_date_and_time_and_the_folder_graded(graded, tmp_path):
     with pytest.raises(ValueError, match=r"deadline '20 December' is not a date and time: expected ISO 8601"):
         parse_deadline("20 December")
+    with pytest.raises(ValueError, match=r"deadline '2026-12-20' has no time: give it, such as 2026-12-20T23:59"):
+        parse_deadline("2026-12-20")  # would release at the day's first minute
     assert parse_deadline("2026-12-20T23:59").tzinfo is not None  # a local time, made comparable
     with pytest.raises(ValueError, match="assignment '09_extra' is not allowed"):
         release_feedback("09_extra", graded, DEADLINE, now=DEADLINE + timedelta(days=1))
@@ -65,3 +67,27 @@ def test_the_command_refuses_before_the_deadline_and_releases_after_it(graded):
     assert not (graded / RELEASE_FOLDER).exists()
     late = subprocess.run(command + ["2000-01-01T00:00"], capture_output=True, text=True)
     assert late.returncode == 0 and "3 feedback pages" in late.stdout, late.stderr
+
+
+def test_release_replaces_only_a_folder_of_its_own(graded):
+    after = DEADLINE + timedelta(minutes=1)
+    release_feedback(NAME, graded, DEADLINE, now=after)
+    release_feedback(NAME, graded, DEADLINE, now=after)  # again: its own folder, replaced whole
+    with pytest.raises(ValueError, match=r"submissions exists and was not written by release"):
+        release_feedback(NAME, graded, DEADLINE, out=graded, now=after)  # --out the submissions folder
+    assert (graded / "scores.csv").is_file() and (graded / "feedback" / "b.json").is_file()
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda folder: (folder / "feedback" / "b.json").unlink(), r"no whole grading record .* for b\.ipynb"),
+    (lambda folder: (folder / "feedback" / "a.json").write_text('{"q2": ["old format"]}'), r"for a\.ipynb: grade"),
+    (lambda folder: (folder / "scores.csv").write_text((folder / "scores.csv").read_text().replace("s002", "s001")),
+     r"'s001' has several submissions"),
+    (lambda folder: (folder / "scores.csv").write_text((folder / "scores.csv").read_text().replace("s002", "../s2")),
+     r"'\.\./s2' is not a file name"),
+])
+def test_a_record_that_cannot_give_each_student_one_whole_page_is_refused_by_name(graded, change, problem):
+    change(graded)
+    with pytest.raises(ValueError, match=problem):
+        release_feedback(NAME, graded, DEADLINE, now=DEADLINE + timedelta(minutes=1))
+    assert not (graded / RELEASE_FOLDER).exists()

@@ -1,4 +1,5 @@
 """What an assignment starts with, and the figures of a student's (possibly unanswered) work."""
+import errno
 import json
 
 import matplotlib
@@ -70,12 +71,12 @@ def test_a_model_missing_from_a_read_only_cache_is_trained_into_the_students_own
     shared, own = tmp_path / "shared", tmp_path / "own"
     shared.mkdir()
     monkeypatch.setenv("XAI_OWN_CACHE_DIR", str(own))
-    calls = []
+    calls, raised = [], [PermissionError(errno.EACCES, "Permission denied", str(shared / ".classifier-x.lock"))]
 
     def train(arch, cache_dir):
         calls.append(cache_dir)
         if cache_dir == str(shared):
-            raise PermissionError(13, "Permission denied", str(shared / ".classifier-x.lock"))
+            raise raised[0]
         return arch
 
     lab = start_assignment("01_gradients", seed=0)
@@ -83,6 +84,12 @@ def test_a_model_missing_from_a_read_only_cache_is_trained_into_the_students_own
     assert lab._trained(train, "plain", cache_dir=str(shared)) == "plain"
     assert calls == [str(shared), str(own)] and own.is_dir()
     assert f"the model cache {shared} is read-only" in capsys.readouterr().out
-    monkeypatch.setattr("xai_helpers.course.lab.os.access", lambda path, mode: True)
+    raised[0] = OSError(errno.EROFS, "Read-only file system", str(shared / ".classifier-x.lock"))  # a :ro mount
+    assert lab._trained(train, "plain", cache_dir=str(shared)) == "plain" and calls[-1] == str(own)
+    raised[0] = OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(OSError, match="No space left"):
+        lab._trained(train, "plain", cache_dir=str(shared))
+    raised[0] = PermissionError(errno.EACCES, "Permission denied")
+    monkeypatch.setattr("xai_helpers.course.lab.os.access", lambda path, mode: True)  # writable: not hidden
     with pytest.raises(PermissionError):
         lab._trained(train, "plain", cache_dir=str(shared))

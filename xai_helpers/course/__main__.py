@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from .build import DIST_DIR, build_course
 from .feedback import RELEASE_FOLDER, parse_deadline, release_feedback
@@ -68,7 +69,7 @@ def main(argv=None) -> int:
             print(f"Student notebooks: {args.dist}/student/  autograders: {args.dist}/autograder/")
         elif args.command == "release":
             pages = release_feedback(args.name, args.folder, parse_deadline(args.deadline), out=args.out)
-            print(f"{len(pages)} feedback pages in {pages[0].parent if pages else args.out}: hand them out")
+            print(f"{len(pages)} feedback pages in {args.out or Path(args.folder) / RELEASE_FOLDER}: hand them out")
         elif args.command == "written":
             table = collect_written(args.name, args.folder, roster=args.roster)
             print(f"{len(table)} submissions; written answers per question in {args.folder}/written/")

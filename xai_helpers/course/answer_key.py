@@ -1,19 +1,20 @@
 """The answer key of an assignment: its solutions as the build ran them (seed 0), and where in that run each number a
 model answer quotes was printed.
 
-A model answer quotes a number from the run as a Markdown code span (`` `0.63` ``, `` `98 %` ``, `` `179` ``); every
-other number in it (a sample size, a year, a prediction) is prose. The build keeps the notebook otter executed to
-check the solutions (``otter_kernels.EXECUTED_ENV``), reduced to the autograder notebook's own cells, and looks each
-quoted number up in the run's text outputs. A quoted number the run did not print (a model answer gone stale, or
-another machine's floats: the course's models are trained with one thread everywhere, but other processors and
-library versions round differently) is named on the terminal and marked in the instructor's pack, next to the run
-that shows this build's value; the course's tests require every quote to be found. Without this, the numbers the
-model answers assert were checked by nothing.
+A model answer quotes a number from the run as a Markdown code span (`` `0.63` ``, `` `98 %` ``, `` `179` ``); a
+number it states without one (a sample size it chose, a year, a prediction's guess) is not looked up. The build
+keeps the notebook otter executed to check the solutions (``otter_kernels.EXECUTED_ENV``), reduced to the autograder
+notebook's own cells, and looks each quoted number up in the run's text outputs. A quoted number the run did not
+print (a model answer gone stale, or another machine's floats: the course's models are trained with one thread
+everywhere, but other processors and library versions may round differently) is named on the terminal and marked
+in the instructor's pack, next to the run that shows this build's value; the course's tests require every quote to
+be found. Without this, the numbers the model answers assert were checked by nothing.
 """
 from __future__ import annotations
 
 import base64
 import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,13 +22,18 @@ import nbformat
 
 from .masters import Question
 
+#: The first letter of a prediction's name (``p1``): its model answer is checked against the run after it first.
+PREDICTION_PREFIX = "p"
+
 #: Under course/dist/instructor/NAME/: the notebook otter ran to check the solutions, with its outputs.
 ANSWER_KEY = "answer-key.ipynb"
 SOLUTION_TAG = "otter_assign_solution_cell"
 #: A number quoted from the run in a model answer: a code span holding a number, with an optional percent sign.
 _QUOTED = re.compile(r"`(-?\d+(?:\.\d+)?)(\s?%)?`")
-#: A number in an output line (a percent sign after it, with or without a space, makes it a percentage).
-_PRINTED = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?:\s?%)?")
+#: A code span that looks like a number: one the pattern above cannot read (``1,024``, ``6.9e-04``) is refused.
+_NUMBERISH = re.compile(r"`([-+]?[\d.,]*\d[\d.,]*(?:[eE][-+]?\d+)?\s?%?)`")
+#: A number in an output line, ``1,024`` read as one number; a percent sign after it makes it a percentage.
+_PRINTED = re.compile(r"(?<![\w.,])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?(?:\s?%)?")
 
 _OTTER_LOG = re.compile(r"\[(DEBUG|INFO) otter\.")
 
@@ -38,6 +44,7 @@ class Quote:
     text: str
     cell: int | None = None  # the key's cell number (from 1) whose output shows it; None: not printed by the run
     line: str = ""
+    count: int | None = None  # that cell's execution count in the run (JupyterLab's ``[n]``)
 
 
 @dataclass
@@ -52,11 +59,11 @@ def key_notebook(executed: nbformat.NotebookNode, autograder: nbformat.NotebookN
     """The autograder notebook's cells with the outputs they had in ``executed``. otter's grading adds cells of its
     own (told apart by their ids), puts ``SEED = ...`` at the top of every code cell and logs each check at debug
     level: the key keeps the cells as written and drops otter's log lines."""
-    ran = {cell.get("id"): cell for cell in executed.cells}
+    ran = {cell.get("id"): cell for cell in executed.cells if cell.get("id")}
     key = nbformat.v4.new_notebook(metadata=autograder.metadata)
     for cell in autograder.cells:
         cell = nbformat.from_dict(dict(cell))
-        if cell.cell_type == "code" and cell.get("id") in ran:
+        if cell.cell_type == "code" and cell.get("id") and cell.get("id") in ran:
             cell.outputs = [_without_otter_log(output) for output in ran[cell.id].get("outputs", [])]
             cell.execution_count = ran[cell.id].get("execution_count")
         key.cells.append(cell)
@@ -68,32 +75,55 @@ def quoted(answer: str) -> list[str]:
     return [number + (percent or "") for number, percent in _QUOTED.findall(answer)]
 
 
-def locate(quote: str, cells: list, at: int | None = None) -> Quote:
-    """``quote`` looked up in the text outputs of ``cells``: found where a printed number rounds to it at its own
-    precision, read in the quote's unit (``98 %`` matches a printed ``0.981``, ``0.06`` a printed ``6 %``), the
-    closest such number in the first cell that has one. The search starts at cell ``at`` (the model answer's place) and goes back to the first cell, then on from ``at``:
-    an answer quotes what it has just seen, a prediction what comes after it."""
+def unreadable_quotes(question: Question) -> list[str]:
+    """Code spans of a written question's model answer that look like numbers but cannot be looked up (``1,024``,
+    ``6.9e-04``): the build refuses them by name before anything runs."""
+    if not question.manual:
+        return []
+    return [f"{question.name}: the model answer's `{span}` is not a number the answer key can look up: write it as "
+            "a plain decimal (`1024`, `0.00069`), with ` %` for a percentage"
+            for span in _NUMBERISH.findall(question.solution) if not _QUOTED.fullmatch(f"`{span}`")]
+
+
+def locate(quote: str, cells: list, at: int | None = None, *, ahead_first: bool = False) -> Quote:
+    """``quote`` looked up in the text outputs of ``cells``: found where a printed number rounds to it at the
+    quote's precision (half up), read in the quote's unit (``98 %`` matches a printed ``0.981``, ``0.06`` a printed
+    ``6 %``); a whole-number quote (``179``) matches only that whole number as printed. ``at`` is the index of the
+    model answer's cell: the search goes back from the cell before it to the first, then on from it (an answer
+    quotes what it has just seen), or the other way round with ``ahead_first`` (a prediction, checked by what comes
+    after it). The last matching line of the first cell that has one is shown (a cell prints its result last)."""
     at = len(cells) if at is None else at
-    percent = quote.endswith("%")
-    value = float(quote.rstrip(" %"))
-    tolerance = 0.5 * 10 ** -len(quote.rstrip(" %").partition(".")[2]) + 1e-9 * max(1.0, abs(value))
-    for index in [*range(at - 1, -1, -1), *range(at, len(cells))]:
-        matches = []  # (distance, -line number, line) of this cell's printed numbers that round to the quote
-        for number, line in enumerate(_output_lines(cells[index])):
-            for printed in _PRINTED.findall(line):
-                shown = float(printed.rstrip(" %"))
-                if printed.endswith("%") != percent:  # compare in the quote's unit
-                    shown = shown * 100 if percent else shown / 100
-                if abs(shown - value) <= tolerance:
-                    matches.append((abs(shown - value), -number, line.strip()))
-        if matches:  # the closest value; of equals the last line (a cell prints its result last)
-            return Quote(quote, index + 1, min(matches)[2])
+    behind, ahead = list(range(at - 1, -1, -1)), list(range(at, len(cells)))
+    for index in (ahead + behind if ahead_first else behind + ahead):
+        lines = [line.strip() for line in _output_lines(cells[index])
+                 if any(_rounds_to(printed, quote) for printed in _PRINTED.findall(line))]
+        if lines:
+            return Quote(quote, index + 1, lines[-1], cells[index].get("execution_count"))
     return Quote(quote)
+
+
+def _rounds_to(printed: str, quote: str) -> bool:
+    """Whether ``printed`` (``0.9800000190734863``, ``6 %``, ``6.9e-04``, ``1,024``), read in ``quote``'s unit, is
+    ``quote`` at its precision. A printed whole number is never read as a fraction (``seed 0`` is no ``0 %``)."""
+    percent, shown_percent = quote.endswith("%"), printed.endswith("%")
+    wanted = Decimal(quote.rstrip(" %"))
+    shown = Decimal(printed.rstrip(" %").replace(",", ""))
+    whole = not re.search(r"[.eE]", printed.rstrip(" %"))
+    if percent != shown_percent:
+        if whole and not shown_percent:
+            return False
+        shown = shown.scaleb(2) if percent else shown.scaleb(-2)
+    if "." not in quote and not percent:
+        return whole and shown == wanted
+    try:
+        return shown.quantize(Decimal(1).scaleb(wanted.as_tuple().exponent), rounding=ROUND_HALF_UP) == wanted
+    except InvalidOperation:  # more digits than a Decimal holds: far from any quote
+        return False
 
 
 def written_keys(questions: list[Question], key: nbformat.NotebookNode) -> list[WrittenKey]:
     """For each written question, in order: its quotes looked up in the run's outputs (:func:`locate`, from its
-    model answer's place), and the figures of the cells between the previous written
+    model answer's place, ahead first for a prediction), and the figures of the cells between the previous written
     question's model answer and its own."""
     answers = [k for k, cell in enumerate(key.cells)
                if cell.cell_type == "markdown" and SOLUTION_TAG in cell.metadata.get("tags", [])]
@@ -103,7 +133,9 @@ def written_keys(questions: list[Question], key: nbformat.NotebookNode) -> list[
                          f"{len(written)} written questions")
     keys, start = [], 0
     for question, end in zip(written, answers):
-        keys.append(WrittenKey(question.name, [locate(q, key.cells, end) for q in quoted(question.solution)],
+        ahead_first = question.name.startswith(PREDICTION_PREFIX)
+        quotes = [locate(q, key.cells, end, ahead_first=ahead_first) for q in quoted(question.solution)]
+        keys.append(WrittenKey(question.name, quotes,
                                [(k + 1, png) for k in range(start, end) for png in _pngs(key.cells[k])]))
         start = end
     return keys

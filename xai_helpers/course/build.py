@@ -21,7 +21,8 @@ import nbformat
 import pandas as pd
 
 from ..study import REPO_ROOT, RESULT_PATHS, git_sha
-from .answer_key import ANSWER_KEY, key_notebook, quote_problems, write_figures, written_keys
+from .answer_key import (ANSWER_KEY, key_notebook, quote_problems, unreadable_quotes, write_figures,
+                         written_keys)
 from .hidden_tests import FREEZE_ENV, FROZEN_FILE
 from .instructor_pack import PACK_FOLDER, instructor_pack
 from .lab import ASSIGNMENTS
@@ -62,7 +63,7 @@ def build_assignment(name: str, dist: Path = DIST_DIR, *, course_dir: Path = COU
     if not master.is_file():
         raise FileNotFoundError(f"no master notebook for {name}: expected {master}")
     questions = read_master(master)
-    problems = [problem for question in questions for problem in rubric_problems(question)]
+    problems = [problem for q in questions for problem in (*rubric_problems(q), *unreadable_quotes(q))]
     if problems:
         raise ValueError(f"{name}'s master ({master}) cannot be built: " + "; ".join(problems))
     # The commit the autograder is built from (its hidden tests and the study code they call): a grade can be
@@ -96,13 +97,7 @@ def build_assignment(name: str, dist: Path = DIST_DIR, *, course_dir: Path = COU
         zips = list(Path(scratch, "autograder").glob("*.zip"))
         if len(zips) != 1:
             raise RuntimeError(f"otter assign wrote {len(zips)} autograder zips for {name}; expected 1 (log: {log})")
-        key = key_notebook(nbformat.read(executed, as_version=4),
-                           nbformat.read(Path(scratch, "autograder", master.name), as_version=4))
-        keys = written_keys(questions, key)
-        stale = quote_problems(name, keys)
-        if stale:  # another machine's floats, or a model answer gone stale: the pack marks each, the key has the run
-            print(f"[course] warning: {len(stale)} number(s) that {name}'s model answers quote were not printed by "
-                  f"this build's run; the instructor's pack marks them: " + "; ".join(stale), file=sys.stderr, flush=True)
+        key, keys, stale = _answer_key(name, questions, executed, Path(scratch, "autograder", master.name))
         zip_path = zips[0].rename(Path(scratch, "autograder", f"{name}-autograder.zip"))  # a stable name
         if frozen.is_file():
             with zipfile.ZipFile(zip_path, "a") as archive:  # files/ goes next to each graded submission
@@ -113,23 +108,41 @@ def build_assignment(name: str, dist: Path = DIST_DIR, *, course_dir: Path = COU
                 shutil.rmtree(target)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(Path(scratch, part)), target)
-    pack = dist / PACK_FOLDER / f"{name}.md"
-    folder = pack.with_suffix("")  # the answer key's notebook and figures, next to the pack that shows them
-    if folder.exists():
-        shutil.rmtree(folder)
-    figures = {cell: path.relative_to(pack.parent) for cell, path in write_figures(keys, folder).items()}
-    nbformat.write(key, folder / ANSWER_KEY)
-    pack.write_text(instructor_pack(name, questions, commit, keys, figures))
+    _write_pack(dist / PACK_FOLDER / f"{name}.md", name, questions, commit, key, keys)
     return {"assignment": name, "seconds": round(seconds, 1), "commit": commit,
             "student_notebook": str((dist / "student" / name / f"{name}.ipynb").relative_to(dist)),
             "autograder_zip": str(autograder_zip(name, dist).relative_to(dist)), "unprinted_quotes": len(stale)}
 
 
+def _answer_key(name: str, questions, executed: Path, autograder: Path):
+    """The answer key (the run of the solutions otter made, as the autograder notebook's cells), each written
+    question's part of it, and the quotes the run did not print (named on the terminal: another machine's floats,
+    or a model answer gone stale; the pack marks each)."""
+    key = key_notebook(nbformat.read(executed, as_version=4), nbformat.read(autograder, as_version=4))
+    keys = written_keys(questions, key)
+    stale = quote_problems(name, keys)
+    if stale:
+        print(f"[course] warning: {len(stale)} number(s) that {name}'s model answers quote were not printed by this "
+              "build's run; the instructor's pack marks them: " + "; ".join(stale), file=sys.stderr, flush=True)
+    return key, keys, stale
+
+
+def _write_pack(pack: Path, name: str, questions, commit: str, key, keys) -> None:
+    """The instructor's pack, with the answer key's notebook and figures in a folder of the same name beside it."""
+    folder = pack.with_suffix("")
+    if folder.exists():
+        shutil.rmtree(folder)
+    figures = {cell: path.relative_to(pack.parent) for cell, path in write_figures(keys, folder).items()}
+    nbformat.write(key, folder / ANSWER_KEY)
+    pack.write_text(instructor_pack(name, questions, commit, keys, figures))
+
+
 def build_course(names=None, dist: Path = DIST_DIR, *, course_dir: Path = COURSE_DIR, fresh_cache: bool = False,
                  cache_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """Build ``names`` (default: every assignment with a master) into ``dist``; returns the build table, also
-    merged into ``dist/build.csv`` (one row per assignment ever built there, with the commit it was built from). ``fresh_cache`` gives each assignment its own empty model cache, so that its
-    time is the time from an empty cache (the ``course`` profile's budget: 2 minutes)."""
+    merged into ``dist/build.csv`` (one row per assignment ever built there, with the commit it was built from).
+    ``fresh_cache`` gives each assignment its own empty model cache, so that its time is the time from an empty
+    cache (the ``course`` profile's budget: 2 minutes)."""
     names = list(names) if names else available(course_dir)
     for name in names:
         master_path(name, course_dir)  # refuses unknown names before anything runs

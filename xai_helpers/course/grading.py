@@ -61,8 +61,8 @@ def grade_folder(name: str, submissions: str | Path, *, dist: Path = DIST_DIR, o
     per question, total, possible, percent, seconds and ``error``, empty when it was graded) in name order, and
     writes it to ``out`` (default ``<submissions>/scores.csv``), with each graded submission's points per question
     and failed tests' messages in ``<submissions>/feedback/<submission>.json`` (``{"possible": {question: points},
-    "failed": {question: [message, ...]}}``: for the instructor until ``release``, as they quote hidden inputs). A submission that could not be graded has no scores and says
-    why in ``error``; see :func:`failed`.
+    "failed": {question: [message, ...]}}``: for the instructor until ``release``, as they quote hidden inputs). A
+    submission that could not be graded has no scores and says why in ``error``; see :func:`failed`.
 
     ``roster``: a CSV with the columns ``student`` and ``file`` (a submission's file name): the scores name the
     student; without it a submission's student is its file name without ``.ipynb``.

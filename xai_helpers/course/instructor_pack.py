@@ -3,6 +3,7 @@
 model answer and rubric, with the commands that grade a class. Never handed to students: it holds the answers."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from .answer_key import ANSWER_KEY, WrittenKey
@@ -12,7 +13,7 @@ from .masters import Question
 PACK_FOLDER = "instructor"
 
 
-def instructor_pack(name: str, questions: list[Question], commit: str, keys: list[WrittenKey] = (),
+def instructor_pack(name: str, questions: list[Question], commit: str, keys: Sequence[WrittenKey] = (),
                     figures: dict[tuple[int, int], Path] | None = None) -> str:
     """The pack of assignment ``name`` (its master read by :func:`~.masters.read_master`), as Markdown; with the
     answer key's ``keys`` (:func:`~.answer_key.written_keys`) and ``figures`` (``{(cell, k): path}`` relative to the
@@ -57,7 +58,7 @@ def _from_the_run(name: str, key: WrittenKey, figures: dict[tuple[int, int], Pat
     """The answer key's part for one written question: each quoted number with the output line that shows it, then
     the figures of the cells since the previous written question."""
     lines = [f"**From the seed-0 run** (`{name}/{ANSWER_KEY}`, cell numbers from 1)."]
-    lines += [f"- `{q.text}`: cell {q.cell}, `{q.line}`" if q.cell else
+    lines += [f"- `{q.text}`: cell {q.cell} ([{q.count}] in JupyterLab), `{q.line}`" if q.cell else
               f"- `{q.text}`: **not printed by this run** (the model answer was written from another run: read this "
               "run's value in the key)" for q in key.quotes] or ["- (the model answer quotes no number)"]
     cells = {cell for cell, _ in key.figures}

@@ -6,6 +6,7 @@ the notebooks use at this profile) or are trained on the spot with the study's r
 """
 from __future__ import annotations
 
+import errno
 import os
 import time
 from contextlib import contextmanager
@@ -45,6 +46,7 @@ GAN_RUNS = {"run A": (1.0, 1.0), "run B": (2e4, 2e4), "run C": (10.0, 0.1)}
 TRAINING_THREADS = 1
 #: The environment variable naming a student's own model cache (:func:`own_cache_dir`).
 OWN_CACHE_ENV = "XAI_OWN_CACHE_DIR"
+_READ_ONLY = {errno.EACCES, errno.EPERM, errno.EROFS}  # what making a lock file in a read-only cache raises
 
 
 @contextmanager
@@ -108,14 +110,15 @@ class Lab:
 
     def _trained(self, train, *args, cache_dir, **settings):
         """``train(*args, cache_dir=..., **settings)`` with :data:`TRAINING_THREADS`. A model missing from a
-        read-only cache (a JupyterHub's, built once for the class) is trained into the student's own,
-        :func:`own_cache_dir`: loading from a cache takes no lock, training does, so only a missing model meets
-        the read-only folder. The model is the same either way: training is deterministic."""
+        read-only cache (a JupyterHub's, built once for the class; a read-only mount) is trained into the student's
+        own, :func:`own_cache_dir`, and loaded from there later: loading from a cache takes no lock, training does,
+        so only a missing model meets the read-only folder. The model is the same either way: training is
+        deterministic."""
         with training_threads():
             try:
                 return train(*args, cache_dir=cache_dir, **settings)
-            except PermissionError:
-                if os.access(cache_dir, os.W_OK):
+            except OSError as error:  # PermissionError, or EROFS on a read-only mount
+                if error.errno not in _READ_ONLY or os.access(cache_dir, os.W_OK):
                     raise
             own = own_cache_dir()
             print(f"[course] the model cache {cache_dir} is read-only and lacks this model: it is trained into, or "
