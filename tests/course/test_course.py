@@ -147,7 +147,9 @@ def test_grading_the_untouched_student_version_and_prepared_wrong_answers(built,
         row = table.loc[submission]
         feedback = json.loads((wrong / "feedback" / submission.replace(".ipynb", ".json")).read_text())
         assert row[answer.question] < points[answer.question], answer
-        assert any(answer.message in m for m in feedback.get(answer.question, [])), (answer, feedback.get(answer.question))
+        failed = feedback["failed"].get(answer.question, [])
+        assert any(answer.message in m for m in failed), (answer, failed)
+        assert feedback["possible"][answer.question] == points[answer.question]
         for question in set(points) - {answer.question}:  # one mistake is charged once
             assert row[question] == points[question], (answer, question, row.to_dict())
 
