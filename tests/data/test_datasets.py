@@ -130,8 +130,8 @@ def test_imagefolder_reads_resizes_and_splits(tmp_path):
     with pytest.raises(FileNotFoundError, match="<class>"):
         load_dataset("imagefolder", tmp_path / "nope")
     (tmp_path / "one" / "cats").mkdir(parents=True)
-    (tmp_path / "one" / "cats" / "0.png").write_bytes(b"")
-    with pytest.raises(FileNotFoundError, match=r"holds 1 class folder\(s\) with files \(cats\)"):
+    Image.fromarray(np.full((20, 24, 3), 40, np.uint8)).save(tmp_path / "one" / "cats" / "0.png")
+    with pytest.raises(FileNotFoundError, match=r"holds 1 class folder\(s\) with images \(cats\)"):
         load_dataset("imagefolder", tmp_path / "one")
 
 

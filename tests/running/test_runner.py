@@ -1,6 +1,8 @@
 """The runner on tiny notebooks written by the tests: validation, failures, interruption, the run folder."""
 import json
 import os
+import re
+import shutil
 import signal
 import sys
 import threading
@@ -8,6 +10,7 @@ import threading
 import nbformat
 import pytest
 
+from image_files import image_folder
 from xai_helpers.running import notebook_parameters as NP
 from xai_helpers.running import runner
 
@@ -105,13 +108,30 @@ def test_an_imagefolder_without_its_images_is_refused_before_anything_runs(nbdir
     _notebook(nbdir / "01_data.ipynb", PARAMS + '\ndataset: str = "mnist5k"  # data\ndata_dir: str = ""  # folder',
               WRITE_METRICS)
     rc, _ = _run(nbdir, tmp_path, "--dataset", "imagefolder")
-    assert rc == 2 and "holds 0 class folder(s) with files" in capsys.readouterr().err
+    assert rc == 2 and "holds 0 class folder(s) with images" in capsys.readouterr().err
     assert not (tmp_path / "out").exists(), "nothing may be written for a refused run"
-    for name in ("a", "b"):
-        (tmp_path / "images" / name).mkdir(parents=True)
-        (tmp_path / "images" / name / "1.png").write_bytes(b"")
+    image_folder(tmp_path / "images")
     rc, out = _run(nbdir, tmp_path, "--dataset", "imagefolder", "--data-dir", str(tmp_path / "images"))
     assert rc == 0, out
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda root: shutil.rmtree(root / "b"), r"holds 1 class folder\(s\) with images \(a\)"),  # one class
+    (lambda root: [p.unlink() for p in root.rglob("*.png")], r"holds 0 class folder\(s\) with images"),  # empty
+    (lambda root: (root / "b" / "2.png").unlink(), r"class folder\(s\) with fewer than 3 images: b \(2\)"),
+    (lambda root: ((root / "a" / "3.png").write_bytes(b""), (root / "b" / "3.jpg").write_text("not an image")),
+     r"2 file\(s\) cannot be read as images: a/3\.png \(UnidentifiedImageError: .*; b/3\.jpg \("),
+])
+def test_an_imagefolder_that_cannot_make_a_data_set_is_refused_before_any_kernel(nbdir, tmp_path, capsys, damage,
+                                                                                  problem):
+    """Issue 35: a one-class folder ran to accuracy 1.0; an empty folder or a corrupt image was found only after a
+    kernel started, and one bad file stopped the data set. Refused before anything runs, every bad file named."""
+    _notebook(nbdir / "01_data.ipynb", PARAMS + '\ndataset: str = "mnist5k"  # data\ndata_dir: str = ""  # folder',
+              WRITE_METRICS)
+    damage(image_folder(tmp_path / "images"))
+    rc, _ = _run(nbdir, tmp_path, "--dataset", "imagefolder", "--data-dir", str(tmp_path / "images"))
+    assert rc == 2 and re.search(problem, capsys.readouterr().err)
+    assert not (tmp_path / "out").exists(), "nothing may be written for a refused run"
 
 
 def test_an_imagefolder_too_large_for_memory_is_refused_before_anything_runs(nbdir, tmp_path, capsys, monkeypatch):
@@ -120,10 +140,7 @@ def test_an_imagefolder_too_large_for_memory_is_refused_before_anything_runs(nbd
 
     _notebook(nbdir / "01_data.ipynb", PARAMS + '\ndataset: str = "mnist5k"  # data\ndata_dir: str = ""  # folder'
               '\nimage_size: int = 32  # side\nchannels: int = 3  # channels', WRITE_METRICS)
-    for name in ("a", "b"):
-        (tmp_path / "images" / name).mkdir(parents=True)
-        for i in range(3):
-            (tmp_path / "images" / name / f"{i}.png").write_bytes(b"")
+    image_folder(tmp_path / "images")
     monkeypatch.setattr(catalogue, "available_memory", lambda: 100_000)  # bytes: 6 images of 224 px need 3.6 MB
     rc, _ = _run(nbdir, tmp_path, "--dataset", "imagefolder", "--data-dir", str(tmp_path / "images"),
                  "-p", "image_size", "224")
@@ -134,10 +151,8 @@ def test_an_imagefolder_too_large_for_memory_is_refused_before_anything_runs(nbd
 def test_a_test_folder_is_checked_before_anything_runs_and_only_for_an_imagefolder(nbdir, tmp_path, capsys):
     _notebook(nbdir / "01_data.ipynb", PARAMS + '\ndataset: str = "mnist5k"  # data\ndata_dir: str = ""  # folder'
               '\ntest_dir: str = ""  # test folder', WRITE_METRICS)
-    for folder in ("images", "held_out"):
-        for name in ("a", "b"):
-            (tmp_path / folder / name).mkdir(parents=True)
-            (tmp_path / folder / name / "1.png").write_bytes(b"")
+    for folder in ("images", "held_out"):  # one image per class is enough when the test images are apart
+        image_folder(tmp_path / folder, per_class=1)
     rc, _ = _run(nbdir, tmp_path, "--test-dir", str(tmp_path / "held_out"))
     assert rc == 2 and "test_dir is for dataset imagefolder; mnist5k has its own test split" in capsys.readouterr().err
     rc, _ = _run(nbdir, tmp_path, "--dataset", "imagefolder", "--data-dir", str(tmp_path / "images"),
@@ -229,6 +244,10 @@ def test_unknown_notebook_and_bad_seeds_are_refused(nbdir, tmp_path, capsys):
     assert "available: 00_ok" in capsys.readouterr().err
     assert _run(nbdir, tmp_path, "--seeds", "1,x")[0] == 2
     assert "--seeds" in capsys.readouterr().err
+    for typo in ("0,,1", "0,1,", ",0"):  # read as 0,1 before: a typo ran other seeds than meant
+        assert _run(nbdir, tmp_path, "--seeds", typo)[0] == 2
+        assert f"--seeds '{typo}': expected comma-separated non-negative integers" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists(), "nothing written before a refusal"
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from image_files import write_png, write_undecodable_png
 from xai_helpers.running import job_graph as JG
 from xai_helpers.running import workflow as W
 
@@ -97,11 +98,11 @@ def test_check_config_normalises_what_snakemake_passes():
         W.check_config(dict(config, seeds=[0, 0]))
 
 
-def _two_classes(root):
-    """An imagefolder layout with a file in each of two class folders (what the preflight check looks at)."""
+def _two_classes(root, image=write_png):
+    """An imagefolder layout, three images in each of two class folders (what the preflight check asks)."""
     for name in ("a", "b"):
-        (root / name).mkdir(parents=True)
-        (root / name / "x.txt").write_text("not an image")
+        for k in range(3):
+            image(root / name / f"{k}.png")
     return root
 
 
@@ -129,9 +130,10 @@ def test_an_imagefolder_without_its_images_is_refused_before_any_job(tmp_path):
 
 
 def test_a_failing_job_names_its_notebook_and_cell(tmp_path):
-    """An imagefolder data set whose class folders hold no images: 01's job fails in the cell that loads it, and
-    Snakemake's output shows the runner's line naming notebook and cell, and the notebook's log."""
-    _two_classes(tmp_path / "no-images")
+    """An imagefolder data set whose images open but cannot be decoded (intact checksums, broken pixel data: what
+    the preflight check cannot see without decoding): 01's job fails in the cell that loads it, and Snakemake's
+    output shows the runner's line naming notebook and cell, and the notebook's log."""
+    _two_classes(tmp_path / "no-images", write_undecodable_png)
     target = f"{tmp_path}/out/imagefolder/seed-0/metrics/01_cnn_training.json"
     done = snakemake(tmp_path, "--profile", "workflow/profiles/local", target, config=_config(
         tmp_path, datasets="[imagefolder]", seeds="[0]", params=f"{{data_dir: {tmp_path / 'no-images'}}}"))

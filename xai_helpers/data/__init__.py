@@ -6,7 +6,8 @@ from ..lazy_exports import lazy_exports
 
 # Imported when first used: the runner reads the names of the data sets (.catalogue) without importing torch.
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    ".catalogue": ("DATASETS", "DIGIT_DATASETS", "check_imagefolder", "check_imagefolder_memory", "image_side"),
+    ".catalogue": ("DATASETS", "DIGIT_DATASETS", "MIN_IMAGES_PER_CLASS", "check_imagefolder", "check_imagefolder_memory",
+                   "image_side"),
     ".colour": ("colourise", "write_imagefolder"),
     ".datasets": ("ImageDataset", "SHAPES_FACTORS", "SHAPE_NAMES", "TrainStamps", "class_counts", "load_dataset",
                   "stratified_subset"),

@@ -14,20 +14,70 @@ DATASETS = tuple(NATIVE_SIDE)
 DIGIT_DATASETS = ("mnist5k", "mnist")
 
 
-def check_imagefolder(data_dir: str | Path | None) -> Path:
-    """The resolved folder of an ``imagefolder`` data set, refused unless it holds ``DIR/<class>/<file>`` for at
-    least two classes: what the runner and the workflow check before any notebook starts (the loader again)."""
+#: Images each class of an imagefolder needs without a test_dir: the test split keeps round(20 %) of each class, one
+#: image from 3 on, so that every class is both trained on and tested. A test_dir needs one per class.
+MIN_IMAGES_PER_CLASS = 3
+#: Unreadable files named in a refusal (the rest are counted).
+_NAMED = 20
+
+
+def check_imagefolder(data_dir: str | Path | None, min_per_class: int = MIN_IMAGES_PER_CLASS) -> Path:
+    """The resolved folder of an ``imagefolder`` data set, refused unless it holds ``DIR/<class>/<image>`` for at
+    least two classes, every class folder with ``min_per_class`` images or more and every image readable: what the
+    runner and the workflow check before any notebook starts (the loader again). An unreadable file is refused,
+    never skipped: a data set that silently loses images is another data set."""
     if data_dir in (None, ""):
         raise ValueError("data set 'imagefolder' needs data_dir (--data-dir DIR) holding DIR/<class>/<image>")
     root = Path(data_dir).expanduser().resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"imagefolder data_dir {root} does not exist; expected {root}/<class>/<image>")
-    classes = [d.name for d in sorted(root.iterdir()) if d.is_dir() and any(f.is_file() for f in d.iterdir())]
-    if len(classes) < 2:
-        raise FileNotFoundError(f"imagefolder data_dir {root} holds {len(classes)} class folder(s) with files "
-                                f"({', '.join(classes) or 'none'}); expected {root}/<class>/<image> for at least "
-                                f"two classes (pass the folder with --data-dir)")
+    images = {d.name: [f for f in sorted(d.iterdir()) if f.is_file() and f.suffix.lower() in IMAGE_ENDINGS]
+              for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")}
+    if sum(1 for files in images.values() if files) < 2:
+        raise FileNotFoundError(f"imagefolder data_dir {root} holds {sum(1 for f in images.values() if f)} class "
+                                f"folder(s) with images ({', '.join(c for c, f in images.items() if f) or 'none'}); "
+                                f"expected {root}/<class>/<image> for at least two classes (pass the folder with "
+                                f"--data-dir; images end in {', '.join(IMAGE_ENDINGS)})")
+    few = [f"{name} ({len(files)})" for name, files in images.items() if len(files) < min_per_class]
+    if few:
+        raise ValueError(f"imagefolder {root}: class folder(s) with fewer than {min_per_class} images: "
+                         f"{', '.join(few)}; every class needs {min_per_class} or more"
+                         + (" (its test split keeps 20 % of each class, one image from 3 on)" if min_per_class > 1
+                            else ""))
+    unreadable = _unreadable(root, tuple(f for files in images.values() for f in files))
+    if unreadable:
+        named = "; ".join(unreadable[:_NAMED]) + (f"; and {len(unreadable) - _NAMED} more" if len(unreadable) > _NAMED
+                                                  else "")
+        raise ValueError(f"imagefolder {root}: {len(unreadable)} file(s) cannot be read as images: {named}. Remove "
+                         "or replace them (they are not skipped: the data set would change without a word)")
     return root
+
+
+def _unreadable(root: Path, files: tuple[Path, ...]) -> list[str]:
+    """The files PIL cannot open and verify (an empty file, text named .jpg, a broken PNG), each with the reason.
+    Remembered by the files' sizes and times: the runner checks the folder once per notebook."""
+    key = (root, tuple((f, *_stamp(f)) for f in files))
+    if key not in _VERIFIED:
+        from PIL import Image, UnidentifiedImageError
+
+        found = []
+        for f in files:
+            try:
+                with Image.open(f) as image:
+                    image.verify()
+            except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+                found.append(f"{f.relative_to(root)} ({type(err).__name__}: {str(err).strip() or 'empty'})")
+        _VERIFIED.clear()
+        _VERIFIED[key] = found
+    return _VERIFIED[key]
+
+
+_VERIFIED: dict = {}
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
 
 
 def image_side(name: str, image_size: int) -> int:

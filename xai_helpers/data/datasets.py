@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .catalogue import DATASETS, NATIVE_SIDE, check_imagefolder, check_imagefolder_memory, image_side  # noqa: F401
+from .catalogue import (DATASETS, MIN_IMAGES_PER_CLASS, NATIVE_SIDE, check_imagefolder,  # noqa: F401
+                        check_imagefolder_memory, image_side)
 
 #: Seed of every split and subsample; deliberately not the study's seed.
 SPLIT_SEED = 0
@@ -235,7 +236,7 @@ def load_imagefolder(data_dir: str | Path | None = None, image_size: int = 32, c
     images would be scored on images it has seen otherwise. Output k is the k-th class folder in sorted order."""
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
-    root = check_imagefolder(data_dir)
+    root = check_imagefolder(data_dir, MIN_IMAGES_PER_CLASS if test_dir in (None, "") else 1)
     images, labels, classes = _decoded_folder(root, image_size, channels)
     info = {"source": "torchvision.datasets.ImageFolder", "root": str(root), "image_size": image_size,
             "channels": channels}
@@ -243,7 +244,7 @@ def load_imagefolder(data_dir: str | Path | None = None, image_size: int = 32, c
         train, test = stratified_split(labels.numpy(), 0.2)
         return ImageDataset("imagefolder", images[train].contiguous(), labels[train], images[test].contiguous(),
                             labels[test], classes, info={**info, "test_split": "20 % of data_dir per class"})
-    test_root = check_imagefolder(test_dir)
+    test_root = check_imagefolder(test_dir, 1)
     test_images, test_labels, test_classes = _decoded_folder(test_root, image_size, channels)
     if test_classes != classes:
         raise ValueError(f"test_dir {test_root} has the classes {', '.join(test_classes)}; data_dir {root} has "

@@ -72,10 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_seeds(args) -> list[int]:
     if args.seeds is None:
         return [args.seed if args.seed is not None else 0]
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    try:  # every item a number: "0,,1" or "0,1," is a typo, not the seeds 0 and 1
+        seeds = [int(s) for s in args.seeds.split(",")]
     except ValueError:
-        raise UsageError(f"--seeds {args.seeds!r}: expected comma-separated non-negative integers, e.g. 0,1,2")
+        raise UsageError(f"--seeds {args.seeds!r}: expected comma-separated non-negative integers, e.g. 0,1,2 "
+                         "(no empty item)") from None
     if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
         raise UsageError(f"--seeds {args.seeds!r}: expected distinct non-negative integers, e.g. 0,1,2")
     return seeds

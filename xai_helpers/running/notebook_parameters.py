@@ -10,7 +10,7 @@ import re
 
 import yaml
 
-from ..data import DATASETS, check_imagefolder, check_imagefolder_memory, image_side
+from ..data import DATASETS, MIN_IMAGES_PER_CLASS, check_imagefolder, check_imagefolder_memory, image_side
 from ..study import (MODEL_PARAMETERS, PROFILES, ParameterError, check_fits_image, check_values, model_spec,
                      resolve_config, resolve_data_dir)
 
@@ -136,8 +136,10 @@ def check_ranges(declared: dict[str, dict], options: dict, extra: dict[str, str]
                              "split")
         if values.get("dataset") == "imagefolder":  # the images must be there before any kernel starts
             try:
+                split = not values.get("test_dir")  # then data_dir's classes are split 80/20
                 for folder in [f for f in DATA_FOLDERS if values.get(f) or f == "data_dir"]:  # data_dir: or data/
-                    root = check_imagefolder(resolve_data_dir(values.get(folder, "")))
+                    minimum = MIN_IMAGES_PER_CLASS if folder == "data_dir" and split else 1
+                    root = check_imagefolder(resolve_data_dir(values.get(folder, "")), minimum)
                     check_imagefolder_memory(root, values.get("image_size", 32), values.get("channels", 3))
             except (ValueError, FileNotFoundError, MemoryError) as err:
                 raise UsageError(f"{nb}: {err}") from None
