@@ -1,5 +1,6 @@
 """Loading the classifier to explain from torchvision, a state dict, a factory or TorchScript, and refusing what does
 not fit the data (xai_helpers.cnn.model_sources)."""
+import re
 import sys
 import textwrap
 import warnings
@@ -121,8 +122,11 @@ def test_weights_files_must_be_plain_tensors(tmp_path, factory_module):
     data = _data()
     torch.save(_resnet(), tmp_path / "pickled_module.pt")  # the whole module: unpickling would run code
     with pytest.raises(ModelError, match=r"pickled_module.pt: not a plain state dict of tensors; "
-                                         r"torch.load\(weights_only=True\) refused it"):
+                                         r"torch.load\(weights_only=True\) refused it: it holds a pickled Python "
+                                         r"object \(torchvision.models.resnet.ResNet\).*torch.save\(model.state_dict"
+                                         r"\(\), path\)") as refused:
         load_supplied(model_spec("torchvision", "resnet18", str(tmp_path / "pickled_module.pt")), data)
+    assert not re.search(r"weights_only.{0,20}False|can still be loaded", str(refused.value))  # would run its code
     torch.save([torch.zeros(2)], tmp_path / "list.pt")
     with pytest.raises(ModelError, match="expected a state dict .* found list"):
         load_supplied(model_spec("torchvision", "resnet18", str(tmp_path / "list.pt")), data)

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from ..data import ImageDataset
-from ..study import REPO_ROOT, ModelSpec, resolve_device
+from ..study import REPO_ROOT, SAVE_ADVICE, ModelSpec, refusal, resolve_device
 from .captum_ready import ImageClassifier, make_captum_ready
 from .exported_programs import ExportError, check_any_batch, check_same_function, functional_nonlinearities, load_exported
 from .layer_detection import LayerChoice, choose_layers
@@ -50,9 +50,8 @@ def load_state_dict_file(path: str) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, EOFError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelError(f"model_weights {path}: not a plain state dict of tensors; torch.load(weights_only=True) "
-                         f"refused it ({first}). Save it with torch.save(model.state_dict(), path)") from None
+                         f"refused it: {refusal(err)}. Do not unpickle a file you did not make; {SAVE_ADVICE}") from None
     for key in ("state_dict", "model_state_dict"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             print(f"[model] {path}: using the state dict under {key!r}")

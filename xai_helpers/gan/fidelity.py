@@ -33,6 +33,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from ..study import SAVE_ADVICE, refusal
 from .feature_sites import INPUT_SUFFIX, capture_features, feature_module
 
 #: Our names for torch-fidelity's result keys (which keep Inception names whatever the extractor).
@@ -288,8 +289,8 @@ def inception_fid(fake01: torch.Tensor, real01: torch.Tensor, weights_path: str 
     try:  # torch-fidelity itself loads the file with weights_only=False, which would run any pickle in it
         torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise ValueError(f"{path} is not a plain state dict of tensors ({type(err).__name__}: {err}); refusing to "
-                         f"unpickle it") from None
+        raise ValueError(f"{path} is not a plain state dict of tensors ({refusal(err)}); refusing to unpickle it: "
+                         f"{SAVE_ADVICE}") from None
     with torch.random.fork_rng(devices=[]):
         import torch_fidelity
         result = torch_fidelity.calculate_metrics(

@@ -24,5 +24,6 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
                 "user_path", "write_json_atomic", "write_metrics"),
     ".run_layout": ("RUN_SUBDIRS", "log_file", "metrics_file", "seed_folder", "seed_folders"),
     ".run_records": ("cost_table", "job_records", "run_environment"),
+    ".safe_load": ("SAVE_ADVICE", "refusal"),
     ".session": ("Session", "start_notebook", "start_session"),
 })
