@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 
@@ -310,6 +311,35 @@ def test_an_interrupted_run_is_marked_incomplete_and_latest_stays(nbdir, tmp_pat
     assert [(r["notebook"], r["status"]) for r in status["notebooks"]] == [("01_slow", "interrupted"),
                                                                           ("02_never", "not run")]
     assert _children(os.getpid()) == [], "papermill or its kernel outlived the interrupted run"
+
+
+def test_a_run_killed_outright_is_called_interrupted_by_the_next_run_and_the_report(nbdir, tmp_path):
+    """Issue 35: after a SIGKILL nothing can record the end, and status.json said "running" for ever. The run
+    records its runner (host, pid, start time); a reader calls it interrupted once that process is gone, and the
+    next run records it so and says so."""
+    from xai_helpers.study import run_environment
+
+    _notebook(nbdir / "01_slow.ipynb", PARAMS, "print('[progress] sleeping', flush=True)\nimport time\ntime.sleep(120)")
+    proc = subprocess.Popen([sys.executable, "-m", "xai_helpers.running.runner", "--notebooks-dir", str(nbdir),
+                             "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache"), "--profile",
+                             "smoke", "--only", "01"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        for line in proc.stdout:
+            if "[progress] sleeping" in line:
+                break
+        (killed,) = (tmp_path / "out" / "runs").iterdir()
+        assert run_environment(killed).get("state", "running") == "running"  # its runner is alive
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the runner and its kernel, with no chance to record anything
+        proc.wait()
+    assert json.loads((killed / "status.json").read_text())["state"] == "running"
+    assert run_environment(killed)["state"] == "interrupted"
+    rc, out = _run(nbdir, tmp_path, "--only", "00")
+    assert rc == 0 and f"Earlier run {killed.name} was interrupted" in out
+    assert json.loads((killed / "status.json").read_text())["state"] == "interrupted"
+    assert json.loads((killed / "environment.json").read_text())["state"] == "interrupted"
+    assert (killed / "INCOMPLETE").exists()
 
 
 def test_several_seeds_get_one_folder_each(nbdir, tmp_path):

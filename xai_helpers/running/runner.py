@@ -18,14 +18,15 @@ instead of the run-wide ``status.json`` and ``environment.json``; it neither cre
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import sys
 import time
 from pathlib import Path
 
-from ..study import (DEFAULT_CACHE_DIR, REPO_ROOT, RUN_SUBDIRS, describe_cell, log_file, seed_folder, seed_folders,
-                     user_path, write_json_atomic)
+from ..study import (DEFAULT_CACHE_DIR, REPO_ROOT, RUN_SUBDIRS, describe_cell, log_file, run_environment,
+                     runner_identity, seed_folder, seed_folders, user_path, write_json_atomic)
 from . import notebook_reuse as reuse
 from .arguments import Plan, build_parser, check_arguments, typed_paths_made_absolute
 from .job_graph import STUDY_LEVEL
@@ -50,6 +51,26 @@ def make_run_id(profile: str, seeds: list[int], out: Path) -> str:
         except FileExistsError:
             n += 1
             run_id = f"{base}-{n}"
+
+
+def mark_interrupted_runs(out: Path, log) -> list[Path]:
+    """Earlier runs under ``out/runs`` still marked ``running`` whose runner has ended (killed with SIGKILL, or a
+    crash: nothing could record it) are recorded as ``interrupted`` in their ``environment.json`` and
+    ``status.json``, and named in the log; they keep their ``INCOMPLETE`` marker. Returns their folders."""
+    marked = []
+    for root in sorted(out.glob("runs/*/INCOMPLETE")):
+        root = root.parent
+        env_path, status_path = root / "environment.json", root / "status.json"
+        if not env_path.is_file() or run_environment(root).get("state") != "interrupted":
+            continue
+        env = json.loads(env_path.read_text())
+        write_json_atomic(env_path, {**env, "state": "interrupted"})
+        if status_path.is_file():
+            write_json_atomic(status_path, {**json.loads(status_path.read_text()), "state": "interrupted"})
+        log(f"Earlier run {root.name} was interrupted: its runner (pid {env['runner']['pid']}) ended without "
+            "finishing it; it stays marked INCOMPLETE")
+        marked.append(root)
+    return marked
 
 
 def update_latest(out: Path, run_root: Path) -> None:
@@ -100,6 +121,7 @@ class StudyRun:
             self.run_root.mkdir(parents=True, exist_ok=True)
             self.run_id = f"{self.run_root.name} · {first}"
         else:
+            mark_interrupted_runs(self.out, self.log)
             self.run_id = make_run_id(plan.profile, plan.seeds, self.out)  # creates the folder
             self.run_root = self.out / "runs" / self.run_id
         self._make_subfolders()
@@ -136,6 +158,7 @@ class StudyRun:
         env.pop("deterministic", None)
         env["runner_torch_threads"] = self.args.threads or env.pop("torch_threads")
         env.pop("torch_threads", None)
+        env["runner"] = runner_identity()  # a run left "running" by a runner that is gone was killed
         self.env_info = env
         write_json_atomic(self.environment_path, env)
 

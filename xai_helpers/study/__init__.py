@@ -23,7 +23,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
                 "resolve_data_dir", "resolve_ratings_dir", "resolve_run_dir", "rounded", "save_figure", "save_table",
                 "user_path", "write_json_atomic", "write_metrics"),
     ".run_layout": ("RUN_SUBDIRS", "log_file", "metrics_file", "seed_folder", "seed_folders"),
-    ".run_records": ("cost_table", "job_records", "run_environment"),
+    ".run_records": ("cost_table", "job_records", "run_environment", "runner_gone", "runner_identity"),
     ".safe_load": ("SAVE_ADVICE", "refusal"),
     ".session": ("Session", "start_notebook", "start_session"),
 })

@@ -13,6 +13,8 @@ reused from an earlier run took seconds here, and the table says which run compu
 from __future__ import annotations
 
 import json
+import os
+import socket
 from pathlib import Path
 
 from .run_layout import log_file, seed_folders
@@ -37,14 +39,44 @@ def job_records(run_root: str | Path) -> list[dict]:
     return [record for f in _job_files(root, "status") for record in json.loads(f.read_text())["notebooks"]]
 
 
+def runner_identity() -> dict:
+    """This process as a run records it (``environment.json``'s ``runner``): its host, process id and start time (a
+    process id alone may be reused)."""
+    import psutil
+
+    return {"host": socket.gethostname(), "pid": os.getpid(), "started": round(psutil.Process().create_time(), 2)}
+
+
+def runner_gone(runner: dict | None) -> bool:
+    """Whether the process a run recorded as its runner has ended, so that a run still marked ``running`` was
+    killed (SIGKILL, a crash, a machine's restart) rather than running. Known only on the run's own host: False
+    elsewhere, and for a run that recorded no runner."""
+    import psutil
+
+    if not runner or runner.get("host") != socket.gethostname():
+        return False
+    try:
+        return round(psutil.Process(runner["pid"]).create_time(), 2) != runner.get("started")
+    except (psutil.NoSuchProcess, psutil.AccessDenied, KeyError, TypeError):
+        return True
+
+
+def _state(env: dict) -> str:
+    """A recorded state, with a run left ``running`` by a runner that is gone called ``interrupted``."""
+    state = env.get("state", "running")
+    return "interrupted" if state == "running" and runner_gone(env.get("runner")) else state
+
+
 def run_environment(run_root: str | Path) -> dict:
     """The run's provenance: ``environment.json``, else the workflow jobs' merged. The machine, versions and
     profile are the first job's (a study-level job's when there is one); ``seeds`` and ``notebooks`` the union,
     the start the earliest, the end the latest, the state ``complete`` only if every job's is; ``jobs`` counts
-    them. An empty dict when the folder holds neither."""
+    them. A state still ``running`` whose runner has ended reads ``interrupted`` (:func:`runner_gone`). An empty dict
+    when the folder holds neither."""
     root = Path(run_root)
     if (root / "environment.json").exists():
-        return json.loads((root / "environment.json").read_text())
+        env = json.loads((root / "environment.json").read_text())
+        return env if _state(env) == env.get("state", "running") else {**env, "state": _state(env)}
     envs = [json.loads(f.read_text()) for f in _job_files(root, "environment")]
     if not envs:
         return {}
@@ -57,8 +89,8 @@ def run_environment(run_root: str | Path) -> dict:
     ends = [e.get("end_utc") for e in envs]
     merged["start_utc"] = min(starts) if starts else None
     merged["end_utc"] = max(ends) if ends and all(ends) else None
-    states = {e.get("state", "running") for e in envs}
-    merged["state"] = next((s for s in ("failed", "incomplete", "running") if s in states), "complete")
+    states = {_state(e) for e in envs}
+    merged["state"] = next((s for s in ("failed", "interrupted", "incomplete", "running") if s in states), "complete")
     merged["wall_seconds"] = {k: v for e in envs for k, v in (e.get("wall_seconds") or {}).items()}
     for key in ("profile", "device", "git_sha", "runner_torch_threads"):
         values = {json.dumps(e.get(key)) for e in envs}
