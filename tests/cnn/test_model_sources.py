@@ -105,6 +105,20 @@ def test_mismatched_classes_are_refused_naming_both_counts(tmp_path):
         load_supplied(model_spec("file", model_file=str(tmp_path / "seven.pt")), _data())
 
 
+def test_a_torchscript_model_of_another_input_size_is_refused_with_the_shapes_that_do_not_fit(tmp_path, factory_module):
+    """Issue 35: the reason shown was 300 characters of TorchScript traceback, and the shapes never appeared."""
+    import user_nets
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(torch.jit.script(user_nets.build_for_32px()), tmp_path / "net32.pt")
+    with pytest.raises(ModelError) as refused:
+        load_supplied(model_spec("file", model_file=str(tmp_path / "net32.pt")), _data(side=64))
+    message = str(refused.value)
+    assert re.search(r"3×64×64: RuntimeError: mat1 and mat2 shapes cannot be multiplied \(1x8192 and 2048x4\) "
+                     r"\(in return torch.linear\(input, weight, bias\), torch/nn/modules/linear.py\)", message), message
+    assert "Traceback" not in message and len(message) < 400
+
+
 def test_an_input_size_or_channels_that_do_not_fit_are_refused(tmp_path, factory_module):
     import user_nets
     torch.save(user_nets.build_for_32px().state_dict(), tmp_path / "w32.pt")

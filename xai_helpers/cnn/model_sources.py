@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import pickle
+import re
 import sys
 import time
 import warnings
@@ -127,7 +128,7 @@ def _net_channels(net: nn.Module, data: ImageDataset, label: str, outputs: tuple
         try:
             out = _probe(net, channels, h)
         except Exception as err:  # noqa: BLE001 - any failure of the user's forward pass is reported
-            errors.append(f"{channels}×{h}×{h}: {' '.join(str(err).split())[:300]}")
+            errors.append(f"{channels}×{h}×{h}: {forward_error(err)}")
             continue
         if outputs is not None and isinstance(out, torch.Tensor) and out.ndim == 2 and out.shape[1] <= max(outputs):
             raise ModelError(f"{label} has {out.shape[1]} outputs, and the class map names output {max(outputs)}")
@@ -139,6 +140,23 @@ def _net_channels(net: nn.Module, data: ImageDataset, label: str, outputs: tuple
         return channels
     raise ModelError(f"{label} cannot take {data.name}'s images ({c}×{h}×{h}, set by image_size and channels): "
                      + "; ".join(errors))
+
+
+def forward_error(err: BaseException) -> str:
+    """A failed forward pass in one line. TorchScript wraps the error in two tracebacks of its serialized and
+    original code, hundreds of characters before the shapes that did not fit: what a user needs is the error (its
+    last line) and the operation that raised it (the last line marked ``HERE`` in the serialized code, and its
+    file)."""
+    text = str(err)
+    if "Traceback of TorchScript" not in text:
+        return " ".join(text.split())[:300]
+    serialized = text.split("Traceback of TorchScript, original code")[0].splitlines()
+    marked = [code.strip() for code, mark in zip(serialized, serialized[1:]) if "<--- HERE" in mark]
+    files = [re.sub(r"/___torch_mangle_\d+\.py$", ".py", f)  # a module scripted twice gets a numbered name
+             for f in re.findall(r'File "code/__torch__/([^"]+)"', "\n".join(serialized))]
+    error = [line.strip() for line in text.splitlines() if line.strip()][-1]
+    where = f" (in {marked[-1]}" + (f", {files[-1]}" if files else "") + ")" if marked else ""
+    return f"{error}{where}"
 
 
 def _files_key(spec: ModelSpec) -> str:
