@@ -72,6 +72,8 @@ def test_smoke_study_twice(smoke_study):
     for key in ("classification", "augmentation", "fidelity", "explanations", "human", "cost", "checks"):
         assert key in evaluation, key
     assert evaluation["fidelity"] and evaluation["human"]["n_answers"] == 0  # from 04's metrics; no raters
+    human = evaluation["human"]
+    assert human["item_images_requested"] == len(human["item_test_indices"]) and human["item_shortfall"] is None
     page = (run / "report.html").read_text()
     assert "plain CNN" in page and "attention CNN" in page  # the classification table from 01's metrics
     assert f"{metrics['test_accuracy']:.4g}" in page

@@ -135,6 +135,10 @@ def test_rating_images_are_class_balanced_with_mistakes_and_seeded():
     assert (HR.select_rating_images(labels, predictions, 12, seed=0) == chosen).all()
     assert not (HR.select_rating_images(labels, predictions, 12, seed=1) == chosen).all()
     assert len(HR.select_rating_images(labels, labels, 500, seed=0)) == 300  # capped; none wrong to take
+    # Issue 35: the cap was silent; the notebook now says it in its log and its metrics.
+    assert HR.rating_shortfall(500, 300, 300) == ("rating_images asked for 500, the test set holds 300: 300 images "
+                                                  "are rated (fewer answers per method than planned)")
+    assert HR.rating_shortfall(12, 12, 300) == ""
     few = HR.select_rating_images(labels, predictions, 2, seed=0)
     assert (predictions[few] != labels[few]).sum() == 1  # at least one mistake when there are any
     with pytest.raises(ValueError, match="n = 0"):

@@ -94,6 +94,15 @@ def select_rating_images(labels, predictions, n: int, seed: int = 0, misclassifi
     return np.array(chosen, dtype=int)
 
 
+def rating_shortfall(requested: int, chosen: int, available: int) -> str:
+    """What to say when :func:`select_rating_images` chose fewer images than ``rating_images`` asked for (it caps
+    ``n`` at the test set's size): empty when it chose them all."""
+    if chosen >= requested:
+        return ""
+    return (f"rating_images asked for {requested}, the test set holds {available}: {chosen} images are rated "
+            "(fewer answers per method than planned)")
+
+
 def map_hash(heat) -> str:
     """12 hex digits identifying a map as a rater sees it: min–max scaled and quantised to 256 levels (as the
     colour map shows it), so float noise in the last digits does not count as another map."""
