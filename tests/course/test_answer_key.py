@@ -115,3 +115,14 @@ def test_of_the_numbers_in_a_cell_the_one_that_rounds_to_the_quote_is_shown():
                                                        text="IG, randomised 0.065\nocclusion, randomised 0.057\n")])
     assert locate("0.06", [cell]).line == "occlusion, randomised 0.057"
     assert locate("0.07", [cell]).line == "IG, randomised 0.065"
+
+
+def test_the_pack_names_the_machine_it_was_built_on_beside_the_one_the_quotes_come_from():
+    from xai_helpers.course.answer_key import QUOTES_MEASURED_ON
+    from xai_helpers.course.instructor_pack import instructor_pack
+
+    question = Question("q2", 1.0, True, prompt="(a) Why?", solution="`0.5`", rubric=[("a", 1.0, "because")])
+    elsewhere = instructor_pack("01_gradients", [question], "abc", machine="aarch64 unknown DEFAULT torch 2.14.1")
+    assert (f"This build ran on aarch64 unknown DEFAULT torch 2.14.1; the model answers' numbers were measured on "
+            f"{QUOTES_MEASURED_ON}: on another processor") in elsewhere
+    assert "on another processor" not in instructor_pack("01_gradients", [question], "abc", machine=QUOTES_MEASURED_ON)

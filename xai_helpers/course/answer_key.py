@@ -22,6 +22,11 @@ import nbformat
 
 from .masters import Question
 
+#: The machine the model answers' quoted numbers were measured on (:func:`this_machine`). Another processor or
+#: torch build may round differently in training, and print other digits: the pack then says so, and the course's
+#: tests require every quote found only on this machine.
+QUOTES_MEASURED_ON = "x86_64 AuthenticAMD AVX512 torch 2.14.1"
+
 #: The first letter of a prediction's name (``p1``): its model answer is checked against the run after it first.
 PREDICTION_PREFIX = "p"
 
@@ -53,6 +58,20 @@ class WrittenKey:
     question: str
     quotes: list[Quote] = field(default_factory=list)
     figures: list[tuple[int, bytes]] = field(default_factory=list)  # (cell number from 1, PNG)
+
+
+def this_machine() -> str:
+    """What a run's floats depend on besides the code: architecture, processor vendor, torch's CPU capability (the
+    vector instructions its kernels use) and torch's version."""
+    import platform
+
+    import torch
+
+    info = Path("/proc/cpuinfo")
+    vendors = [line.split(":", 1)[1].strip() for line in (info.read_text().splitlines() if info.is_file() else [])
+               if line.startswith("vendor_id")]
+    return (f"{platform.machine()} {vendors[0] if vendors else 'unknown'} {torch.backends.cpu.get_cpu_capability()} "
+            f"torch {torch.__version__.split('+')[0]}")
 
 
 def key_notebook(executed: nbformat.NotebookNode, autograder: nbformat.NotebookNode) -> nbformat.NotebookNode:

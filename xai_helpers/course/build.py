@@ -21,7 +21,7 @@ import nbformat
 import pandas as pd
 
 from ..study import REPO_ROOT, RESULT_PATHS, git_sha
-from .answer_key import (ANSWER_KEY, key_notebook, quote_problems, unreadable_quotes, write_figures,
+from .answer_key import (ANSWER_KEY, key_notebook, quote_problems, this_machine, unreadable_quotes, write_figures,
                          written_keys)
 from .hidden_tests import FREEZE_ENV, FROZEN_FILE
 from .instructor_pack import PACK_FOLDER, instructor_pack
@@ -134,7 +134,7 @@ def _write_pack(pack: Path, name: str, questions, commit: str, key, keys) -> Non
         shutil.rmtree(folder)
     figures = {cell: path.relative_to(pack.parent) for cell, path in write_figures(keys, folder).items()}
     nbformat.write(key, folder / ANSWER_KEY)
-    pack.write_text(instructor_pack(name, questions, commit, keys, figures))
+    pack.write_text(instructor_pack(name, questions, commit, keys, figures, this_machine()))
 
 
 def build_course(names=None, dist: Path = DIST_DIR, *, course_dir: Path = COURSE_DIR, fresh_cache: bool = False,

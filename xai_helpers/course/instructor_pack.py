@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from .answer_key import ANSWER_KEY, WrittenKey
+from .answer_key import ANSWER_KEY, QUOTES_MEASURED_ON, WrittenKey
 from .masters import Question
 
 #: Under course/dist/: the instructor's pack per assignment.
@@ -14,11 +14,11 @@ PACK_FOLDER = "instructor"
 
 
 def instructor_pack(name: str, questions: list[Question], commit: str, keys: Sequence[WrittenKey] = (),
-                    figures: dict[tuple[int, int], Path] | None = None) -> str:
+                    figures: dict[tuple[int, int], Path] | None = None, machine: str = "") -> str:
     """The pack of assignment ``name`` (its master read by :func:`~.masters.read_master`), as Markdown; with the
     answer key's ``keys`` (:func:`~.answer_key.written_keys`) and ``figures`` (``{(cell, k): path}`` relative to the
     pack), each written question shows where the run printed what its model answer quotes, and the figures drawn
-    before it."""
+    before it; ``machine`` (:func:`~.answer_key.this_machine`) is named beside the one the quotes were measured on."""
     total = sum(q.points for q in questions)
     written = sum(q.points for q in questions if q.manual)
     lines = [f"# {name} · instructor's pack", "",
@@ -35,6 +35,10 @@ def instructor_pack(name: str, questions: list[Question], commit: str, keys: Seq
     share = f"{written / total:.0%}" if total else "0 %"
     lines += ["", f"Total {total:g} points: {total - written:g} autograded, {written:g} written ({share}).", ""]
     lines += ["## Written questions", ""]
+    if machine:
+        lines += [f"This build ran on {machine}; the model answers' numbers were measured on {QUOTES_MEASURED_ON}"
+                  + ("." if machine == QUOTES_MEASURED_ON else ": on another processor or torch build some digits may "
+                     "differ, and a quote this run did not print is marked below."), ""]
     by_question = {key.question: key for key in keys}
     for q in (q for q in questions if q.manual):
         lines += [f"### {q.name.upper()} ({q.points:g} points)", "", f"**Prompt.** {q.prompt}", "",
