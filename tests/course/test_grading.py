@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from xai_helpers.course.build import build_assignment
+from xai_helpers.course.feedback import RELEASE_FOLDER
 from xai_helpers.course.grading import grade_folder
 
 from .tiny_master import tiny_master
@@ -81,8 +82,8 @@ def test_a_class_with_a_truncated_and_a_looping_submission_is_graded_whole(tiny_
     released = subprocess.run([sys.executable, "-m", "xai_helpers.course", "release", NAME, str(folder),
                                "--deadline", "2000-01-01T00:00"], capture_output=True, text=True)
     assert released.returncode == 0, released.stderr
-    assert "Autograded: **1 of 1 points**" in (folder / "released" / "s001.md").read_text()
-    assert "**Not graded:** stopped after 20 s" in (folder / "released" / "s003.md").read_text()
+    assert "Autograded: **1 of 1 points**" in (folder / RELEASE_FOLDER / "s001.md").read_text()
+    assert "**Not graded:** stopped after 20 s" in (folder / RELEASE_FOLDER / "s003.md").read_text()
 
 
 def test_bad_options_and_a_submission_off_the_roster_are_refused_before_grading(tiny_dist, tmp_path):
