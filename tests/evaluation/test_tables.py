@@ -114,11 +114,13 @@ def test_cost_table_reads_the_runners_wall_times(tmp_path):
     assert table["notebook"].tolist() == ["01_cnn_training", "01_cnn_training", "02_cnn_attribution", "whole study"]
     assert table.iloc[-1]["seconds"] == 22.0 and set(table["device"]) == {"cpu"}
     # during a run, status.json is current: the notebook still running has no time yet
-    status = {"notebooks": [{"notebook": "01_cnn_training", "seed": 0, "seconds": 9.0},
+    status = {"notebooks": [{"notebook": "01_cnn_training", "seed": 0, "seconds": 9.0, "peak_memory_mb": 900.0},
+                            {"notebook": "02_cnn_attribution", "seed": 0, "seconds": 3.0, "peak_memory_mb": 1200.0},
                             {"notebook": "06_evaluation", "seed": 0, "seconds": None}]}
     (tmp_path / "status.json").write_text(json.dumps(status))
     table = ET.cost_table(tmp_path)
-    assert table["notebook"].tolist() == ["01_cnn_training", "whole study"] and table.iloc[-1]["seconds"] == 9.0
+    assert table["notebook"].tolist() == ["01_cnn_training", "02_cnn_attribution", "whole study"]
+    assert table.iloc[-1]["seconds"] == 12.0 and table["peak_memory_mb"].tolist() == [900.0, 1200.0, 1200.0]
     with pytest.raises(FileNotFoundError, match="environment.json"):
         ET.cost_table(tmp_path / "missing")
 

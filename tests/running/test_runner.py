@@ -513,6 +513,20 @@ def test_each_notebook_reports_its_slowest_cells(nbdir, tmp_path):
     assert [c["cell"] for c in cells] == [1, 0, 2, 3] and cells[2]["seconds"] >= 0.6
 
 
+def test_each_notebook_records_the_peak_memory_of_its_kernel(nbdir, tmp_path):
+    """What a cluster job's memory request (mem_mb) must cover: the kernel's peak, measured, not the runner's."""
+    # held for 1.5 s: the peak is sampled every 0.5 s (peak_memory.py)
+    _notebook(nbdir / "00_big.ipynb", PARAMS,
+              "block = bytearray(400 * 2**20); block[::4096] = b'x' * len(block[::4096])",
+              "import time; time.sleep(1.5)")
+    rc, out = _run(nbdir, tmp_path)
+    assert rc == 0, out
+    records = {r["notebook"]: r for r in json.loads((_latest(tmp_path) / "status.json").read_text())["notebooks"]}
+    small, big = records["00_ok"]["peak_memory_mb"], records["00_big"]["peak_memory_mb"]
+    # 00_big runs first: per notebook, not the largest so far
+    assert 20 < small < 400 <= big < small + 600, (small, big)
+
+
 def test_a_parameter_reaches_every_notebook_that_declares_it(nbdir, tmp_path):
     """``-p width 7`` is given to each selected notebook that declares ``width`` (as ``-p epochs 3`` reaches every
     notebook that uses 01's classifier), and to none that does not."""

@@ -78,6 +78,7 @@ QUANTITIES = {
     "mean_rating": Quantity("mean rating", "1–5", better=UP), "strength": Quantity("Bradley–Terry strength", better=UP),
     "log_strength": Quantity("log strength", better=UP), "rank": Quantity("rank", better=DOWN),
     "seconds": Quantity("wall time", "s", better=DOWN), "computed_seconds": Quantity("computed in", "s", better=DOWN),
+    "peak_memory_mb": Quantity("peak memory", "MB", better=DOWN),
     "slowest_cell": Quantity("slowest cell"), "reused_from": Quantity("reused from run"), "runner_torch_threads": Quantity("torch threads"),
     "n_seeds": Quantity("seeds"), "num_seeds": Quantity("seeds"), "p_paired_t": Quantity("paired t-test p"),
 }

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from .peak_memory import PeakMemory
 from ..study import log_file, slowest_cells, timed_cells, write_json_atomic
 
 #: Environment variables that set a kernel's thread count (``--threads``).
@@ -82,6 +83,7 @@ def run_notebook(nb: Path, run_root: Path, params: dict, timeout: float | None, 
     record.update(status="running", seconds=None, parameters=params)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                             start_new_session=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+    memory = PeakMemory(proc.pid)  # what a cluster job's memory request must cover
     try:
         with open(log_path, "w") as fh:
             for line in proc.stdout:
@@ -107,6 +109,7 @@ def run_notebook(nb: Path, run_root: Path, params: dict, timeout: float | None, 
         raise
     finally:
         record["seconds"] = time.perf_counter() - t0
+        record["peak_memory_mb"] = memory.stop()
     record["returncode"] = rc
     if rc == 0:
         text = executed.read_text() if executed.exists() else ""

@@ -267,7 +267,9 @@ class StudyRun:
                      f"(log: {log_file(folder, nb.stem)})")
             return
         slowest = "; ".join(describe_cell(c) for c in record.get("slowest_cells", []))
-        self.log(f"  ✓ {nb.stem} finished in {record['seconds']:.1f} s" + (f" (slowest: {slowest})" if slowest else ""))
+        memory = f", peak memory {record['peak_memory_mb']:.0f} MB" if record.get("peak_memory_mb") else ""
+        self.log(f"  ✓ {nb.stem} finished in {record['seconds']:.1f} s{memory}"
+                 + (f" (slowest: {slowest})" if slowest else ""))
         if key:
             reuse.store(self.cache_dir, key, folder, reuse.written_since(folder, before),
                         {"run_id": self.run_id, "notebook": nb.stem, "seed": seed, "seconds": record["seconds"],

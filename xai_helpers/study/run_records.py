@@ -100,8 +100,8 @@ def run_environment(run_root: str | Path) -> dict:
 
 
 def cost_table(run_root: str | Path):
-    """Wall time of every finished notebook (per seed, and the total) with its slowest cell, the run that computed
-    it when it was reused (and how long that took there), and the run's device, profile, CPU and threads. Times
+    """Wall time of every finished notebook (per seed, and the total) with its slowest cell, its peak memory (the
+    total row: the largest), the run that computed it when it was reused (and how long that took there), and the run's device, profile, CPU and threads. Times
     come from the runner's ``status.json`` (or a workflow's per-job status files), which is current while the run
     goes on (a study-level notebook reads it before the run ends); the machine from ``environment.json`` (or the
     jobs')."""
@@ -118,15 +118,17 @@ def cost_table(run_root: str | Path):
     if records:
         rows = [{"notebook": r["notebook"], "seed": str(r.get("seed")), "seconds": r["seconds"],
                  "slowest_cell": describe_cell(r["slowest_cells"][0]) if r.get("slowest_cells") else None,
-                 "reused_from": r.get("reused_from"), "computed_seconds": r.get("computed_seconds", r["seconds"])}
+                 "reused_from": r.get("reused_from"), "computed_seconds": r.get("computed_seconds", r["seconds"]),
+                 "peak_memory_mb": r.get("peak_memory_mb")}
                 for r in records]
     else:
         rows = [{"notebook": k.rpartition("@")[0], "seed": k.rpartition("@")[2], "seconds": v, "computed_seconds": v}
                 for k, v in env.get("wall_seconds", {}).items()]
-    columns = ["notebook", "seed", "seconds", "slowest_cell", "reused_from", "computed_seconds"]
+    columns = ["notebook", "seed", "seconds", "slowest_cell", "reused_from", "computed_seconds", "peak_memory_mb"]
     table = pd.DataFrame(rows, columns=columns)
     total = {"notebook": "whole study", "seed": "all", "seconds": table["seconds"].sum(min_count=1),
-             "computed_seconds": table["computed_seconds"].sum(min_count=1)}
+             "computed_seconds": table["computed_seconds"].sum(min_count=1),
+             "peak_memory_mb": table["peak_memory_mb"].max()}  # what one job must be given
     table = pd.concat([table, pd.DataFrame([total])], ignore_index=True)
     if table["reused_from"].isna().all():  # nothing reused: the two time columns would repeat each other
         table = table.drop(columns=["reused_from", "computed_seconds"])
