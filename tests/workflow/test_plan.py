@@ -1,5 +1,7 @@
 """workflow/Snakefile planned, linted and refused: the job graph's size for data sets × seeds, the SLURM profile's
-plan with GPU requests, and bad configurations stopped before any job runs (dry runs: seconds)."""
+plan on CPUs and with GPUs on request, and bad configurations stopped before any job runs (dry runs: seconds)."""
+import shlex
+
 import pytest
 
 from pathlib import Path
@@ -10,7 +12,7 @@ from image_files import write_png, write_undecodable_png
 from xai_helpers.running import job_graph as JG
 from xai_helpers.running import workflow as W
 
-from .conftest import job_counts, snakemake
+from .conftest import ROOT, job_counts, snakemake
 
 PER_SEED_RULES = tuple(job.rule for job in JG.PER_SEED)
 
@@ -47,14 +49,43 @@ def test_params_reach_only_the_notebooks_that_declare_them(tmp_path):
     assert all("-p epochs 3" in line for line in commands)  # every notebook 01-06 takes the classifier's settings
 
 
-def test_the_slurm_profile_plans_with_a_gpu_for_each_model_job(tmp_path):
-    done = snakemake(tmp_path, "-n", "--profile", "workflow/profiles/slurm", config=_config(tmp_path))
+def _blocks(output: str) -> dict[str, str]:
+    """A dry run's job blocks by rule (the first of each rule)."""
+    blocks = {}
+    for block in output.split("\n\n"):
+        heads = [line for line in block.splitlines() if line.startswith(("rule ", "localrule "))]
+        rule = heads[0].split()[-1].rstrip(":") if heads else None
+        blocks.setdefault(rule, block)
+    return blocks
+
+
+def test_the_slurm_profile_plans_every_job_on_cpus_with_the_workflows_threads(tmp_path):
+    """Issue 35: the profile once asked a GPU for five rules (refused by sbatch on a cluster without GPUs) and set
+    8 threads per job over the workflow's ``threads`` (so a cluster run trained other models than a local one)."""
+    # --cores: a dry run caps each job's threads at it (1 when not given); a real submission does not
+    done = snakemake(tmp_path, "-n", "-p", "--cores", "2", "--profile", "workflow/profiles/slurm", "--default-resources",
+                     "slurm_account=acct", config=_config(tmp_path, threads=2, mem_mb=3000))
     assert done.returncode == 0, done.stderr + done.stdout
     assert job_counts(done.stdout)["total"] == 34
-    blocks = done.stdout.split("\n\n")
+    blocks = _blocks(done.stdout)
+    for rule in (*PER_SEED_RULES, "evaluation", "summary"):
+        # an account from the command line adds to the rules' own memory and minutes rather than replacing them
+        assert "mem_mb=3000" in blocks[rule] and "runtime=120" in blocks[rule], blocks[rule]
+        assert "slurm_account=acct" in blocks[rule], blocks[rule]
+        assert "gpu=" not in blocks[rule] and "slurm_partition" not in blocks[rule], blocks[rule]
     for rule in (*PER_SEED_RULES, "evaluation"):
-        block = next(b for b in blocks if f"rule {rule}:" in b or f"localrule {rule}:" in b)
-        assert ("gpu=1" in block) == (rule != "evaluation"), block
+        assert "--threads 2" in blocks[rule] and "--device" not in blocks[rule], blocks[rule]
+
+
+def test_gpus_on_request_go_to_the_model_jobs_only(tmp_path):
+    done = snakemake(tmp_path, "-n", "-p", "--profile", "workflow/profiles/slurm",
+                     config=_config(tmp_path, gpus=2, gpu_partition="gpu"))
+    assert done.returncode == 0, done.stderr + done.stdout
+    blocks = _blocks(done.stdout)
+    for rule in (*PER_SEED_RULES, "evaluation"):
+        model_job = rule != "evaluation"
+        assert ("gpu=2, slurm_partition=gpu" in blocks[rule]) == model_job, blocks[rule]
+        assert ("--device cuda" in blocks[rule]) == model_job, blocks[rule]  # the GPU is used, or the job says why not
 
 
 def test_lint_is_clean(tmp_path):
@@ -70,10 +101,17 @@ def test_lint_is_clean(tmp_path):
     ({"params": {"epocs": 3}}, "no selected notebook declares a parameter 'epocs'; did you mean epochs?"),
     ({"params": {"n_explain": -5}}, "n_explain = -5 is not allowed"),
     ({"params": ["epochs"]}, "params = ['epochs'] is not allowed: expected a mapping"),
+    ({"mem_mb": "4G"}, "mem_mb = '4G' is not allowed: expected an integer of at least 100 (memory per job in MB)"),
+    ({"runtime": 0}, "runtime = 0 is not allowed: expected a positive integer (minutes per job)"),
+    ({"gpus": -1}, "gpus = -1 is not allowed: expected a non-negative integer"),
+    ({"gpus": "one"}, "gpus = 'one' is not allowed: expected a non-negative integer"),
+    ({"gpu_partition": "gpu"}, "gpu_partition = 'gpu' is not allowed: expected a SLURM partition name, given together "
+                               "with gpus > 0"),
+    ({"gpus": 1, "params": {"device": "cpu"}}, "gpus = 1 is not allowed: expected 0 when params.device is cpu"),
 ])
 def test_a_bad_configuration_is_refused_naming_key_value_and_what_is_allowed(over, message):
-    config = {"datasets": ["mnist5k"], "seeds": [0], "profile": "smoke", "threads": 1, "out": "o", "cache": "c",
-              "params": {}}
+    config = {"datasets": ["mnist5k"], "seeds": [0], "profile": "smoke", "threads": 1, "mem_mb": 4000, "runtime": 120, "gpus": 0,
+              "gpu_partition": "", "out": "o", "cache": "c", "params": {}}
     with pytest.raises(W.WorkflowConfigError) as refused:
         W.check_config(dict(config, **over))
     assert message in str(refused.value)
@@ -87,7 +125,7 @@ def test_snakemake_stops_on_a_bad_configuration_before_any_job_runs(tmp_path):
 
 def test_check_config_normalises_what_snakemake_passes():
     config = W.check_config({"datasets": "shapes", "seeds": ["0", "2"], "profile": "smoke", "threads": "2",
-                             "out": "results/x", "cache": "/tmp/c", "params": None})
+                             "mem_mb": "4000", "runtime": "60", "gpus": "0", "gpu_partition": "", "out": "results/x", "cache": "/tmp/c", "params": None})
     assert config["datasets"] == ["shapes"] and config["seeds"] == [0, 2] and config["threads"] == 2
     assert config["out"] == str(W.REPO_ROOT / "results" / "x") and config["params"] == {}
     with pytest.raises(W.WorkflowConfigError, match="unknown key.*colour"):
@@ -108,8 +146,9 @@ def _two_classes(root, image=write_png):
 
 def test_data_dir_and_device_become_the_runners_options(tmp_path):
     mine = _two_classes(tmp_path / "mine")
-    config = W.check_config({"datasets": ["imagefolder"], "seeds": [0], "profile": "smoke", "threads": 1,
-                             "out": "o", "cache": "c", "params": {"data_dir": str(mine), "device": "cpu"}})
+    config = W.check_config({"datasets": ["imagefolder"], "seeds": [0], "profile": "smoke", "threads": 1, "mem_mb": 4000, "runtime": 120, "gpus": 0,
+                             "gpu_partition": "", "out": "o", "cache": "c",
+                             "params": {"data_dir": str(mine), "device": "cpu"}})
     command = W.runner_command("01_cnn_training", "imagefolder", 0, "o/imagefolder/seed-0", config, 1)
     assert f"--data-dir {mine}" in command and "--device cpu" in command
     assert "-p data_dir" not in command and "-p device" not in command
@@ -120,8 +159,8 @@ def test_data_dir_and_device_become_the_runners_options(tmp_path):
 def test_an_imagefolder_without_its_images_is_refused_before_any_job(tmp_path):
     """Issue 29 (low): imagefolder without data_dir (so the repository's data/, which holds no class folders) was
     accepted and failed only inside 01's job."""
-    config = {"datasets": ["imagefolder"], "seeds": [0], "profile": "smoke", "threads": 1, "out": "o", "cache": "c",
-              "params": {}}
+    config = {"datasets": ["imagefolder"], "seeds": [0], "profile": "smoke", "threads": 1, "mem_mb": 4000, "runtime": 120, "gpus": 0,
+              "gpu_partition": "", "out": "o", "cache": "c", "params": {}}
     with pytest.raises(W.WorkflowConfigError, match="imagefolder data_dir .*data holds 0 class folder"):
         W.check_config(config)
     (tmp_path / "empty").mkdir()
@@ -143,9 +182,24 @@ def test_a_failing_job_names_its_notebook_and_cell(tmp_path):
     assert "Error in rule cnn_training" in output and f"{tmp_path}/out/imagefolder/seed-0/logs/01_cnn_training.log" in output
 
 
-def test_the_slurm_profile_names_only_rules_of_the_job_graph():
-    """The profile is YAML and cannot import the graph: a renamed or removed job must not leave it asking
-    resources for a rule that no longer exists."""
+def test_the_slurm_profile_leaves_threads_and_gpus_to_the_workflow():
+    """The profile is YAML and cannot import the graph: it names no rule, and sets no threads, memory or GPUs that
+    would override workflow/config.yaml behind its back (default resources given on the command line, an account,
+    would replace the profile's, memory and minutes included)."""
     profile = yaml.safe_load((Path(__file__).resolve().parents[2] / "workflow/profiles/slurm/config.yaml").read_text())
-    named = set(profile.get("set-resources", {})) | set(profile.get("set-threads", {}))
-    assert named and named <= {job.rule for job in JG.JOBS} | {"summary"}
+    assert not {"set-threads", "set-resources", "default-resources"} & set(profile), profile
+    assert profile["slurm-status-command"] == "squeue"  # sacct answers nothing on a cluster without accounting
+
+
+@pytest.mark.parametrize("doc", ["README.md", "workflow/README.md"])
+def test_every_workflow_command_in_the_docs_plans(doc, tmp_path):
+    """The documented Snakemake commands (CPU cluster, GPU partition, no accounting, local) run as dry runs: the
+    configuration they give is accepted and planned. What a real SLURM does with the last of workflow/README.md's is
+    test_real_runs.py's test."""
+    from test_readme_commands import commands
+
+    typed = [shlex.split(c) for c in commands((ROOT / doc).read_text()) if c.startswith(".venv/bin/snakemake")]
+    assert len(typed) >= 3, typed
+    for words in typed:
+        done = snakemake(tmp_path, "-n", "--cores", "8", *words[1:])
+        assert done.returncode == 0 and "Job stats" in done.stdout, (words, done.stderr[-3000:])

@@ -19,11 +19,12 @@ from pathlib import Path
 from ..data import DATASETS
 from ..study import PROFILES, REPO_ROOT
 from .arguments import DEVICES
-from .job_graph import JOBS
+from .job_graph import JOBS, PER_SEED
 from .notebook_parameters import DATA_FOLDERS, UsageError, check_ranges, validate_parameters
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-KEYS = ("datasets", "seeds", "profile", "threads", "out", "cache", "params")
+KEYS = ("datasets", "seeds", "profile", "threads", "mem_mb", "runtime", "gpus", "gpu_partition", "out", "cache",
+        "params")
 #: ``params`` that are runner options rather than notebook parameters: the data folder and the device.
 RUNNER_OPTIONS = {name: "--" + name.replace("_", "-") for name in (*DATA_FOLDERS, "device")}
 
@@ -69,9 +70,14 @@ def check_config(config: dict) -> dict:
         raise _bad("seeds", config["seeds"], "a non-empty list of distinct non-negative integers, e.g. [0, 1, 2]")
     if config["profile"] not in PROFILES:
         raise _bad("profile", config["profile"], f"one of {', '.join(PROFILES)}")
-    threads = _integer(config["threads"])
+    threads, mem_mb, runtime = (_integer(config[k]) for k in ("threads", "mem_mb", "runtime"))
     if threads is None or threads < 1:
         raise _bad("threads", config["threads"], "a positive integer (CPU threads per job)")
+    if mem_mb is None or mem_mb < 100:
+        raise _bad("mem_mb", config["mem_mb"], "an integer of at least 100 (memory per job in MB)")
+    if runtime is None or runtime < 1:
+        raise _bad("runtime", config["runtime"], "a positive integer (minutes per job)")
+    gpus = _check_gpus(config)
     for key in ("out", "cache"):
         if not isinstance(config[key], str) or not config[key].strip():
             raise _bad(key, config[key], "a folder path")
@@ -86,10 +92,37 @@ def check_config(config: dict) -> dict:
             params[folder] = str(_absolute(params[folder]))  # jobs run in Snakemake's working directory
     if "device" in params and params["device"] not in DEVICES:
         raise _bad("params.device", params["device"], f"one of {', '.join(DEVICES)}")
-    checked = dict(config, datasets=list(datasets), seeds=seeds, threads=threads, params=params,
+    if gpus and params.get("device") == "cpu":
+        raise _bad("gpus", config["gpus"], "0 when params.device is cpu (a job would hold GPUs it never uses)")
+    checked = dict(config, datasets=list(datasets), seeds=seeds, threads=threads, mem_mb=mem_mb, runtime=runtime,
+                   gpus=gpus, params=params,
                    out=str(_absolute(config["out"])), cache=str(_absolute(config["cache"])))
     check_params(checked)
     return checked
+
+
+def _check_gpus(config: dict) -> int:
+    """The GPUs per model job; refuses a GPU partition for jobs that ask for no GPU (it would never be used)."""
+    gpus = _integer(config["gpus"])
+    if gpus is None or gpus < 0:
+        raise _bad("gpus", config["gpus"], "a non-negative integer (GPUs per job of notebooks 01-05; 0: CPUs only)")
+    partition = config["gpu_partition"]
+    if not isinstance(partition, str) or partition != partition.strip() or (partition and not gpus):
+        raise _bad("gpu_partition", partition, "a SLURM partition name, given together with gpus > 0, or \"\"")
+    return gpus
+
+
+def job_resources(config: dict, model_job: bool = False) -> dict:
+    """What a job asks its executor for: memory and minutes, and for a job that trains or explains models (01-05,
+    ``model_job``) with ``gpus`` > 0 that many GPUs (the SLURM executor turns ``gpu`` into ``sbatch --gpus``) in
+    the GPU partition, if one is named. They are the rules' own resources, so a profile's or the command line's
+    ``--default-resources`` (an account, a partition) adds to them instead of replacing them."""
+    resources = {"mem_mb": config["mem_mb"], "runtime": config["runtime"]}
+    if model_job and config["gpus"]:
+        resources["gpu"] = config["gpus"]
+        if config["gpu_partition"]:
+            resources["slurm_partition"] = config["gpu_partition"]
+    return resources
 
 
 def _absolute(path: str) -> Path:
@@ -132,7 +165,10 @@ def runner_command(notebook: str, dataset: str, seed: int, run_dir: str, config:
     args = [sys.executable, "-m", "xai_helpers.running.runner", "--run-dir", run_dir, "--only", notebook,
             "--profile", config["profile"], "--dataset", dataset, "--seed", str(seed),
             "--cache-dir", config["cache"], "--threads", str(threads)]
-    for name, value in sorted(config["params"].items()):
+    params = dict(config["params"])
+    if config["gpus"] and any(job.notebook == notebook for job in PER_SEED):
+        params.setdefault("device", "cuda")  # a job given GPUs uses them, or fails saying CUDA is missing
+    for name, value in sorted(params.items()):
         if name in RUNNER_OPTIONS:
             args += [RUNNER_OPTIONS[name], value]
         elif name in declared:
