@@ -1,11 +1,22 @@
 """Helpers of the workflow tests: Snakemake run from the study's environment on workflow/Snakefile, its working
 directory (where it keeps .snakemake/) a temporary folder, so that tests leave nothing in the checkout."""
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
+
+from xai_helpers.running import job_graph as JG
+from xai_helpers.running import runner
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "workflow" / "Snakefile")]
+#: What the end-to-end workflow runs compare with the sequential runner (smoke scale, one thread per job).
+DATASETS = ("mnist5k", "shapes")
+SEEDS = (0, 1)
+PER_SEED = tuple(job.notebook for job in JG.PER_SEED)
 
 
 def snakemake(workdir: Path, *args: str, config: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -30,7 +41,7 @@ def job_counts(output: str) -> dict[str, int]:
 
 
 #: Metrics that measure time (wall seconds, images per second): they differ between any two runs.
-_TIMING = __import__("re").compile(r"(^|_)seconds($|_)|per_second")
+_TIMING = re.compile(r"(^|_)seconds($|_)|per_second")
 
 
 def without_timings(metrics):
@@ -40,3 +51,45 @@ def without_timings(metrics):
     if isinstance(metrics, list):
         return [without_timings(v) for v in metrics]
     return metrics
+
+
+@pytest.fixture(scope="session")
+def sequential_runs(tmp_path_factory):
+    """The sequential runner on each data set of :data:`DATASETS` for :data:`SEEDS` at smoke scale (its own process,
+    one thread, one shared cache of their own), the two side by side; made once for every workflow run that is
+    compared with it. Returns ``{data set: run folder}`` and the sum of the two runs' wall times."""
+    tmp_path = tmp_path_factory.mktemp("sequential")
+    cache = tmp_path / "sequential-cache"
+    jobs = {}
+    for d in DATASETS:
+        log = tmp_path / f"sequential-{d}.log"
+        cmd = [sys.executable, "-m", runner.__name__, "--profile", "smoke", "--dataset", d,
+               "--seeds", ",".join(map(str, SEEDS)), "--threads", "1", "--only", *PER_SEED, "06_evaluation",
+               "--out", str(tmp_path / d), "--cache-dir", str(cache)]
+        with log.open("w") as out:  # the child keeps its own handle
+            jobs[d] = (subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT), time.perf_counter(), log)
+    seconds, deadline = {}, time.perf_counter() + 3600
+    while len(seconds) < len(jobs):  # each run's own wall time: when it ends, whichever ends first
+        for d, (job, started, _) in jobs.items():
+            if d not in seconds and job.poll() is not None:
+                seconds[d] = time.perf_counter() - started
+        if time.perf_counter() > deadline:
+            for job, _, _ in jobs.values():
+                job.kill()
+            pytest.fail(f"the sequential runs did not end within an hour; logs: {[str(j[2]) for j in jobs.values()]}")
+        time.sleep(0.5)
+    for d, (job, _, log) in jobs.items():
+        assert job.returncode == 0, (d, log.read_text()[-5000:])
+    return {d: (tmp_path / d / "latest").resolve() for d in DATASETS}, sum(seconds.values())
+
+
+def assert_equal_per_seed_metrics(out: Path, runs: dict, seeds=SEEDS) -> None:
+    """Every per-seed metric of the workflow's results in ``out`` equals the sequential runner's, timings aside."""
+    import json
+
+    for d, run in runs.items():
+        for seed in seeds:
+            for notebook in PER_SEED:
+                mine = json.loads((out / d / f"seed-{seed}" / "metrics" / f"{notebook}.json").read_text())
+                theirs = json.loads((run / f"seed-{seed}" / "metrics" / f"{notebook}.json").read_text())
+                assert without_timings(mine) == without_timings(theirs), (d, seed, notebook)
