@@ -1,8 +1,8 @@
 """A real single-node SLURM cluster for the workflow tests, started from Debian's packages (``slurm-wlm``, ``munge``)
 in a temporary state folder and stopped afterwards.
 
-A cluster as small as it gets: this machine is its one node (its CPUs, 90 % of its memory, no GPU), one partition,
-no accounting database (``sacct`` answers nothing, as on many small clusters), and ``MinJobAge=3600`` so that finished
+A cluster as small as it gets: this machine is its one node (its CPUs, 90 % of its memory), a partition for every job
+and one for GPU jobs, no accounting database (``sacct`` answers nothing, as on many small clusters), and ``MinJobAge=3600`` so that finished
 jobs stay visible to ``squeue``. Its own ``munged`` listens in a temporary folder of its own (one the munge user can
 enter, which pytest's folders are not), so a munged the machine already runs is left alone.
 
@@ -10,6 +10,10 @@ Its ``slurm.conf`` is written where SLURM's commands look for it, ``/etc/slurm/s
 otherwise (snakemake-executor-plugin-slurm-jobstep 0.6 drops ``SLURM_CONF`` from the environment of the ``srun`` it
 starts inside each job). The file is marked as this module's and removed when the cluster stops; a machine with a
 SLURM configuration of its own is left alone (:func:`missing` says so).
+
+The node declares one GPU whose device file is /dev/null: SLURM schedules a job that asks for a GPU (``--gpus=1``)
+and hands it that file, and torch in the job sees no CUDA, so a test can follow a GPU job through the scheduler up
+to the point where it needs the hardware.
 
 Settings a container needs (PITFALLS.md): ``proctrack/linuxproc`` and ``task/none`` (no cgroups), and no
 ``cgroup.conf``: SLURM 22.05 has no "disabled" cgroup plugin, and slurmd fails to start with one.
@@ -29,7 +33,9 @@ from pathlib import Path
 #: The programs the cluster needs: Debian's slurm-wlm (slurmctld, slurmd, sbatch, squeue, scancel) and munge.
 PROGRAMS = ("slurmctld", "slurmd", "sbatch", "squeue", "scancel", "sinfo", "munged")
 PARTITION = "study"
+GPU_PARTITION = "gpu"
 CONF = Path("/etc/slurm/slurm.conf")
+GRES = CONF.with_name("gres.conf")
 #: The first line of a slurm.conf this module wrote: only such a file is replaced (left by a killed test) or removed.
 MARK = "# a single-node cluster of the xai-study tests (tests/workflow/slurm_cluster.py); removed when it stops"
 
@@ -88,8 +94,10 @@ def slurm_conf(state: Path, munge: Path, cpus: int, memory_mb: int, node: str) -
         "MpiDefault=none",
         "ReturnToService=2",
         "MinJobAge=3600",  # finished jobs stay in squeue for an hour: Snakemake sees them end without sacct
-        f"NodeName={node} CPUs={cpus} RealMemory={memory_mb} State=UNKNOWN",
+        "GresTypes=gpu",
+        f"NodeName={node} CPUs={cpus} RealMemory={memory_mb} Gres=gpu:1 State=UNKNOWN",
         f"PartitionName={PARTITION} Nodes={node} Default=YES MaxTime=INFINITE State=UP",
+        f"PartitionName={GPU_PARTITION} Nodes={node} MaxTime=INFINITE State=UP",
         "",
     ])
 
@@ -155,6 +163,7 @@ def cluster(state: Path):
         munge = _start_munge(state)
         CONF.parent.mkdir(parents=True, exist_ok=True)
         CONF.write_text(slurm_conf(state, munge, cpus, _memory_mb(), node))
+        GRES.write_text(f"{MARK}\nNodeName={node} Name=gpu File=/dev/null\n")
         conf = CONF
         _run("slurmctld", ["slurmctld", "-c", "-f", str(conf)], env)
         _run("slurmd", ["slurmd", "-f", str(conf)], env)
@@ -163,5 +172,6 @@ def cluster(state: Path):
     finally:
         _stop(state, munge, env)
         CONF.unlink(missing_ok=True)
+        GRES.unlink(missing_ok=True)
         if munge:
             shutil.rmtree(munge, ignore_errors=True)

@@ -78,9 +78,9 @@ def cluster(tmp_path_factory):
         yield env
 
 
-def _snakemake(workdir, out, cache) -> list[str]:
+def _snakemake(workdir, out, cache, datasets=DATASETS) -> list[str]:
     return [*SNAKEMAKE, "--directory", str(workdir), "--profile", "workflow/profiles/slurm", "--config",
-            f"datasets=[{','.join(DATASETS)}]", f"seeds=[{SEED}]", "profile=smoke", f"out={out}", f"cache={cache}"]
+            f"datasets=[{','.join(datasets)}]", f"seeds=[{SEED}]", "profile=smoke", f"out={out}", f"cache={cache}"]
 
 
 def _jobs(env) -> list[tuple[str, str, str, str]]:
@@ -140,3 +140,27 @@ def test_the_slurm_profile_runs_the_workflow_through_sbatch_reruns_a_cancelled_j
 
     runs, _ = sequential_runs
     assert_equal_per_seed_metrics(out, runs, seeds=(SEED,))
+
+
+@pytest.mark.slow
+def test_gpus_on_request_reach_slurm_in_the_gpu_partition_and_a_job_without_cuda_says_so(tmp_path, cluster):
+    """README's GPU command on the test cluster, whose node declares one GPU (a stand-in device file: SLURM hands it
+    out, torch sees no CUDA). 01's job goes to the GPU partition asking for one GPU, and its notebook must not fall
+    back to the CPU: the runner refuses --device cuda, naming the reason, and the job fails."""
+    import torch
+
+    command = [*_snakemake(tmp_path, tmp_path / "workflow", tmp_path / "cache", datasets=("mnist5k",)), "gpus=1",
+               f"gpu_partition={slurm_cluster.GPU_PARTITION}", "--until", "cnn_training"]
+    before = {job for job, *_ in _jobs(cluster)}
+    done = subprocess.run(command, cwd=ROOT, env=cluster, capture_output=True, text=True, timeout=1800)
+    output = done.stdout + done.stderr
+    (job,) = [job for job, *_ in _jobs(cluster) if job not in before]
+    shown = subprocess.run(["scontrol", "show", "job", job], env=cluster, capture_output=True, text=True).stdout.split()
+    assert f"Partition={slurm_cluster.GPU_PARTITION}" in shown and "TresPerJob=gres:gpu:1" in shown, shown
+    assert "--device cuda" in output
+    if torch.cuda.is_available():  # a machine with a GPU: the job uses it
+        assert done.returncode == 0, output[-5000:]
+        return
+    log = re.search(r"(\S+/slurm_logs/rule_cnn_training/mnist5k_0/\d+\.log)", output)
+    assert done.returncode != 0 and log, output[-5000:]
+    assert "--device cuda: torch sees no CUDA GPU on this machine" in open(log.group(1)).read()
