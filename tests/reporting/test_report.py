@@ -341,12 +341,14 @@ def test_the_cost_table_is_the_finished_runs_and_names_what_was_reused(tmp_path)
     (run / "status.json").write_text(json.dumps({"notebooks": [
         {"notebook": "01_cnn_training", "seed": 0, "status": "ok", "seconds": 0.4, "reused_from": "run-A",
          "computed_seconds": 42.0, "slowest_cells": [slow]},
-        {"notebook": "02_cnn_attribution", "seed": 0, "status": "ok", "seconds": 90.0, "slowest_cells": []}]}))
+        {"notebook": "02_cnn_attribution", "seed": 0, "status": "ok", "seconds": 90.0, "slowest_cells": [],
+         "peak_memory_mb": 1832.4}]}))
     page = build_report(run).read_text()
     cost = _table_with(Tables(page).tables, "wall time (s) ↓")
     assert cost["head"][0] == ["notebook", "seed", "wall time (s) ↓", "slowest cell", "reused from run",
-                               "computed in (s) ↓"]
+                               "computed in (s) ↓", "peak memory (MB) ↓"]
     assert cost["body"][0][3] == "cell 7 (model = train_classifier(...)): 30.5 s" and cost["body"][0][4] == "run-A"
     assert cost["body"][-1][:3] == ["whole study", "all", "90.4"] and cost["body"][-1][5] == "132"
+    assert cost["body"][1][6] == cost["body"][-1][6] == "1832"  # a reused notebook has no peak: the largest is 02's
     assert ("1 of 2 notebook runs were reused from earlier runs with the same inputs (computing every notebook took "
             "2.2 min)") in _summary(page)
