@@ -1,5 +1,7 @@
 """Helpers of the workflow tests: Snakemake run from the study's environment on workflow/Snakefile, its working
 directory (where it keeps .snakemake/) a temporary folder, so that tests leave nothing in the checkout."""
+import json
+import os
 import re
 import subprocess
 import sys
@@ -54,11 +56,24 @@ def without_timings(metrics):
 
 
 @pytest.fixture(scope="session")
-def sequential_runs(tmp_path_factory):
+def sequential_runs():
     """The sequential runner on each data set of :data:`DATASETS` for :data:`SEEDS` at smoke scale (its own process,
-    one thread, one shared cache of their own), the two side by side; made once for every workflow run that is
-    compared with it. Returns ``{data set: run folder}`` and the sum of the two runs' wall times."""
-    tmp_path = tmp_path_factory.mktemp("sequential")
+    one thread, one shared cache of their own), the two side by side; made once per test session for every workflow
+    run compared with it, whichever pytest-xdist worker asks first (the session folder is every worker's; the other
+    waits on the lock and reads it). Returns ``{data set: run folder}`` and the sum of the two runs' wall times."""
+    from filelock import FileLock
+
+    tmp_path = Path(os.environ["XAI_TEST_SESSION_DIR"]) / "sequential-runs"
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    with FileLock(tmp_path / ".lock"):
+        done = tmp_path / "seconds.json"
+        if not done.exists():
+            done.write_text(json.dumps(_run_sequentially(tmp_path)))
+    return {d: (tmp_path / d / "latest").resolve() for d in DATASETS}, json.loads(done.read_text())
+
+
+def _run_sequentially(tmp_path: Path) -> float:
+    """Both data sets' sequential runs into ``tmp_path``; the sum of their wall times."""
     cache = tmp_path / "sequential-cache"
     jobs = {}
     for d in DATASETS:
@@ -80,13 +95,11 @@ def sequential_runs(tmp_path_factory):
         time.sleep(0.5)
     for d, (job, _, log) in jobs.items():
         assert job.returncode == 0, (d, log.read_text()[-5000:])
-    return {d: (tmp_path / d / "latest").resolve() for d in DATASETS}, sum(seconds.values())
+    return sum(seconds.values())
 
 
 def assert_equal_per_seed_metrics(out: Path, runs: dict, seeds=SEEDS) -> None:
     """Every per-seed metric of the workflow's results in ``out`` equals the sequential runner's, timings aside."""
-    import json
-
     for d, run in runs.items():
         for seed in seeds:
             for notebook in PER_SEED:

@@ -195,7 +195,7 @@ def test_the_slurm_profile_leaves_threads_and_gpus_to_the_workflow():
 def test_every_workflow_command_in_the_docs_plans(doc, tmp_path):
     """The documented Snakemake commands (CPU cluster, GPU partition, no accounting, local) run as dry runs: the
     configuration they give is accepted and planned. What a real SLURM does with the last of workflow/README.md's is
-    test_real_runs.py's test."""
+    test_slurm_runs.py's test."""
     from test_readme_commands import commands
 
     typed = [shlex.split(c) for c in commands((ROOT / doc).read_text()) if c.startswith(".venv/bin/snakemake")]
