@@ -112,13 +112,19 @@ def _check_gpus(config: dict) -> int:
     return gpus
 
 
-def job_resources(config: dict, model_job: bool = False) -> dict:
-    """What a job asks its executor for: memory and minutes, and for a job that trains or explains models (01-05,
-    ``model_job``) with ``gpus`` > 0 that many GPUs (the SLURM executor turns ``gpu`` into ``sbatch --gpus``) in
+def uses_gpus(config: dict, notebook: str | None) -> bool:
+    """Whether the job of ``notebook`` (None: the summary) is given GPUs: one that trains or explains models (the
+    per-seed notebooks, 01-05) when ``gpus`` > 0. The one place that decides it, for resources and device alike."""
+    return bool(config["gpus"]) and any(job.notebook == notebook for job in PER_SEED)
+
+
+def job_resources(config: dict, notebook: str | None = None) -> dict:
+    """What the job of ``notebook`` (None: the summary) asks its executor for: memory and minutes, and where
+    :func:`uses_gpus` that many GPUs (the SLURM executor turns ``gpu`` into ``sbatch --gpus``) in
     the GPU partition, if one is named. They are the rules' own resources, so a profile's or the command line's
     ``--default-resources`` (an account, a partition) adds to them instead of replacing them."""
     resources = {"mem_mb": config["mem_mb"], "runtime": config["runtime"]}
-    if model_job and config["gpus"]:
+    if uses_gpus(config, notebook):
         resources["gpu"] = config["gpus"]
         if config["gpu_partition"]:
             resources["slurm_partition"] = config["gpu_partition"]
@@ -166,7 +172,7 @@ def runner_command(notebook: str, dataset: str, seed: int, run_dir: str, config:
             "--profile", config["profile"], "--dataset", dataset, "--seed", str(seed),
             "--cache-dir", config["cache"], "--threads", str(threads)]
     params = dict(config["params"])
-    if config["gpus"] and any(job.notebook == notebook for job in PER_SEED):
+    if uses_gpus(config, notebook):
         params.setdefault("device", "cuda")  # a job given GPUs uses them, or fails saying CUDA is missing
     for name, value in sorted(params.items()):
         if name in RUNNER_OPTIONS:
