@@ -76,7 +76,7 @@ def test_registered_extractor_runs_offline_and_writes_no_cache(extractor, offlin
     y, _ = _blobs(60, seed=3)
     m = F.fidelity_metrics(x, y, name, kid_subsets=5, isc_splits=3)
     assert set(m) == {"fid", "kid_mean", "kid_std", "inception_score", "inception_score_std", "precision", "recall",
-                      "f_score"}
+                      "f_score", "density", "coverage"}
     assert all(math.isfinite(v) for v in m.values())
     assert not offline.exists()  # torch-fidelity's file cache stays off
 
@@ -137,7 +137,8 @@ def test_fid_of_a_set_with_itself_is_zero_and_rises_under_corruption(extractor):
     assert noisy["fid"] > 10 * other_draw
     # KID of identical sets: ≈ 0 next to a corrupted set's (the unbiased estimator may go slightly negative).
     assert abs(same["kid_mean"]) < 0.02 * noisy["kid_mean"]
-    assert same["precision"] == same["recall"] == 1.0
+    assert same["precision"] == same["recall"] == same["coverage"] == 1.0
+    assert noisy["density"] < same["density"] and noisy["coverage"] < same["coverage"]
     assert F.fid(x, x, name) == pytest.approx(same["fid"], abs=1e-6)
 
 
@@ -201,6 +202,22 @@ def test_collapsed_generator_scores_worse_than_real_data():
     collapsed = F.fidelity_metrics(F.collapsed_samples(other, y[200:], 0, 200), reference, name, kid_subsets=10)
     assert collapsed["fid"] > 10 * real["fid"]
     assert collapsed["recall"] < real["recall"] and collapsed["inception_score"] < real["inception_score"]
+    assert collapsed["coverage"] < real["coverage"]  # one class covers few of the real neighbourhoods
+
+
+def test_density_and_coverage_are_read_in_the_features_torch_fidelity_uses(extractor):
+    """prdc's precision and recall at torch-fidelity's k = 3, on :func:`scaled_features`, equal torch-fidelity's own:
+    density and coverage are measured in the very features of FID and precision, not in a look-alike."""
+    from prdc import compute_prdc
+
+    name, _ = extractor
+    x, y = _blobs(120, seed=2)[0], _blobs(120, seed=3)[0]
+    ours = F.fidelity_metrics(x, y, name, kid_subsets=5, isc_splits=3)
+    theirs = compute_prdc(F.scaled_features(name, y), F.scaled_features(name, x), nearest_k=3)
+    assert ours["precision"] == pytest.approx(theirs["precision"]) and ours["recall"] == pytest.approx(theirs["recall"])
+    assert ours["precision"] < 1  # a case where the features matter
+    assert ours["density"] == pytest.approx(compute_prdc(F.scaled_features(name, y), F.scaled_features(name, x),
+                                                         nearest_k=5)["density"])
 
 
 def test_fidelity_metrics_validates(extractor):

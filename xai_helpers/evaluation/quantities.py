@@ -36,6 +36,8 @@ QUANTITIES = {
     # 04: generative fidelity (in the study's classifier feature space)
     "FID": Quantity("FID", better=DOWN, low=0.0), "KID": Quantity("KID", better=DOWN), "IS": Quantity("IS", better=UP, low=1.0),
     "precision": Quantity("precision", better=UP, low=0.0, high=1.0), "recall": Quantity("recall", better=UP, low=0.0, high=1.0),
+    # density is not graded: about 1 for samples of the real distribution, above 1 where samples crowd dense regions
+    "density": Quantity("density", low=0.0), "coverage": Quantity("coverage", better=UP, low=0.0, high=1.0),
     "classes covered": Quantity("classes covered", "count", better=UP, low=0.0),
     # 02: explanation quality
     "deletion_auc.zero": Quantity("deletion AUC (zero)", better=DOWN),

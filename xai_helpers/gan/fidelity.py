@@ -34,6 +34,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..study import SAVE_ADVICE, refusal
+from .density_coverage import density_coverage
 from .feature_sites import INPUT_SUFFIX, capture_features, feature_module
 
 #: Our names for torch-fidelity's result keys (which keep Inception names whatever the extractor).
@@ -158,7 +159,8 @@ def fidelity_metrics(fake01: torch.Tensor, real01: torch.Tensor, extractor: str,
                      kid_subset_size: int | None = None, prc_neighborhood: int = 3, isc_splits: int = 10,
                      seed: int = 0, device: str | torch.device = "cpu") -> dict[str, float]:
     """FID, KID (mean, std), IS (mean, std), precision, recall and F-score of ``fake01`` against ``real01``
-    (both [0, 1] images), in the feature space of the registered ``extractor``; keys from :data:`RESULT_KEYS`.
+    (both [0, 1] images), in the feature space of the registered ``extractor`` (keys from :data:`RESULT_KEYS`),
+    and density and coverage in the same features (:mod:`.density_coverage`, k = 5).
 
     Precision is the share of generated images inside the real images' k-NN manifold, recall the reverse
     (Kynkäänniemi et al. 2019). KID subsets have ``kid_subset_size`` images (default: half the smaller set, at
@@ -179,7 +181,19 @@ def fidelity_metrics(fake01: torch.Tensor, real01: torch.Tensor, extractor: str,
             kid_subset_size=kid_subset_size, prc_neighborhood=prc_neighborhood,
             cuda=torch.device(device).type == "cuda", batch_size=500, save_cpu_ram=True,  # no loader workers on 2 cores
             cache=False, verbose=False, rng_seed=seed)
-    return {RESULT_KEYS[k]: float(v) for k, v in result.items() if k in RESULT_KEYS}
+    metrics = {RESULT_KEYS[k]: float(v) for k, v in result.items() if k in RESULT_KEYS}
+    metrics.update(density_coverage(scaled_features(extractor, real01), scaled_features(extractor, fake01)))
+    return metrics
+
+
+def scaled_features(extractor: str, images01: torch.Tensor) -> np.ndarray:
+    """The features torch-fidelity reads from the registered ``extractor`` (its ``hidden``: the images as uint8,
+    back to [0, 1], the hidden layer divided by the feature scale), for measures it does not compute."""
+    from .fidelity_extractor import CLASSIFIERS, FEATURE_SCALES, HIDDEN_LAYERS
+    _check_registered(extractor)
+    images = to_uint8(images01.detach().cpu()).float() / 255
+    features = hidden_features(CLASSIFIERS[extractor], images, HIDDEN_LAYERS[extractor])
+    return (features / FEATURE_SCALES[extractor]).numpy()
 
 
 def fid(fake01: torch.Tensor, real01: torch.Tensor, extractor: str, device: str | torch.device = "cpu") -> float:
