@@ -138,6 +138,12 @@ def test_study_scores_every_regime_on_the_real_test_split_with_samples_of_that_r
         gain.loc[(0.2, "real + synthetic"), "test_accuracy"] - gain.loc[(0.2, A.STEP_MATCHED), "test_accuracy"])
     assert (matched["gain_over_step_matched"] == 0).all()
     assert matched["p_mcnemar_vs_step_matched"].isna().all()
+    # Issue 36: the GAN-only row's accuracy is the Classification Accuracy Score, named with its label source
+    cas = A.classification_accuracy_score(table)
+    assert cas["per_regime"] == {"0.2": only["test_accuracy"].iloc[0], "1": only["test_accuracy"].iloc[1]}
+    assert cas["labels"] == "given"
+    with pytest.raises(ValueError, match="no 'synthetic only' rows"):
+        A.classification_accuracy_score(matched)
     assert table["p_mcnemar_vs_step_matched"].dropna().between(0, 1).all() and table["p_mcnemar_vs_step_matched"].notna().sum() == 6
     assert (table["label_source"] == "given").all()
 

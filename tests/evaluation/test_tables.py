@@ -49,6 +49,7 @@ def test_intervals_are_clipped_to_the_metrics_range(tmp_path):
     assert table["ci_low"].min() >= -1 and table["ci_high"].max() <= 1
     for s, kid in enumerate([0.001, -0.002]):
         row = {"fid": 1.0 + 40 * s, "kid_mean": kid, "inception_score": 1.0 + s, "precision": 0.1, "recall": 0.9 * s,
+               "density": 1.0, "coverage": 0.5,
                "classes_covered": 1 + 9 * s}
         _write(tmp_path / f"seed-{s}", "04_gan_dynamics", {**row, "seed": s, "real_vs_real": row, "collapsed": row})
     fidelity = ET.fidelity_table(tmp_path).loc["GAN"]
@@ -69,10 +70,14 @@ def test_a_single_seed_run_has_no_interval_and_no_difference_row(tmp_path):
 def test_fidelity_table_keeps_the_calibration_rows(tmp_path):
     for s, fid in enumerate([5.0, 7.0]):
         row = {"fid": fid, "kid_mean": 0.1, "inception_score": 6.0, "precision": 0.5, "recall": 0.8,
-               "classes_covered": 10}
+               "density": 0.9 + s, "coverage": 0.7, "classes_covered": 10}
         _write(tmp_path / f"seed-{s}", "04_gan_dynamics", {**row, "seed": s, "real_vs_real": {**row, "fid": 0.3},
-                                                          "collapsed": {**row, "fid": 130.0, "classes_covered": 1}})
+                                                          "collapsed": {**row, "fid": 130.0, "classes_covered": 1,
+                                                                        "coverage": 0.1}})
     table = ET.fidelity_table(tmp_path)
+    assert table.loc[("GAN", "density")]["mean"] == pytest.approx(1.4)
+    assert table.loc[("GAN", "density")]["ci_high"] > 1  # density is not a share: not clipped at 1
+    assert table.loc[("one-class generator (collapsed)", "coverage")]["mean"] == pytest.approx(0.1)
     assert table.loc[("GAN", "FID")]["mean"] == pytest.approx(6.0)
     assert table.loc[("real vs real (floor)", "FID")]["mean"] == pytest.approx(0.3)
     assert table.loc[("one-class generator (collapsed)", "classes covered")]["mean"] == 1
@@ -438,3 +443,22 @@ def test_max_sensitivity_of_input_independent_maps_is_not_ranked(tmp_path):
     assert np.isnan(ranks.loc["deconvolution", "max_sensitivity"]) and means.loc["deconvolution", "max_sensitivity"] == 0
     assert ranks.loc["grad_cam", "max_sensitivity"] == 1 and ranks.loc["saliency", "max_sensitivity"] == 2
     assert ranks.loc["deconvolution", "mean rank"] == 3  # its infidelity alone
+
+
+def _memorisation(gan_z, gan_share, copycat_flagged):
+    result = {"near_copy_share": gan_share, "data_copying_z": gan_z, "median_distance_ratio": 1.5, "flagged": False}
+    copycat = {"near_copy_share": 0.04, "data_copying_z": -7.9, "median_distance_ratio": 0.9, "flagged": copycat_flagged}
+    return {"memorisation": {"gan": result, "copycat": copycat}}
+
+
+def test_memorisation_table_over_seeds_and_old_runs_named(tmp_path):
+    for s, (z, share, caught) in enumerate([(28.0, 0.0, True), (20.0, 0.01, False)]):
+        _write(tmp_path / f"seed-{s}", "04_gan_dynamics", {"seed": s, **_memorisation(z, share, caught)})
+    table = ET.memorisation_table(tmp_path)
+    assert table.loc[("GAN", "Z_U"), "mean"] == pytest.approx(24.0) and table.loc[("GAN", "Z_U"), "n_seeds"] == 2
+    assert table.loc[("copycat (planted copier)", "flagged (share of seeds)"), "mean"] == 0.5
+    assert table.loc[("GAN", "near-copy share"), "ci_low"] == 0  # a share's interval is clipped at 0
+    assert table.loc[("copycat (planted copier)", "Z_U"), "ci_high"] == pytest.approx(-7.9)
+    _write(tmp_path / "seed-2", "04_gan_dynamics", {"seed": 2, "fid": 5.0})
+    with pytest.raises(FileNotFoundError, match=r"seeds \[2\] have no memorisation results"):
+        ET.memorisation_table(tmp_path)

@@ -91,7 +91,8 @@ def make_run(root, seeds=(0,), accuracy=(0.91, 0.93), failed_check=None, best_me
     save_table(pd.DataFrame(rows).set_index(["metric", "model"]), root, "06_evaluation_classification")
     fid = {"GAN": 5.0, "real vs real (floor)": 0.3, "one-class generator (collapsed)": 130.0}
     rows = [{"set": s, "metric": m, **dict(zip(("mean", "ci_low", "ci_high", "n_seeds"), _interval(v * k + spread)))}
-            for s, v in fid.items() for m, k in (("FID", 1.0), ("KID", 0.01), ("precision", 0.005), ("recall", 0.006))]
+            for s, v in fid.items() for m, k in (("FID", 1.0), ("KID", 0.01), ("precision", 0.005), ("recall", 0.006),
+                                                  ("density", 0.2), ("coverage", 0.1))]
     save_table(pd.DataFrame(rows).set_index(["set", "metric"]), root, "06_evaluation_fidelity")
     order = [best_method] + [m for m in METHODS if m != best_method]
     ranks = pd.DataFrame({"deletion_auc.zero": [1.0, 2.0, 3.0], "pointing_game": [1.0, 3.0, 2.0]}, index=order)
@@ -234,6 +235,7 @@ def test_summary_reflects_the_numbers(tmp_path):
     assert "one seed" in summary and "not tested" in summary
     assert "occlusion has the best mean rank" in summary
     assert "FID of 5 lies between the real-vs-real floor (0.3)" in summary
+    assert "density 1 and coverage 0.5 (the real-vs-real floor&#x27;s coverage 0.03)" in summary
     assert "1 min of wall time" in summary
 
     page = build_report(make_run(tmp_path / "bad", accuracy=(0.8, 0.7), failed_check="no random control significant",
@@ -312,8 +314,32 @@ def test_augmentation_finding_reports_the_gain_over_the_step_matched_row():
     assert ("real only trained for as many steps as real + GAN reaches 0.965, so the GAN's images add -0.01 "
             "(McNemar p = 0.04 on the same test images)") in text
     assert "positive in 0 of 1 regimes" in text
+    assert "0.8 (GAN images only: the Classification Accuracy Score, CAS)" in text  # issue 36: named
+    pseudo = augmentation_finding(table.assign(label_source="classifier")).text
+    assert "0.8 (GAN images only: the Classification Accuracy Score, CAS, with a classifier's pseudo-labels)" in pseudo
     old = augmentation_finding(table.drop(columns="gain_over_step_matched").iloc[:3]).text
     assert "0.955 (real + 2000 GAN images)" in old and "step" not in old
+
+
+def test_memorisation_finding_reads_the_rows_that_memorisation_table_writes(tmp_path):
+    """Issue 36: the GAN's near-copy share and Z_U, and a pass only counts when the planted copier was caught."""
+    from xai_helpers.evaluation import tables as ET
+    from xai_helpers.reporting.report_findings import memorisation_finding
+
+    def write(folder, copycat_flagged):
+        (folder / "metrics").mkdir(parents=True)
+        gan = {"near_copy_share": 0.0, "data_copying_z": 28.2, "median_distance_ratio": 1.7, "flagged": False}
+        copycat = {"near_copy_share": 0.04, "data_copying_z": -7.9, "median_distance_ratio": 0.9,
+                   "flagged": copycat_flagged}
+        (folder / "metrics" / "04_gan_dynamics.json").write_text(
+            json.dumps({"seed": 0, "memorisation": {"gan": gan, "copycat": copycat}}))
+        return folder
+    text = memorisation_finding(ET.memorisation_table(write(tmp_path / "a", True)).reset_index()).text
+    assert text == ("Memorisation: the GAN was not flagged: 0 of its samples lie closer to a training image than 95 % "
+                    "of held-out real images (about 0.05 for new images), Z_U 28.2 (below −3: copying); the planted "
+                    "copier of training images was flagged.")
+    missed = memorisation_finding(ET.memorisation_table(write(tmp_path / "b", False)).reset_index()).text
+    assert "the planted copier was flagged in only 0% of seeds, so a pass here proves little" in missed
 
 
 def test_tcav_finding_reads_the_found_rows_that_tcav_table_writes(tmp_path):

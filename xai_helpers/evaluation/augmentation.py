@@ -6,7 +6,8 @@ regime (a stratified ``fraction`` of the real training split: e.g. 10 % for the 
 
 * ``real``: the real images of the regime;
 * ``real + synthetic``: the same plus the GAN samples;
-* ``synthetic only``: the GAN samples alone;
+* ``synthetic only``: the GAN samples alone: its real-test accuracy is the Classification Accuracy Score (CAS,
+  Ravuri & Vinyals 2019; :func:`classification_accuracy_score`);
 * ``real, step-matched``: the real images again, trained for as many optimiser steps as ``real + synthetic``.
 
 Why the last: every set trains for the same epochs, so ``real + synthetic`` (400 real + 2,000 GAN images at
@@ -168,6 +169,19 @@ def augmentation_study(data: ImageDataset, synthesize: Callable[[ImageDataset], 
         None if name == STEP_MATCHED else mcnemar_p(correct[fraction, name], correct[fraction, STEP_MATCHED])
         for fraction, name in zip(table["real_fraction"], table["training_set"])]
     return table
+
+
+def classification_accuracy_score(table: pd.DataFrame) -> dict:
+    """The Classification Accuracy Score (Ravuri & Vinyals 2019) of each regime, read from :func:`augmentation_study`:
+    the real-test accuracy of a classifier trained on GAN samples only. Ravuri & Vinyals draw the labels from a
+    class-conditional generator (``labels: "conditional GAN"``), which makes the score comparable with theirs; an
+    unconditional GAN's samples carry a classifier's pseudo-labels (``labels: "classifier"``), which measures the
+    generator together with that labeller, so the result names its label source."""
+    rows = table[table["training_set"] == "synthetic only"]
+    if rows.empty:
+        raise ValueError("the table has no 'synthetic only' rows: it is not an augmentation_study table")
+    return {"per_regime": {f"{f:g}": float(a) for f, a in zip(rows["real_fraction"], rows["test_accuracy"])},
+            "labels": str(rows["label_source"].iloc[0]), "reference": "Ravuri & Vinyals 2019"}
 
 
 def mcnemar_p(correct_a: torch.Tensor, correct_b: torch.Tensor) -> float:

@@ -25,7 +25,8 @@ from .statistics import mean_ci, paired_difference
 CLASSIFIERS = {"plain": "plain CNN", "attention": "attention CNN"}
 CLASSIFICATION_METRICS = {"test_accuracy": "accuracy", "macro_f1": "macro-F1", "ece": "calibration error (ECE)"}
 FIDELITY_METRICS = {"fid": "FID", "kid_mean": "KID", "inception_score": "IS", "precision": "precision",
-                    "recall": "recall", "classes_covered": "classes covered"}
+                    "recall": "recall", "density": "density", "coverage": "coverage",
+                    "classes_covered": "classes covered"}
 def table_or_reason(build, *args):
     """``(build(*args), None)``, or ``(None, the reason)`` where the table's notebook did not run in this run."""
     try:
@@ -109,6 +110,28 @@ def fidelity_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFra
         for key, label in FIDELITY_METRICS.items():
             rows.append({"set": row, "metric": label,
                          **_summary([pick(m).get(key) for m in runs.values()], confidence, quantity(label).range)})
+    return pd.DataFrame(rows).set_index(["set", "metric"])
+
+
+#: 04's memorisation results (generator key in the metrics: row label) and the measures of the table.
+MEMORISATION_SETS = {"gan": "GAN", "copycat": "copycat (planted copier)"}
+MEMORISATION_METRICS = {"near_copy_share": "near-copy share", "data_copying_z": "Z_U",
+                        "median_distance_ratio": "median distance ratio", "flagged": "flagged (share of seeds)"}
+
+
+def memorisation_table(run_root: str | Path, confidence: float = 0.95) -> pd.DataFrame:
+    """Does the GAN copy its training images (04, :mod:`xai_helpers.gan.memorisation`)? The GAN beside the planted
+    copycat that must be flagged, each measure as mean and t-interval over seeds; ``flagged`` as the share of seeds."""
+    runs = metrics_over_seeds(run_root, "04_gan_dynamics")
+    missing = [seed for seed, m in runs.items() if "memorisation" not in m]
+    if missing:
+        raise FileNotFoundError(f"04's metrics of seeds {missing} have no memorisation results (made before issue 36)")
+    rows = []
+    for key, label in MEMORISATION_SETS.items():
+        for metric, name in MEMORISATION_METRICS.items():
+            values = [float(m["memorisation"][key][metric]) for m in runs.values()]
+            bounds = (0.0, 1.0) if metric in ("near_copy_share", "flagged") else (-math.inf, math.inf)
+            rows.append({"set": label, "metric": name, **_summary(values, confidence, bounds)})
     return pd.DataFrame(rows).set_index(["set", "metric"])
 
 

@@ -217,3 +217,25 @@ def ink_share_plot(table: pd.DataFrame, title: str):
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
+
+
+def memorisation_figure(results: dict[str, dict], title: str):
+    """Distributions of the distance to the nearest training image: held-out real images (the reference), and each
+    generator of ``results`` (name: :func:`~xai_helpers.gan.memorisation.memorisation_test` result), with the
+    near-copy threshold τ. Copies pile up left of τ."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    first = next(iter(results.values()))
+    values = [first["heldout_distances"]] + [r["generated_distances"] for r in results.values()]
+    bins = np.linspace(0, max(float(np.max(v)) for v in values), 50)
+    ax.hist(first["heldout_distances"], bins=bins, density=True, alpha=0.5, color="grey",
+            label="held-out real images (never trained on)")
+    for name, result in results.items():
+        ax.hist(result["generated_distances"], bins=bins, density=True, histtype="step", lw=1.8,
+                label=f"{name}: {result['near_copy_share']:.1%} near copies, Z_U {result['data_copying_z']:.1f}"
+                      + (f" (flagged by {' and '.join(result['flagged_by'])})" if result["flagged"] else ""))
+    ax.axvline(first["near_copy_threshold"], c="red", ls="--",
+               label=f"τ: {first['expected_share']:.0%} of held-out images are closer")
+    _style(ax, xlabel="distance to the nearest training image (classifier features)", ylabel="density", title=title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

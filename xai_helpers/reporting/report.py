@@ -24,7 +24,7 @@ KEY_FIGURES = {
     "01_cnn_training": ("confusion", "attention_maps", "saliency_over_epochs_plain"),
     "02_cnn_attribution": ("method_grid", "planted_patch", "sanity_cascade", "deletion_insertion_curves"),
     "03_tcav": ("score_heatmaps", "planted_curve"),
-    "04_gan_dynamics": ("losses", "samples_over_training", "fidelity_over_training", "calibration"),
+    "04_gan_dynamics": ("losses", "samples_over_training", "fidelity_over_training", "calibration", "memorisation"),
     "05_gan_latent": ("sensitivity", "traversals", "generation_explained", "disentanglement", "ablation"),
     "06_evaluation": ("rating_items",),
     "07_explorer": ("attribution", "latent", "training", "concepts"),
@@ -56,6 +56,8 @@ FIGURE_CAPTIONS = {
     "04_gan_dynamics_fidelity_over_training": "FID, KID, precision/recall and IS of the generator at each snapshot.",
     "04_gan_dynamics_calibration": "Where the GAN's FID sits on a scale built from real images: real vs real, a "
                                    "corruption ladder and a one-class generator.",
+    "04_gan_dynamics_memorisation": "Distance of each image to its nearest training image: held-out real images, "
+                                    "the GAN and a planted copier of training images (τ: the near-copy threshold).",
     "05_gan_latent_sensitivity": "Latent variable sensitivity: mean norm of the generator's Jacobian per latent "
                                  "dimension.",
     "05_gan_latent_traversals": "Traversals along the directions of each family (SeFa, GANSpace, E[JᵀJ], "
@@ -85,8 +87,12 @@ TABLES = (
     TableSpec("augmentation", "2 · Synthetic augmentation (tested on the real test split)",
               interval_note="test accuracy [Wilson 95 % interval over the test images]"),
     TableSpec("fidelity", "3 · Generative fidelity with calibration rows", pivot=("set", "metric"),
-              note="FID, KID, IS and precision/recall in the feature space of the study's own classifier: comparable "
-                   "within the study, not with Inception FIDs from papers."),
+              note="FID, KID, IS, precision/recall and density/coverage in the feature space of the study's own "
+                   "classifier: comparable within the study, not with Inception FIDs from papers."),
+    TableSpec("memorisation", "3b · Memorisation: the GAN beside a planted copier", pivot=("set", "metric"),
+              note="Near-copy share: samples closer to a training image than 95 % of held-out real images (about 0.05 "
+                   "for new images); Z_U (Meehan et al. 2020): below −3 the samples sit closer to the training set "
+                   "than new images do."),
     TableSpec("explanation_ranks", "4 · Explanation quality: rank of each method per metric", ranked=True,
               max_columns=12),
     TableSpec("explanation_metrics", "4a · Explanation quality: every metric of notebook 02",

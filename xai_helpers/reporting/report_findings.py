@@ -95,6 +95,12 @@ def classification_finding(table: pd.DataFrame) -> Finding:
     return Finding(text, "classification")
 
 
+def _cas_labels(row: pd.Series) -> str:
+    """How the GAN-only row's labels were made: CAS proper takes them from a conditional generator."""
+    source = row.get("label_source")
+    return ", with a classifier's pseudo-labels" if source == "classifier" else ""
+
+
 def augmentation_finding(table: pd.DataFrame) -> Finding:
     """Real, real + GAN and GAN-only training sets in the low-data regime and with all real data, and what the GAN
     adds over the real images trained for as many optimiser steps as real + GAN (``gain_over_step_matched``;
@@ -108,7 +114,8 @@ def augmentation_finding(table: pd.DataFrame) -> Finding:
         text = (f"with {share} of the real training images, test accuracy is "
                 f"{format_number(rows['real']['test_accuracy'])} (real only), "
                 f"{format_number(mixed['test_accuracy'])} (real + {format_number(mixed['n_synthetic'])} GAN images) "
-                f"and {format_number(rows['synthetic only']['test_accuracy'])} (GAN images only)")
+                f"and {format_number(rows['synthetic only']['test_accuracy'])} (GAN images only: the Classification "
+                f"Accuracy Score, CAS{_cas_labels(rows['synthetic only'])})")
         gain = mixed.get("gain_over_step_matched")
         if gain is not None and not pd.isna(gain):
             p = mixed.get("p_mcnemar_vs_step_matched")
@@ -125,7 +132,7 @@ def augmentation_finding(table: pd.DataFrame) -> Finding:
 
 
 def fidelity_finding(table: pd.DataFrame) -> Finding:
-    """The GAN's FID against its calibration rows, with precision and recall."""
+    """The GAN's FID against its calibration rows, with precision, recall, density and coverage."""
     def row(s, m):
         return _lookup(table, set=s, metric=m)
     gan, floor, collapsed = row("GAN", "FID"), row("real vs real (floor)", "FID"), \
@@ -133,8 +140,25 @@ def fidelity_finding(table: pd.DataFrame) -> Finding:
     between = "lies between" if floor["mean"] < gan["mean"] < collapsed["mean"] else "does not lie between"
     return Finding(f"Generative fidelity (in the study's classifier feature space, not Inception): the GAN's FID "
                    f"of {_value(gan)} {between} the real-vs-real floor ({_value(floor)}) and the one-class "
-                   f"generator ({_value(collapsed)}); its precision is {_value(row('GAN', 'precision'))} and recall "
-                   f"{_value(row('GAN', 'recall'))}.", "fidelity")
+                   f"generator ({_value(collapsed)}); its precision is {_value(row('GAN', 'precision'))}, recall "
+                   f"{_value(row('GAN', 'recall'))}, density {_value(row('GAN', 'density'))} and coverage "
+                   f"{_value(row('GAN', 'coverage'))} (the real-vs-real floor's coverage "
+                   f"{_value(row('real vs real (floor)', 'coverage'))}).", "fidelity")
+
+
+def memorisation_finding(table: pd.DataFrame) -> Finding:
+    """The GAN's near-copy share and Z_U, and whether the planted copier was caught (else the test proves nothing)."""
+    def row(s, m):
+        return _lookup(table, set=s, metric=m)
+    caught = row("copycat (planted copier)", "flagged (share of seeds)")["mean"]
+    gan_flagged = row("GAN", "flagged (share of seeds)")["mean"]
+    verdict = ("was flagged as a copier" if gan_flagged == 1 else "was not flagged" if gan_flagged == 0
+               else f"was flagged in {gan_flagged:.0%} of seeds")
+    check = ("the planted copier of training images was flagged" if caught == 1
+             else f"the planted copier was flagged in only {caught:.0%} of seeds, so a pass here proves little")
+    return Finding(f"Memorisation: the GAN {verdict}: {_value(row('GAN', 'near-copy share'))} of its samples lie "
+                   f"closer to a training image than 95 % of held-out real images (about 0.05 for new images), Z_U "
+                   f"{_value(row('GAN', 'Z_U'))} (below −3: copying); {check}.", "memorisation")
 
 
 def explanation_finding(ranks: pd.DataFrame) -> Finding:
@@ -260,6 +284,7 @@ def findings(tables: dict[str, pd.DataFrame], env: dict, n_seeds: int, human: di
     sentences = [lambda: seeds_finding(env, n_seeds), lambda: checks_finding(tables["checks"]),
                  lambda: classification_finding(tables["classification"]),
                  lambda: augmentation_finding(tables["augmentation"]), lambda: fidelity_finding(tables["fidelity"]),
+                 lambda: memorisation_finding(tables["memorisation"]),
                  lambda: explanation_finding(tables["explanation_ranks"]), lambda: tcav_finding(tables["tcav"]),
                  lambda: latent_finding(tables["latent"]),
                  lambda: disentanglement_finding(tables["disentanglement"]),
