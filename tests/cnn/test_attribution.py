@@ -7,6 +7,8 @@ import torch
 from torch import nn
 
 from xai_helpers.cnn import explanation_metrics as em
+from xai_helpers.cnn.complexity import sparseness
+from xai_helpers.cnn.localisation import relevance_mass_accuracy
 from xai_helpers.cnn.attenuation import attenuated, attenuation_effect, taylor_channel_scores, taylor_prediction
 from xai_helpers.cnn.attribution_study import sanity_summary
 from captum.attr import GuidedGradCam, LayerAttribution, LayerGradCam
@@ -374,15 +376,15 @@ def test_a_plain_cnn_is_randomised_layer_by_layer(tiny):
     assert [(name, groups) for name, groups in steps] == [(name, [modules]) for name, modules in em.parameter_layers(tiny)]
 
 
-def test_pointing_game_mass_and_gini_on_constructed_maps():
+def test_pointing_game_mass_and_sparseness_on_constructed_maps():
     heat = torch.zeros(2, 10, 10)
     heat[0, 2, 3] = 1.0  # inside the box of image 0
     heat[1, 9, 9] = 1.0  # far outside the box of image 1
     boxes = torch.tensor([[1, 2, 3, 3], [0, 0, 3, 3]])
     assert em.pointing_game(heat, boxes).tolist() == [1.0, 0.0]
-    assert em.mass_inside(heat, boxes).tolist() == [1.0, 0.0]
-    assert em.gini(torch.ones(1, 10, 10))[0] == pytest.approx(0.0)
-    assert em.gini(heat)[0] == pytest.approx(0.99)
+    assert relevance_mass_accuracy(heat, boxes).tolist() == [1.0, 0.0]
+    assert sparseness(torch.ones(1, 10, 10))[0] == pytest.approx(0.0)
+    assert sparseness(heat)[0] == pytest.approx(0.99)
 
 
 def test_rank_agreement_of_identical_and_reversed_maps():
@@ -509,8 +511,9 @@ def test_sanity_pass_reads_the_same_figure_the_ranking_does():
         {"method": "blank", "step": 3, "spearman": 0.0, "abs_spearman": np.nan, "ssim": 0.0, "degenerate": 8,
          "degenerate_share": 1.0},
         {"method": "saliency", "step": 0, "spearman": 1.0, "abs_spearman": 1.0, "ssim": 1.0, "degenerate": 0,
-         "degenerate_share": 0.0}])
+         "degenerate_share": 0.0}]).assign(complexity_change=[0.2, 0.0, -0.1, np.nan, 0.0])
     summary = sanity_summary(sanity, threshold=0.3)
+    assert summary.loc["saliency", "efficient_mprt"] == 0.2  # Efficient MPRT: the last step's entropy change
     assert summary["passes"].to_dict() == {"saliency": True, "grad_cam": False, "guided_backprop": False, "blank": False}
     assert summary.loc["saliency", "abs_spearman_after_full_randomisation"] == 0.1
     assert summary.loc["grad_cam", "degenerate_share"] == 0.625

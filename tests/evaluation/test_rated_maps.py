@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from xai_helpers.cnn import explanation_metrics as em
+from xai_helpers.cnn.complexity import sparseness
 from xai_helpers.evaluation.rated_maps import ITEM_METRICS, item_metrics
 
 
@@ -26,7 +27,7 @@ def test_item_metrics_score_each_rated_map_on_its_own_image():
     for t in (20, 21, 22):
         assert by.loc[("true", t), "deletion_auc"] < by.loc[("reversed", t), "deletion_auc"]
         assert by.loc[("true", t), "insertion_auc"] > by.loc[("reversed", t), "insertion_auc"]
-    assert by.loc["true", "gini"].tolist() == pytest.approx(em.gini(true).tolist())
+    assert by.loc["true", "sparseness"].tolist() == pytest.approx(sparseness(true).tolist())
     # the mean of the per-item AUCs is 02's AUC of the same maps
     deletion, _ = em.deletion_insertion_curves(model, x, targets, true, "zero", 28)
     assert by.loc["true", "deletion_auc"].mean() == pytest.approx(em.curve_auc(deletion))

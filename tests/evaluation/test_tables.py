@@ -417,7 +417,7 @@ def test_disentanglement_check_compares_with_the_dcgan_over_seeds(tmp_path):
 def test_ground_truth_columns_do_not_rank_where_the_patch_was_not_learned(tmp_path):
     """Issue 29 (low): the mean rank counted pointing games on a patch the shortcut model never learned."""
     def seed(s, rate, pointing):
-        methods = {k: {"pointing_game": p, "patch_mass": p, "deletion_auc": {"zero": d}}
+        methods = {k: {"pointing_game": p, "relevance_mass_accuracy": p, "deletion_auc": {"zero": d}}
                    for k, (p, d) in {"saliency": (pointing[0], 0.2), "grad_cam": (pointing[1], 0.3)}.items()}
         _write(tmp_path / f"seed-{s}", "02_cnn_attribution", {"seed": s, "methods": methods, "shortcut_rate": rate})
     seed(0, 0.99, (0.9, 0.5))

@@ -21,8 +21,8 @@ from xai_helpers.study.run_io import save_table  # noqa: E402
 NAN = float("nan")
 METHODS = ("occlusion", "saliency", "grad_cam")
 #: Every column 02 writes per method (and one the report does not know), so the table is wider than the page.
-METRIC_COLUMNS = ("deletion_auc.blur", "deletion_auc.zero", "gini", "images_per_second", "infidelity",
-                  "insertion_auc.blur", "insertion_auc.zero", "max_sensitivity", "patch_mass", "pointing_chance",
+METRIC_COLUMNS = ("deletion_auc.blur", "deletion_auc.zero", "sparseness", "images_per_second", "infidelity",
+                  "insertion_auc.blur", "insertion_auc.zero", "max_sensitivity", "relevance_mass_accuracy", "pointing_chance",
                   "pointing_chance_clean_model", "pointing_game", "pointing_game_clean_model",
                   "randomization_degenerate_maps", "randomization_spearman", "randomization_ssim", "mystery_score")
 
@@ -205,7 +205,7 @@ def test_known_metrics_get_units_and_better_direction_unknown_ones_no_arrow(tmp_
                      "speed (images/s) ↑", "wall time (s) ↓", "mean rank ↓"):
         assert expected in headers, expected
     assert "mystery score" in headers  # unknown: its name, no guessed arrow
-    assert "Gini sparsity" in headers  # known but descriptive: no arrow
+    assert "sparseness (Gini)" in headers  # known but descriptive: no arrow
     ranks = _table_with(tables, "mean rank ↓")  # ranks are better low whatever the metric: no metric arrows there
     assert "deletion AUC (zero)" in ranks["head"][0] and "pointing game" in ranks["head"][0]
     assert header("fid") == "fid" and header("FID") == "FID ↓" and header("seconds") == "wall time (s) ↓"

@@ -13,6 +13,7 @@ from scipy.stats import kendalltau, pearsonr
 from . import explanation_metrics as em
 from .attenuation import attenuation_channels, attenuation_effect, taylor_channel_scores, taylor_prediction
 from .attribution import METHODS, explain, heatmap
+from .localisation import localisation_chance, relevance_mass_accuracy, relevance_rank_accuracy
 from .superpixels import DEFAULT_SUPERPIXELS, uses_superpixels
 from .train import predict_logits
 
@@ -207,15 +208,19 @@ def sanity_summary(sanity: pd.DataFrame, threshold: float) -> pd.DataFrame:
         "abs_spearman_after_full_randomisation": final.abs_spearman,
         "ssim_after_full_randomisation": final.ssim,
         "degenerate_maps": final.degenerate, "degenerate_share": final.degenerate_share,
+        "efficient_mprt": final.complexity_change,
         "passes": [em.sanity_pass(a, d, threshold) for a, d in zip(final.abs_spearman, final.degenerate_share)]})
 
 
 def ground_truth_table(heats: dict, boxes: torch.Tensor) -> pd.DataFrame:
-    """Pointing game, its chance level for the method's own maps (their granularity, their constant maps), and
-    heat mass inside the planted patch, per method."""
+    """Per method on the planted patch: the pointing game and its chance level for the method's own maps (their
+    granularity, their constant maps), relevance mass and rank accuracy (:mod:`.localisation`) with theirs."""
     return pd.DataFrame({name: {"pointing_game": float(em.pointing_game(h, boxes).mean()),
                                 "pointing_chance": em.pointing_chance_for_maps(h, boxes),
-                                "patch_mass": float(em.mass_inside(h, boxes).mean())}
+                                "relevance_mass_accuracy": float(relevance_mass_accuracy(h, boxes).mean()),
+                                "relevance_mass_chance": localisation_chance(h, boxes, "mass"),
+                                "relevance_rank_accuracy": float(relevance_rank_accuracy(h, boxes).mean()),
+                                "relevance_rank_chance": localisation_chance(h, boxes, "rank")}
                          for name, h in heats.items()}).T
 
 

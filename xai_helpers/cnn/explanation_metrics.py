@@ -1,4 +1,5 @@
-"""How good is an explanation? Faithfulness, robustness, sanity, ground truth, and sparseness.
+"""How good is an explanation? Faithfulness, robustness, sanity and ground truth (complexity: :mod:`.complexity`;
+localisation accuracies: :mod:`.localisation`; Random Logit: :mod:`.random_logit`).
 
 Every function takes tensors and returns tensors/arrays/floats; lower or higher is better as documented.
 Heat maps are non-negative (N, H, W) tensors (see :func:`xai_helpers.cnn.attribution.heatmap`).
@@ -15,6 +16,7 @@ from torch import nn
 
 from .attribution import FORWARD_PIXELS_PER_PASS, explain, heatmap, images_per_pass
 from .captum_ready import clone_classifier
+from .complexity import efficient_mprt
 from .substrates import SUBSTRATES, substrate  # noqa: F401  (re-exported: callers score with em.substrate)
 
 
@@ -261,8 +263,11 @@ def cascading_randomization(model: nn.Module, x: torch.Tensor, targets: torch.Te
 
     Returns one record per step: ``layer`` (the last layer randomised), mean foreground ``spearman`` (signed,
     a constant map as 0), ``abs_spearman`` (mean per-image |ρ| over the maps that are not constant), ``ssim``,
-    the number of ``degenerate`` (constant) maps and their ``degenerate_share``. The model passed in is not modified
-    (a deep copy is randomised). :func:`randomisation_cascade` does this for several methods at once."""
+    the number of ``degenerate`` (constant) maps and their ``degenerate_share``, and ``complexity_change``: the
+    mean per-image relative change of the map's discrete entropy (:func:`~.complexity.efficient_mprt`; maps whose
+    original has entropy 0 left out), which at the last step, the fully randomised model, is Efficient MPRT. The
+    model passed in is not modified (a deep copy is randomised). :func:`randomisation_cascade` does this for several
+    methods at once."""
     return randomisation_cascade(model, x, targets, {method: options}, seed, foreground_threshold)[method]
 
 
@@ -282,6 +287,7 @@ def randomisation_cascade(model: nn.Module, x: torch.Tensor, targets: torch.Tens
 
     def record(layer, reference, heat):
         rho = foreground_spearman(reference, heat, foreground)
+        change = efficient_mprt(reference, heat)
         # A degenerate (constant) map shares no ranking with the original: it counts as 0 in the signed mean and
         # is left out of ``abs_spearman``, the mean per-image |ρ| over the maps that have a ranking (a mean of
         # signed ρ lets +0.66 and −0.36 cancel).
@@ -289,7 +295,8 @@ def randomisation_cascade(model: nn.Module, x: torch.Tensor, targets: torch.Tens
         return {"layer": layer, "spearman": float(np.nan_to_num(rho, nan=0.0).mean()),
                 "abs_spearman": float(np.abs(rho[usable]).mean()) if usable.any() else float("nan"),
                 "ssim": float(map_ssim(reference, heat).mean()), "degenerate": int((~usable).sum()),
-                "degenerate_share": float((~usable).mean())}
+                "degenerate_share": float((~usable).mean()),
+                "complexity_change": float(np.nanmean(change)) if np.isfinite(change).any() else float("nan")}
 
     references = {m: explained(model, m) for m in methods}
     work = clone_classifier(model).eval()  # deepcopy, except for TorchScript (see clone_classifier)
@@ -367,23 +374,6 @@ def box_mask(boxes: torch.Tensor, h: int, w: int) -> torch.Tensor:
     rows, cols = torch.arange(h)[None, :, None], torch.arange(w)[None, None, :]
     top, left, bh, bw = (v[:, None, None] for v in boxes.T)
     return (rows >= top) & (rows < top + bh) & (cols >= left) & (cols < left + bw)
-
-
-def mass_inside(heat: torch.Tensor, boxes: torch.Tensor) -> np.ndarray:
-    """Share of each map's total (non-negative) heat that falls inside the known box."""
-    mask = box_mask(boxes, *heat.shape[1:])
-    total = heat.flatten(1).sum(1).clamp_min(1e-12)
-    return ((heat * mask).flatten(1).sum(1) / total).numpy()
-
-
-# ----------------------------------------------------------------------------------------------- sparseness
-def gini(heat: torch.Tensor) -> np.ndarray:
-    """Gini index of each map (Chalasani et al. 2020): 0 = uniform, → 1 = all heat on one pixel."""
-    v = heat.flatten(1).sort(dim=1).values.double()
-    n = v.shape[1]
-    k = torch.arange(1, n + 1, dtype=torch.float64)
-    total = v.sum(1).clamp_min(1e-12)
-    return (((2 * k - n - 1) * v).sum(1) / (n * total)).numpy()
 
 
 # ------------------------------------------------------------------------------------ attention agreement

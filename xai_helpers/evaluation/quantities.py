@@ -26,7 +26,7 @@ class Quantity:
 UP, DOWN = +1, -1
 #: Every quantity whose unit, better direction or range is known, by its name in the tables (a column, or a metric
 #: named in a row). Directions follow the metric's definition; the evaluation ranks 02's methods by them
-#: (:data:`EXPLANATION_GRADED`) and clips intervals to the ranges. Descriptive numbers (Gini sparsity, counts, the
+#: (:data:`EXPLANATION_GRADED`) and clips intervals to the ranges. Descriptive numbers (sparseness, counts, the
 #: clean-model pointing game, which is a control) are named but not graded.
 QUANTITIES = {
     # 01 and 06: classification
@@ -45,7 +45,14 @@ QUANTITIES = {
     "insertion_auc.zero": Quantity("insertion AUC (zero)", better=UP),
     "insertion_auc.blur": Quantity("insertion AUC (blur)", better=UP),
     "infidelity": Quantity("infidelity", better=DOWN), "max_sensitivity": Quantity("max-sensitivity", better=DOWN),
-    "pointing_game": Quantity("pointing game", better=UP), "patch_mass": Quantity("patch mass", better=UP),
+    "pointing_game": Quantity("pointing game", better=UP),
+    "relevance_mass_accuracy": Quantity("relevance mass accuracy", better=UP, low=0.0, high=1.0),
+    "relevance_rank_accuracy": Quantity("relevance rank accuracy", better=UP, low=0.0, high=1.0),
+    "relevance_mass_chance": Quantity("relevance mass, chance level"),
+    "relevance_rank_chance": Quantity("relevance rank, chance level"),
+    "random_logit": Quantity("Random Logit SSIM", better=DOWN),
+    "efficient_mprt": Quantity("Efficient MPRT (entropy change)", better=UP, low=-1.0),
+    "entropy": Quantity("entropy", "nats"),
     "pointing_game_clean_model": Quantity("pointing game, clean model (control)"),
     "pointing_chance": Quantity("pointing chance"),
     "pointing_chance_clean_model": Quantity("pointing chance, clean model"),
@@ -55,7 +62,7 @@ QUANTITIES = {
     "randomization_degenerate_maps": Quantity("degenerate maps after randomisation", "count"),
     "randomization_degenerate_share": Quantity("share of maps constant after randomisation"),
     "cross_image_similarity": Quantity("map similarity across images of a class (1: input-independent)"),
-    "gini": Quantity("Gini sparsity"), "images_per_second": Quantity("speed", "images/s", better=UP),
+    "sparseness": Quantity("sparseness (Gini)"), "images_per_second": Quantity("speed", "images/s", better=UP),
     "mean rank": Quantity("mean rank", better=DOWN),
     # 03 and 05, rows of the TCAV and latent summaries
     "random controls significant": Quantity("random controls significant", "count", better=DOWN),
@@ -87,11 +94,12 @@ QUANTITIES = {
 
 
 #: 02's explanation-quality metrics that rank the methods (their directions are above). Metrics that describe rather
-#: than grade (``gini`` sparsity) and cost (``images_per_second``, which belongs to the cost table) have no rank, so
+#: than grade (``sparseness``, ``entropy``) and cost (``images_per_second``, which belongs to the cost table) have no rank, so
 #: the mean rank is about quality only.
 EXPLANATION_GRADED = ("deletion_auc.zero", "deletion_auc.blur", "insertion_auc.zero", "insertion_auc.blur",
-                      "infidelity", "max_sensitivity", "pointing_game", "patch_mass", "randomization_abs_spearman",
-                      "randomization_ssim")
+                      "infidelity", "max_sensitivity", "pointing_game", "relevance_mass_accuracy",
+                      "relevance_rank_accuracy", "randomization_abs_spearman", "randomization_ssim", "random_logit",
+                      "efficient_mprt")
 
 
 def quantity(name: str) -> Quantity:

@@ -14,9 +14,10 @@ import torch
 from torch import nn
 
 from ..cnn import explanation_metrics as em
+from ..cnn.complexity import sparseness
 
 #: Per-item metrics, with the direction in which a map is better (+1 higher, −1 lower).
-ITEM_METRICS = {"deletion_auc": -1, "insertion_auc": +1, "gini": 0}
+ITEM_METRICS = {"deletion_auc": -1, "insertion_auc": +1, "sparseness": 0}
 
 
 def item_metrics(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, maps: dict, test_indices,
@@ -34,7 +35,7 @@ def item_metrics(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, 
                                                            tie_seed=seed)
         dx = 1.0 / steps
         rows += [{"test_index": t, "method": method, "deletion_auc": float(d), "insertion_auc": float(i),
-                  "gini": float(g)}
+                  "sparseness": float(g)}
                  for t, d, i, g in zip(test_indices, np.trapezoid(deletion, dx=dx, axis=1),
-                                       np.trapezoid(insertion, dx=dx, axis=1), em.gini(heat))]
+                                       np.trapezoid(insertion, dx=dx, axis=1), sparseness(heat))]
     return pd.DataFrame(rows, columns=["test_index", "method", *ITEM_METRICS])

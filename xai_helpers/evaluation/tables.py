@@ -179,7 +179,8 @@ def explanation_table(run_root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]
 
 
 #: 02's scores against the planted patch: they grade explanations only where the shortcut model learned the patch.
-GROUND_TRUTH_COLUMNS = ("pointing_game", "patch_mass", "pointing_game_clean_model")
+GROUND_TRUTH_COLUMNS = ("pointing_game", "relevance_mass_accuracy", "relevance_rank_accuracy",
+                        "pointing_game_clean_model")
 
 
 def _without_unlearned_ground_truth(frame: pd.DataFrame, m: dict) -> pd.DataFrame:
