@@ -53,7 +53,8 @@ def metric_bars(table: pd.DataFrame, columns, title: str, better: dict | None = 
 
 
 def deletion_insertion_panel(curves: dict, methods, substrates, title: str):
-    """Mean deletion and insertion curves per substrate (columns) for a few methods and the random baseline."""
+    """Mean deletion and insertion curves per substrate (columns) for a few methods and the random baseline; for the
+    ``road`` substrate the rows are ROAD's MoRF (most relevant removed first) and LeRF (least relevant first)."""
     fig, axes = plt.subplots(2, len(substrates), figsize=(4.2 * len(substrates), 6.4), squeeze=False)
     for j, kind in enumerate(substrates):
         for name in list(methods) + ["random"]:
@@ -62,9 +63,11 @@ def deletion_insertion_panel(curves: dict, methods, substrates, title: str):
             style = dict(ls="--", color="0.4") if name == "random" else {}
             axes[0, j].plot(grid, deletion, label=name, **style)
             axes[1, j].plot(grid, insertion, label=name, **style)
-        axes[0, j].set(title=f"deletion, substrate '{kind}'", xlabel="fraction of pixels removed",
-                       ylabel="p(target class)")
-        axes[1, j].set(title=f"insertion, substrate '{kind}'", xlabel="fraction of pixels revealed",
+        road = kind == "road"
+        axes[0, j].set(title="ROAD, most relevant first (MoRF)" if road else f"deletion, substrate '{kind}'",
+                       xlabel="fraction of pixels removed", ylabel="p(target class)")
+        axes[1, j].set(title="ROAD, least relevant first (LeRF)" if road else f"insertion, substrate '{kind}'",
+                       xlabel="fraction of pixels removed" if road else "fraction of pixels revealed",
                        ylabel="p(target class)")
     for ax in axes.flat:
         ax.grid(alpha=0.3)

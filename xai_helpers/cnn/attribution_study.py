@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ from . import explanation_metrics as em
 from .attenuation import attenuation_channels, attenuation_effect, taylor_channel_scores, taylor_prediction
 from .attribution import METHODS, explain, heatmap
 from .localisation import localisation_chance, relevance_mass_accuracy, relevance_rank_accuracy
+from .road import road_curves
 from .superpixels import DEFAULT_SUPERPIXELS, uses_superpixels
 from .train import predict_logits
 
@@ -140,18 +142,25 @@ def heats_for(model, images, targets, indices, methods, options: dict[str, dict]
     return out
 
 
-def faithfulness_table(model, x, targets, heats: dict, substrates=("zero", "blur"), steps: int = 28,
+def faithfulness_table(model, x, targets, heats: dict, substrates=("zero", "blur", "road"), steps: int = 28,
                        seed: int = 0):
-    """Deletion and insertion AUC per method and substrate, with a ``random`` row; plus the mean curves.
+    """Deletion and insertion AUC per method and substrate, with a ``random`` row; plus the mean curves. The
+    ``road`` substrate is ROAD's noisy linear imputation (:mod:`.road`): its curves are MoRF and LeRF.
 
-    Returns ``(table, curves)``: table columns ``deletion_auc_<substrate>``, ``insertion_auc_<substrate>``;
-    ``curves[(method, substrate)] = (mean deletion curve, mean insertion curve)``."""
+    Returns ``(table, curves)``: table columns ``deletion_auc_<substrate>``, ``insertion_auc_<substrate>`` (for
+    ``road``: ``road_morf_auc``, ``road_lerf_auc``); ``curves[(method, substrate)] = (mean deletion or MoRF curve,
+    mean insertion or LeRF curve)``."""
     gen = torch.Generator().manual_seed(seed)
     maps = dict(heats, random=em.random_heatmap(next(iter(heats.values())).shape, gen))
     rows, curves = {}, {}
     for name, heat in maps.items():
         row = {}
         for kind in substrates:
+            if kind == "road":  # the same imputation noise for every method
+                morf, lerf = road_curves(model, x, targets, heat, steps, seed=seed + 2, tie_seed=seed)
+                row["road_morf_auc"], row["road_lerf_auc"] = em.curve_auc(morf), em.curve_auc(lerf)
+                curves[name, kind] = (morf.mean(0), lerf.mean(0))
+                continue
             noise_gen = torch.Generator().manual_seed(seed + 1)  # the same noise substrate for every method
             deletion, insertion = em.deletion_insertion_curves(model, x, targets, heat, kind, steps,
                                                                generator=noise_gen, tie_seed=seed)
@@ -162,15 +171,23 @@ def faithfulness_table(model, x, targets, heats: dict, substrates=("zero", "blur
     return pd.DataFrame(rows).T, curves
 
 
-def substrate_rank_agreement(table: pd.DataFrame, substrates=("zero", "blur")) -> pd.DataFrame:
-    """Kendall τ between the method rankings that two substrates give (deletion and insertion AUC), over the
-    methods only (the random baseline is left out: it is last under every substrate and would inflate τ)."""
-    out = {}
+#: Per kind of curve, the column of each substrate: if the substrate did not matter, their rankings of the methods
+#: would agree. ROAD's MoRF removes the most relevant pixels first, as deletion does; its LeRF has no counterpart.
+SUBSTRATE_COLUMNS = {"deletion": {"zero": "deletion_auc_zero", "blur": "deletion_auc_blur", "road": "road_morf_auc"},
+                     "insertion": {"zero": "insertion_auc_zero", "blur": "insertion_auc_blur"}}
+
+
+def substrate_rank_agreement(table: pd.DataFrame) -> pd.DataFrame:
+    """Kendall τ between the method rankings of every pair of substrates the table holds (deletion: zero, blur and
+    ROAD; insertion: zero and blur), over the methods only (the random baseline is left out: it is last under every
+    substrate and would inflate τ). Rows ``"<curve>: <substrate> vs <substrate>"``."""
     table = table.drop(index="random", errors="ignore")
-    for metric in ("deletion_auc", "insertion_auc"):
-        a, b = (table[f"{metric}_{s}"] for s in substrates[:2])
-        out[metric] = {"kendall_tau": float(kendalltau(a, b).statistic)}
-    return pd.DataFrame(out).T
+    rows = {}
+    for kind, columns in SUBSTRATE_COLUMNS.items():
+        present = [(s, c) for s, c in columns.items() if c in table]
+        for (first, a), (second, b) in combinations(present, 2):
+            rows[f"{kind}: {first} vs {second}"] = {"kendall_tau": float(kendalltau(table[a], table[b]).statistic)}
+    return pd.DataFrame(rows).T
 
 
 def robustness_table(model, x, targets, attributions: dict, options: dict, n_sensitivity: int,

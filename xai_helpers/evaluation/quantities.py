@@ -44,6 +44,7 @@ QUANTITIES = {
     "deletion_auc.blur": Quantity("deletion AUC (blur)", better=DOWN),
     "insertion_auc.zero": Quantity("insertion AUC (zero)", better=UP),
     "insertion_auc.blur": Quantity("insertion AUC (blur)", better=UP),
+    "road.morf": Quantity("ROAD MoRF AUC", better=DOWN), "road.lerf": Quantity("ROAD LeRF AUC", better=UP),
     "infidelity": Quantity("infidelity", better=DOWN), "max_sensitivity": Quantity("max-sensitivity", better=DOWN),
     "pointing_game": Quantity("pointing game", better=UP),
     "relevance_mass_accuracy": Quantity("relevance mass accuracy", better=UP, low=0.0, high=1.0),
@@ -94,9 +95,10 @@ QUANTITIES = {
 
 
 #: 02's explanation-quality metrics that rank the methods (their directions are above). Metrics that describe rather
-#: than grade (``sparseness``, ``entropy``) and cost (``images_per_second``, which belongs to the cost table) have no rank, so
-#: the mean rank is about quality only.
-EXPLANATION_GRADED = ("deletion_auc.zero", "deletion_auc.blur", "insertion_auc.zero", "insertion_auc.blur",
+#: than grade (``sparseness``, ``entropy``) and cost (``images_per_second``, which belongs to the cost table) have no
+#: rank, so the mean rank is about quality only.
+EXPLANATION_GRADED = ("deletion_auc.zero", "deletion_auc.blur", "insertion_auc.zero", "insertion_auc.blur", "road.morf",
+                      "road.lerf",
                       "infidelity", "max_sensitivity", "pointing_game", "relevance_mass_accuracy",
                       "relevance_rank_accuracy", "randomization_abs_spearman", "randomization_ssim", "random_logit",
                       "efficient_mprt")

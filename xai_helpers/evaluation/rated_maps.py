@@ -13,8 +13,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..cnn import explanation_metrics as em
-from ..cnn.complexity import sparseness
+from ..cnn import explanation_metrics as em, sparseness
 
 #: Per-item metrics, with the direction in which a map is better (+1 higher, −1 lower).
 ITEM_METRICS = {"deletion_auc": -1, "insertion_auc": +1, "sparseness": 0}

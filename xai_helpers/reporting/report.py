@@ -97,7 +97,7 @@ TABLES = (
               max_columns=12),
     TableSpec("explanation_metrics", "4a · Explanation quality: every metric of notebook 02",
               groups=(("faithfulness", ("deletion_auc.zero", "deletion_auc.blur", "insertion_auc.zero",
-                                        "insertion_auc.blur", "infidelity")),
+                                        "insertion_auc.blur", "road.morf", "road.lerf", "infidelity")),
                       ("ground truth: the planted patch", ("pointing_game", "relevance_mass_accuracy",
                                                            "relevance_rank_accuracy", "pointing_game_clean_model")),
                       ("robustness and sanity", ("max_sensitivity", "randomization_abs_spearman", "randomization_spearman",

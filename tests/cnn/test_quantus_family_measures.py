@@ -1,19 +1,23 @@
-"""Relevance mass and rank accuracy with their chance levels, sparseness and entropy, Random Logit and Efficient
-MPRT: hand cases, the stated tie rule, and cases built to fail. Agreement with Quantus on the same inputs is in
+"""The measures from Quantus's families (localisation, complexity, randomisation, faithfulness): relevance mass and
+rank accuracy with their chance levels, sparseness and entropy, Random Logit, Efficient MPRT and ROAD, on hand
+cases, the stated tie rule, and cases built to fail. Agreement with Quantus on the same inputs is in
 test_quantus_reference.py."""
 import copy
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
 
 from xai_helpers.cnn import explanation_metrics as em
 from xai_helpers.cnn.attribution import explain, heatmap
+from xai_helpers.cnn.attribution_study import substrate_rank_agreement
 from xai_helpers.cnn.complexity import discrete_entropy, efficient_mprt, entropy, sparseness
 from xai_helpers.cnn.localisation import localisation_chance, relevance_mass_accuracy, relevance_rank_accuracy
 from xai_helpers.cnn.random_logit import other_classes, random_logit
+from xai_helpers.cnn.road import linear_imputation, road_curves, road_images
 
 BOX = torch.tensor([[1, 1, 2, 2]])  # rows 1-2, columns 1-2 of a 4×4 map: K = 4 of 16 pixels
 
@@ -159,3 +163,57 @@ def test_efficient_mprt_is_the_relative_entropy_change_at_the_last_cascade_step(
     assert records[-1]["complexity_change"] == pytest.approx(float(np.mean((final - original) / original)))
     constant = torch.ones(2, 4, 4)
     assert np.isnan(efficient_mprt(constant, torch.rand(2, 4, 4))).all()  # no histogram to widen: not a score
+
+
+def test_linear_imputation_recovers_a_linear_ramp_inside_the_image():
+    """Inside the image the neighbour weights are symmetric, so a linear function is its own weighted neighbour
+    mean: a hole cut into a ramp is filled with the ramp."""
+    rows, cols = torch.meshgrid(torch.arange(12.0), torch.arange(12.0), indexing="ij")
+    ramp = (0.02 * rows + 0.05 * cols)[None, None].repeat(1, 3, 1, 1)
+    removed = torch.zeros(1, 12, 12, dtype=torch.bool)
+    removed[0, 3:9, 2:10] = True
+    filled = linear_imputation(ramp * ~removed[:, None], removed)
+    assert filled == pytest.approx(ramp, abs=1e-6)
+    noisy = road_images(ramp, removed, noise=0.01, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(noisy[:, :, ~removed[0]], ramp[:, :, ~removed[0]])  # kept pixels untouched
+    assert 0.005 < float((noisy - filled)[:, :, removed[0]].std()) < 0.015  # noise of std 0.01 on the imputed ones
+    everything = torch.ones(1, 12, 12, dtype=torch.bool)
+    assert torch.equal(linear_imputation(ramp, everything), torch.zeros_like(ramp))  # nothing to anchor: 0
+
+
+class _BlobDetector(nn.Module):
+    """Class 0's logit grows with the brightness of the top third; classes 1 and 2 have a fixed logit of 2."""
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(12.0))
+
+    def forward(self, x):
+        top = x[..., : x.shape[-2] // 3, :].mean((1, 2, 3))
+        return torch.stack([self.scale * top, torch.full_like(top, 2.0), torch.full_like(top, 2.0)], 1)
+
+
+def test_road_morf_falls_faster_than_lerf_for_a_map_on_the_evidence():
+    """Bright blobs in the top third are class 0's evidence. A map on them removes the evidence first (MoRF falls),
+    and last when read backwards (LeRF stays high); a map on the dark rest swaps the two."""
+    x = torch.zeros(4, 1, 12, 12)
+    x[:, :, 0:3, 2:10] = 1.0
+    on = x[:, 0] + 0.01 * torch.rand(4, 12, 12, generator=torch.Generator().manual_seed(1))
+    targets = torch.zeros(4, dtype=torch.long)
+    model = _BlobDetector().eval()
+    morf, lerf = road_curves(model, x, targets, on, steps=6, seed=0)
+    assert morf.shape == lerf.shape == (4, 7)
+    assert em.curve_auc(morf) < em.curve_auc(lerf) - 0.2
+    off_morf, off_lerf = road_curves(model, x, targets, on.max() - on, steps=6, seed=0)
+    assert em.curve_auc(off_morf) > em.curve_auc(morf) and em.curve_auc(off_lerf) < em.curve_auc(lerf)
+    again = road_curves(model, x, targets, on, steps=6, seed=0)
+    assert np.array_equal(again[0], morf)  # the seed decides the noise
+
+
+def test_substrate_agreement_pairs_every_substrate_of_a_curve_and_leaves_the_random_row_out():
+    table = pd.DataFrame({"deletion_auc_zero": [0.1, 0.2, 0.3, 0.9], "deletion_auc_blur": [0.3, 0.2, 0.1, 0.9],
+                          "road_morf_auc": [0.1, 0.2, 0.3, 0.0], "road_lerf_auc": [0.5, 0.6, 0.7, 0.1],
+                          "insertion_auc_zero": [0.9, 0.8, 0.7, 0.0], "insertion_auc_blur": [0.9, 0.8, 0.7, 0.5]},
+                         index=["a", "b", "c", "random"])
+    tau = substrate_rank_agreement(table)["kendall_tau"].to_dict()
+    assert tau == pytest.approx({"deletion: zero vs blur": -1.0, "deletion: zero vs road": 1.0,
+                                 "deletion: blur vs road": -1.0, "insertion: zero vs blur": 1.0})
