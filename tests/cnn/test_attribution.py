@@ -365,7 +365,7 @@ def test_a_residual_block_is_one_step_of_the_cascade_and_the_fully_randomised_mo
     layer_by_layer = copy.deepcopy(net)
     generator = torch.Generator().manual_seed(3)
     for _, modules in reversed(em.parameter_layers(layer_by_layer)):
-        em._reinitialise(modules, generator)
+        em.reinitialise(modules, generator)
     reference, randomised = (em.heatmap(explain(m, x, y, "saliency")) for m in (net, layer_by_layer))
     expected = em.foreground_spearman(reference, randomised, x.amax(1) > 0.1)
     assert records[-1]["spearman"] == pytest.approx(float(np.nan_to_num(expected, nan=0.0).mean()), abs=1e-12)

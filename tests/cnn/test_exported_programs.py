@@ -138,7 +138,7 @@ def test_an_exported_model_is_copied_and_fine_tuned_without_touching_the_loaded_
 def test_the_randomisation_cascade_steps_through_an_exported_resnets_blocks(resnet_file):
     """02's cascade found no layer to randomise in an exported program (every module an InterpreterModule) and its
     sanity table was empty: its steps are now the original's, block by block, and re-drawing them changes the model."""
-    from xai_helpers.cnn.explanation_metrics import _reinitialise, randomisation_steps
+    from xai_helpers.cnn.explanation_metrics import reinitialise, randomisation_steps
 
     net, path = resnet_file
     model = load_supplied(model_spec("file", model_file=path), _data())
@@ -149,6 +149,6 @@ def test_the_randomisation_cascade_steps_through_an_exported_resnets_blocks(resn
     copied, x = clone_classifier(model), _data().test_x
     for _, groups in steps:
         for modules in groups:
-            _reinitialise(modules, torch.Generator().manual_seed(0))
+            reinitialise(modules, torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert not torch.allclose(model(x), copied(x), atol=1e-3)

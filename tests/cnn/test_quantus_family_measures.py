@@ -1,6 +1,6 @@
 """The measures from Quantus's families (localisation, complexity, randomisation, faithfulness): relevance mass and
-rank accuracy with their chance levels, sparseness and entropy, Random Logit, Efficient MPRT and ROAD, on hand
-cases, the stated tie rule, and cases built to fail. Agreement with Quantus on the same inputs is in
+rank accuracy with their chance levels, sparseness and entropy, Random Logit, smooth and Efficient MPRT and ROAD, on
+hand cases, the stated tie rule, and cases built to fail. Agreement with Quantus on the same inputs is in
 test_quantus_reference.py."""
 import copy
 import math
@@ -18,6 +18,7 @@ from xai_helpers.cnn.complexity import discrete_entropy, efficient_mprt, entropy
 from xai_helpers.cnn.localisation import localisation_chance, relevance_mass_accuracy, relevance_rank_accuracy
 from xai_helpers.cnn.random_logit import other_classes, random_logit
 from xai_helpers.cnn.road import linear_imputation, road_curves, road_images
+from xai_helpers.cnn.smooth_mprt import fully_randomised, smooth_mprt, smoothed_maps
 
 BOX = torch.tensor([[1, 1, 2, 2]])  # rows 1-2, columns 1-2 of a 4×4 map: K = 4 of 16 pixels
 
@@ -158,7 +159,7 @@ def test_efficient_mprt_is_the_relative_entropy_change_at_the_last_cascade_step(
     randomised = copy.deepcopy(model)
     for _, groups in reversed(em.randomisation_steps(randomised)):
         for modules in reversed(groups):
-            em._reinitialise(modules, generator)
+            em.reinitialise(modules, generator)
     final = discrete_entropy(heatmap(explain(randomised, x, y, "saliency")))
     assert records[-1]["complexity_change"] == pytest.approx(float(np.mean((final - original) / original)))
     constant = torch.ones(2, 4, 4)
@@ -217,3 +218,32 @@ def test_substrate_agreement_pairs_every_substrate_of_a_curve_and_leaves_the_ran
     tau = substrate_rank_agreement(table)["kendall_tau"].to_dict()
     assert tau == pytest.approx({"deletion: zero vs blur": -1.0, "deletion: zero vs road": 1.0,
                                  "deletion: blur vs road": -1.0, "insertion: zero vs blur": 1.0})
+
+
+def test_fully_randomised_is_the_cascades_last_model():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8 * 8, 3)).eval()
+    randomised = fully_randomised(model, seed=5)
+    by_hand = copy.deepcopy(model)
+    generator = torch.Generator().manual_seed(5)
+    for _, groups in reversed(em.randomisation_steps(by_hand)):
+        for modules in reversed(groups):
+            em.reinitialise(modules, generator)
+    for (name, a), (_, b) in zip(randomised.state_dict().items(), by_hand.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert not torch.equal(randomised[0].weight, model[0].weight)  # the model itself is left as it was
+
+
+def test_smooth_mprt_is_low_when_the_map_depends_on_the_weights_and_one_when_it_cannot():
+    torch.manual_seed(0)
+    x = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    y = torch.tensor([0, 1, 2, 0])
+    cnn = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 8 * 8, 3)).eval()
+    rho = smooth_mprt(cnn, fully_randomised(cnn), x, y, "saliency", samples=4)
+    assert np.nanmean(np.abs(rho)) < 0.5
+    blind = _ClassBlind()  # no layer to randomise: the "random" model is the trained one
+    assert smooth_mprt(blind, fully_randomised(blind), x, y, "saliency", samples=4) == pytest.approx(np.ones(4))
+    one = smoothed_maps(cnn, x, y, "saliency", samples=1)
+    assert torch.allclose(one, heatmap(explain(cnn, x, y, "saliency")).double(), atol=1e-6)  # 1 sample: no noise
+    with pytest.raises(ValueError, match="samples must be ≥ 1, got 0"):
+        smoothed_maps(cnn, x, y, "saliency", samples=0)

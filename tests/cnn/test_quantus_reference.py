@@ -15,6 +15,7 @@ from xai_helpers.cnn.explanation_metrics import box_mask, map_ssim
 from xai_helpers.cnn.localisation import relevance_mass_accuracy, relevance_rank_accuracy
 from xai_helpers.cnn.random_logit import random_logit
 from xai_helpers.cnn.road import linear_imputation, road_images
+from xai_helpers.cnn.smooth_mprt import smoothed_maps, spearman_per_map
 
 quantus = pytest.importorskip("quantus", reason="Quantus (the lock's test extra) is not installed")
 N, SIDE, CLASSES = 8, 28, 10
@@ -182,3 +183,28 @@ def test_road_at_quantus_percentages_gives_quantus_accuracies(case):
         ours[p] = float((predicted == y).float().mean())
     assert ours == {p: pytest.approx(float(v)) for p, v in reference.items()}
     assert len(set(ours.values())) > 2  # the curve moves: the comparison is not of constants
+
+
+def test_smooth_mprt_equals_quantus_on_the_same_models_and_noise(case):
+    """Quantus's SmoothMPRT (skip_layers: the trained and the fully randomised model only) draws its input noise
+    from numpy's global generator, N − 1 draws per smoothed batch: for the explanations it compares (the trained
+    model's first, the random model's third batch of draws), the study's smoothed maps with the same draws and
+    the same random model give the same correlations."""
+    model, x, y = case[:3]
+    samples = 4
+    np.random.seed(0)
+    reference = quantus.SmoothMPRT(nr_samples=samples, seed=42, skip_layers=True, return_last_correlation=True,
+                                   disable_warnings=True)(
+        model=model, x_batch=x.numpy(), y_batch=y.numpy(), a_batch=None, explain_func=quantus.explain,
+        explain_func_kwargs={"method": "Saliency"}, batch_size=N)
+    np.random.seed(0)
+    xs = x.numpy()
+    std = 0.1 * (xs.max(axis=(1, 2, 3), keepdims=True) - xs.min(axis=(1, 2, 3), keepdims=True))
+    blocks = [[torch.as_tensor(np.random.randn(*xs.shape) * std) for _ in range(samples - 1)] for _ in range(3)]
+    randomised = copy.deepcopy(model)
+    for layer in (randomised.conv1, randomised.conv2, randomised.fc):
+        torch.manual_seed(43)
+        layer.reset_parameters()
+    trained_maps = smoothed_maps(model, x, y, "saliency", samples, noise=blocks[0])
+    random_maps = smoothed_maps(randomised.eval(), x, y, "saliency", samples, noise=blocks[2])
+    assert spearman_per_map(trained_maps, random_maps) == pytest.approx(np.asarray(reference), abs=1e-6)

@@ -171,7 +171,7 @@ def test_sanity_ranks_use_per_image_absolute_spearman_and_put_mostly_degenerate_
     cancel. Now the per-image |ρ| is ranked, and only mostly constant maps go last."""
     def method(abs_rho, ssim, share=0.0, signed=0.0):
         return {"randomization_abs_spearman": abs_rho, "randomization_spearman": signed, "randomization_ssim": ssim,
-                "randomization_degenerate_share": share}
+                "randomization_degenerate_share": share, "smooth_mprt": None if abs_rho is None else abs_rho / 2}
     seeds = [{"grad_cam": method(0.107, 0.2, share=1 / 8, signed=0.11), "guided_backprop": method(0.539, 0.5, signed=0.54),
               "flips": method(0.24, 0.3, signed=0.0), "blank": method(None, 0.0, share=1.0)},
              {"grad_cam": method(0.107, 0.2), "guided_backprop": method(0.539, 0.5, signed=0.54),
@@ -185,6 +185,8 @@ def test_sanity_ranks_use_per_image_absolute_spearman_and_put_mostly_degenerate_
     # mostly constant maps (all in one seed, 3 in 4 in the other): last on SSIM too, although an SSIM of 0 looks best
     assert ranks.loc["blank", "randomization_ssim"] == 4 and ranks.loc["grad_cam", "randomization_ssim"] == 1
     assert ranks.index[-1] == "blank"
+    # smooth MPRT compares with the same random model: the blank method is last there too, not unranked (issue 36)
+    assert ranks["smooth_mprt"].to_dict() == {"grad_cam": 1, "flips": 2, "guided_backprop": 3, "blank": 4}
 
 
 def _sanity_row(folder, methods):

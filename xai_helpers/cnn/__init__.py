@@ -1,7 +1,7 @@
 """The classifier and its explanations (notebooks 01 and 02): the plain and attention CNNs and their cached
 training; fourteen attribution methods behind one ``explain()`` (LRP through zennit's canonizers on torchvision
 ResNets and VGGs: :mod:`.relevance`); how good an explanation is (faithfulness with ROAD, robustness, sanity with
-Random Logit and Efficient MPRT, a planted shortcut as ground truth with relevance mass and rank accuracy, complexity:
+Random Logit, smooth and Efficient MPRT, a planted shortcut as ground truth with relevance mass and rank accuracy, complexity:
 the planting itself is in :mod:`xai_helpers.data.planting`); channel attributions, activation
 maximisation and feature attenuation; saliency over training.
 
@@ -29,23 +29,25 @@ from .random_logit import random_logit
 from .relevance import conservation_summary, lrp_backend
 from .shortcut import PATTERN_EFFECT_MIN, SHORTCUT_RATE_MIN, shortcut_rate, train_shortcut_model
 from .skip_connections import CUT_METHODS, residual_blocks, without_skips
+from .smooth_mprt import fully_randomised, mean_over_maps, smooth_mprt
 from .superpixels import DEFAULT_SUPERPIXELS, slic_masks, uses_superpixels
 from .train import TrainedClassifier, accuracy, classifier_settings, predict_logits, train_classifier
 from .training_dynamics import probe_indices, rank_similarity_to_final, saliency_over_snapshots
 from ..study import CLASSIFIER_PARAMETERS
 
-__all__ = ["CLASSIFIER_PARAMETERS", "CUT_METHODS", "DEFAULT_SUPERPIXELS", "DEGENERATE_MAX_SHARE", "IG_BASELINES",
-           "IG_COMPLETENESS_TOLERANCE", "AtInputSide", "INPUT_INDEPENDENT_MIN", "METHODS", "PATTERN_EFFECT_MIN",
+__all__ = ["AtInputSide", "CLASSIFIER_PARAMETERS", "CUT_METHODS", "DEFAULT_SUPERPIXELS", "DEGENERATE_MAX_SHARE",
+           "IG_BASELINES", "IG_COMPLETENESS_TOLERANCE", "INPUT_INDEPENDENT_MIN", "METHODS", "PATTERN_EFFECT_MIN",
            "SHORTCUT_RATE_MIN", "TrainedClassifier", "accuracy", "applicable_methods", "at_side", "attach_layers",
            "attenuated", "attenuation_correlation", "attenuation_effect", "attenuation_study", "channel_attributions",
            "channel_objective", "class_channel_importance", "class_logit_objective", "classification_summary",
            "classifier_settings", "conservation_summary", "conv_activation_layers", "conv_block", "describe",
-           "entropy", "explain", "explanation_metrics", "faithfulness_table", "grid_feature_mask",
+           "entropy", "explain", "explanation_metrics", "faithfulness_table", "fully_randomised", "grid_feature_mask",
            "ground_truth_table", "heatmap", "heats_for", "integrated_gradients_steps", "last_conv_activation",
-           "layer_table", "lrp_backend", "maximise_activation", "method_options", "offered_methods",
+           "layer_table", "lrp_backend", "maximise_activation", "mean_over_maps", "method_options", "offered_methods",
            "per_image_channel_correlation", "predict_logits", "probe_indices", "random_logit",
            "rank_similarity_to_final", "residual_blocks", "robustness_table", "run_attributions",
-           "saliency_over_snapshots", "sanity_records", "sanity_summary", "slic_masks", "scaled_for_image_size",
-           "shortcut_rate", "sparseness", "study_classifier", "substrate_rank_agreement", "taylor_channel_scores",
-           "taylor_prediction", "tcav_layer_names", "train_classifier", "train_shortcut_model", "train_variant",
-           "training_speed", "uses_superpixels", "variant_settings", "without_skips"]
+           "saliency_over_snapshots", "sanity_records", "sanity_summary", "scaled_for_image_size", "shortcut_rate",
+           "slic_masks", "smooth_mprt", "sparseness", "study_classifier", "substrate_rank_agreement",
+           "taylor_channel_scores", "taylor_prediction", "tcav_layer_names", "train_classifier",
+           "train_shortcut_model", "train_variant", "training_speed", "uses_superpixels", "variant_settings",
+           "without_skips"]

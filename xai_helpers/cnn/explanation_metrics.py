@@ -207,7 +207,7 @@ def randomisation_steps(model: nn.Module) -> list[tuple[str, list[list[nn.Module
     return steps
 
 
-def _reinitialise(modules, generator: torch.Generator) -> None:
+def reinitialise(modules, generator: torch.Generator) -> None:
     with torch.no_grad():
         for m in modules:
             if _kind(m).startswith("BatchNorm"):  # weight 1, bias 0, running statistics reset
@@ -304,7 +304,7 @@ def randomisation_cascade(model: nn.Module, x: torch.Tensor, targets: torch.Tens
     records = {m: [record("none (trained)", references[m], explained(work, m))] for m in methods}
     for name, groups in reversed(randomisation_steps(work)):
         for modules in reversed(groups):  # top down inside a block too: the same draws as layer by layer
-            _reinitialise(modules, generator)
+            reinitialise(modules, generator)
         for m in methods:
             records[m].append(record(name, references[m], explained(work, m)))
     return records

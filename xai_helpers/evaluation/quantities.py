@@ -52,6 +52,7 @@ QUANTITIES = {
     "relevance_mass_chance": Quantity("relevance mass, chance level"),
     "relevance_rank_chance": Quantity("relevance rank, chance level"),
     "random_logit": Quantity("Random Logit SSIM", better=DOWN),
+    "smooth_mprt": Quantity("smooth MPRT Spearman (trained vs random)", better=DOWN),
     "efficient_mprt": Quantity("Efficient MPRT (entropy change)", better=UP, low=-1.0),
     "entropy": Quantity("entropy", "nats"),
     "pointing_game_clean_model": Quantity("pointing game, clean model (control)"),
@@ -101,7 +102,7 @@ EXPLANATION_GRADED = ("deletion_auc.zero", "deletion_auc.blur", "insertion_auc.z
                       "road.lerf",
                       "infidelity", "max_sensitivity", "pointing_game", "relevance_mass_accuracy",
                       "relevance_rank_accuracy", "randomization_abs_spearman", "randomization_ssim", "random_logit",
-                      "efficient_mprt")
+                      "smooth_mprt", "efficient_mprt")
 
 
 def quantity(name: str) -> Quantity:

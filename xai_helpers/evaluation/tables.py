@@ -138,8 +138,9 @@ def memorisation_table(run_root: str | Path, confidence: float = 0.95) -> pd.Dat
 #: The similarities of a map before and after model randomisation (lower = the explanation depends on the model),
 #: ranked by :func:`_sanity_rank`. The Spearman one is the mean per-image |ρ| over the maps that are not constant
 #: (02's ``randomization_abs_spearman``), the figure its sanity check passes on; the signed mean
-#: ``randomization_spearman`` is shown, not ranked (opposite signs cancel in it).
-RANDOMIZATION_SIMILARITIES = ("randomization_abs_spearman", "randomization_ssim")
+#: ``randomization_spearman`` is shown, not ranked (opposite signs cancel in it). Smooth MPRT compares with the same
+#: fully randomised model, so a method whose maps turn constant there is degenerate for it too (NaN: no ranking).
+RANDOMIZATION_SIMILARITIES = ("randomization_abs_spearman", "randomization_ssim", "smooth_mprt")
 
 
 def _flat_numbers(d: dict, prefix: str = "") -> dict:

@@ -102,7 +102,7 @@ TABLES = (
                                                            "relevance_rank_accuracy", "pointing_game_clean_model")),
                       ("robustness and sanity", ("max_sensitivity", "randomization_abs_spearman", "randomization_spearman",
                                                  "randomization_ssim", "randomization_degenerate_share", "random_logit",
-                                                 "efficient_mprt")),
+                                                 "smooth_mprt", "efficient_mprt")),
                       ("complexity and speed", ("sparseness", "entropy", "images_per_second")))),
     TableSpec("tcav", "4b · TCAV (notebook 03): significance, random controls, the planted pattern",
               note="A significance row's value is the share of seeds in which the test was significant."),
