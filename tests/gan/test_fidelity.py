@@ -12,6 +12,7 @@ from torch import nn
 
 from xai_helpers.cnn.models import PlainCNN
 from xai_helpers.gan import fidelity as F
+from xai_helpers.gan.intra_class import intra_class_fid
 
 
 def _blobs(n, seed=0):
@@ -306,3 +307,35 @@ def test_a_head_of_one_linear_layer_gives_its_input_as_the_features():
     assert info["hidden_layer"] == "fc:input" and info["hidden_dim"] == 512
     with pytest.raises(ValueError, match="hidden_layer 'head:input' is not a module of ResNet"):
         hidden_features(net, x, "head:input")
+
+
+# Intra-class FID (issue 36): low for each class under its own label; high when every class is drawn under another
+# class's label, which the overall FID cannot see (it is the same set of images).
+QUADRANTS = ["top left", "top right", "bottom left", "bottom right"]
+
+
+def test_a_generator_that_draws_each_class_under_another_label_is_caught(extractor):
+    extractor, _ = extractor
+    real, real_labels = _blobs(400, seed=1)
+    fake, fake_labels = _blobs(400, seed=2)
+    right = intra_class_fid(fake, fake_labels, real, real_labels, QUADRANTS, extractor, labels="conditional GAN")
+    swapped = intra_class_fid(fake, (fake_labels + 1) % 4, real, real_labels, QUADRANTS, extractor,
+                              labels="conditional GAN")
+    assert set(right["per_class"]) == set(QUADRANTS) and not right["left_out"]
+    assert right["mean"] == pytest.approx(sum(right["per_class"].values()) / 4)
+    assert swapped["mean"] > 10 * right["mean"]  # every class drawn as another one
+    assert F.fid(fake, real, extractor) < right["mean"]  # the same images overall: FID cannot tell
+    assert right["labels"] == "conditional GAN"
+
+
+def test_classes_with_too_few_samples_are_left_out_by_name(extractor):
+    extractor, _ = extractor
+    real, real_labels = _blobs(80, seed=1)
+    fake, fake_labels = _blobs(80, seed=2)
+    fake_labels = torch.where(fake_labels == 3, 0, fake_labels)  # no sample drawn as "bottom right"
+    result = intra_class_fid(fake, fake_labels, real, real_labels, QUADRANTS, extractor, labels="classifier",
+                             min_samples=10)
+    assert result["left_out"] == {"bottom right": "0 generated and 20 real images (fewer than 10)"}
+    assert set(result["per_class"]) == set(QUADRANTS[:3])
+    with pytest.raises(ValueError, match="80 generated images with 79 labels"):
+        intra_class_fid(fake, fake_labels[:79], real, real_labels, QUADRANTS, extractor, labels="classifier")

@@ -208,16 +208,21 @@ def fid(fake01: torch.Tensor, real01: torch.Tensor, extractor: str, device: str 
 
 
 @torch.no_grad()
-def class_histogram(classifier: nn.Module, images01: torch.Tensor, num_classes: int,
-                    batch_size: int = 500) -> np.ndarray:
-    """How many of ``images01`` the classifier assigns to each class."""
+def predicted_classes(classifier: nn.Module, images01: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """The class the classifier assigns to each of ``images01`` (on the CPU); its train/eval mode is kept."""
     was_training = classifier.training
     classifier.eval()
     device = next(classifier.parameters()).device
     preds = torch.cat([classifier(images01[i:i + batch_size].to(device)).argmax(1).cpu()
                        for i in range(0, len(images01), batch_size)])
     classifier.train(was_training)
-    return np.bincount(preds.numpy(), minlength=num_classes)
+    return preds
+
+
+def class_histogram(classifier: nn.Module, images01: torch.Tensor, num_classes: int,
+                    batch_size: int = 500) -> np.ndarray:
+    """How many of ``images01`` the classifier assigns to each class."""
+    return np.bincount(predicted_classes(classifier, images01, batch_size).numpy(), minlength=num_classes)
 
 
 def class_coverage(counts, min_share: float = 0.1) -> dict[str, float]:

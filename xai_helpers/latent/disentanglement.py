@@ -31,9 +31,15 @@ from .information_metrics import (DCI_DISLIB, _check_pool, chance_corrected, dci
                                   discretize, entropies, mig, mutual_info_matrix, sap)
 from .intervention_metrics import betavae_score, factorvae_score
 
-__all__ = ["CHANCE_CORRECTED", "DCI_DISLIB", "betavae_score", "chance_corrected", "dci", "dci_dislib",
+__all__ = ["CHANCE_CORRECTED", "DCI_DISLIB", "PUBLISHED_ANCHORS", "betavae_score", "chance_corrected", "dci", "dci_dislib",
            "dci_from_importance", "discretize", "disentanglement_scores", "entropies", "factorvae_score",
            "mean_over_seeds", "mig", "mutual_info_matrix", "sap"]
+
+
+#: Published scores that 05 sets its own beside: the model, its data set, our key of the same metric (MIG with
+#: disentanglement_lib's equal-width bins), the value and where it is reported.
+PUBLISHED_ANCHORS = ({"model": "InfoGAN-CR", "data": "dSprites", "metric": "mig_equal_width", "value": 0.37,
+                      "source": "Lin, Thekumparampil, Fanti & Oh 2020 (InfoGAN-CR)"},)
 
 
 # --- all of them ------------------------------------------------------------------------------------------
