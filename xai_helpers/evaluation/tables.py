@@ -158,14 +158,16 @@ def explained_methods(m: dict) -> dict:
     return {k: v for k, v in m["methods"].items() if "skipped" not in v}
 
 
-def explanation_table(run_root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def explanation_table(run_root: str | Path, readable: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Attribution methods (02): ``(means, ranks)``. ``means`` holds every numeric metric of each method
     (nested ones as ``deletion_auc.zero`` …) averaged over seeds, plus ``n_seeds``; ``ranks`` ranks the methods
     on each graded metric (1 = best, ties share the lower rank, :mod:`.quantities`) and their mean
     rank. Methods a seed did not run are left out of its mean, not counted as 0, and so are a seed's ground-truth
     scores when its shortcut model did not learn the patch. The randomisation Spearman is
     ranked by the mean per-image |ρ|, and methods whose maps are mostly degenerate (constant) come last on both
-    randomisation metrics (:func:`_sanity_rank`); ``means`` also keeps the signed mean."""
+    randomisation metrics (:func:`_sanity_rank`); ``means`` also keeps the signed mean. With ``readable`` (the
+    measures that pass :mod:`.measure_reliability`), the mean rank averages those only; every graded metric is
+    still ranked and shown."""
     runs = metrics_over_seeds(run_root, "02_cnn_attribution")
     frames = [_without_unlearned_ground_truth(pd.DataFrame({m: _flat_numbers(v) for m, v in explained_methods(r).items()}).T, r)
               for r in runs.values()]
@@ -175,7 +177,8 @@ def explanation_table(run_root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]
     graded = [c for c in EXPLANATION_GRADED if c in means]
     ranks = pd.DataFrame({c: _sanity_rank(stacked, means, c) if c in RANDOMIZATION_SIMILARITIES
                           else (_gradable(means, c) * -quantity(c).better).rank(method="min") for c in graded})
-    ranks["mean rank"] = ranks.mean(axis=1)
+    used = graded if readable is None else [c for c in graded if c in set(readable)]
+    ranks["mean rank"] = ranks[used].mean(axis=1) if used else np.nan
     return means, ranks.sort_values("mean rank")
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..cnn import AR_MIN, NR_MIN
+from ..evaluation import SEED_STABILITY_MIN
 from ..study import cost_table, job_records, metrics_file, run_environment, seed_folders
 from .report_findings import findings
 from .report_html import contents_html, esc, figure_html, key_value_table, page_html, summary_html, table_html
@@ -113,6 +115,11 @@ TABLES = (
                                        "factorvae", "betavae")),
                       ("raw accuracies and dislib's DCI", ("factorvae_raw", "betavae_raw", "dci_dislib_disentanglement",
                                                            "dci_dislib_completeness", "dci_dislib_informativeness")))),
+    TableSpec("measure_reliability", "4e · Which measures can be read on this model", index_label="measure",
+              note=f"NR: Spearman ρ over methods between the measure's scores on the original and on noised inputs "
+                   f"or weights (≥ {NR_MIN} passes); AR: 1 − ρ against a disrupted model (≥ {AR_MIN} passes); seed "
+                   f"stability: mean ρ between seeds (≥ {SEED_STABILITY_MIN}, from two seeds on). The mean rank of 4 "
+                   "uses the readable measures only."),
     TableSpec("human_per_method", "5 · Human ratings per method",
               interval_note="mean rating [bootstrap 95 % interval over raters and images]"),
     TableSpec("human_choice_ranking", "5b · Bradley–Terry ranking from forced choices", index_label="method",

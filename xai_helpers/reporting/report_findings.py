@@ -161,16 +161,37 @@ def memorisation_finding(table: pd.DataFrame) -> Finding:
                    f"{_value(row('GAN', 'Z_U'))} (below −3: copying); {check}.", "memorisation")
 
 
-def explanation_finding(ranks: pd.DataFrame) -> Finding:
-    """The attribution methods with the best and the worst mean rank over the graded metrics."""
+def reliability_finding(table: pd.DataFrame) -> Finding:
+    """Which measures can be read on this model, and that the mean rank uses only those."""
+    table = table.set_index("measure") if "measure" in table else table
+    readable = [m for m, ok in table["readable"].items() if str(ok) == "True"]
+    judged = [m for m, note in table["note"].fillna("").items() if not str(note).startswith("not judged")]
+    unstable = [m for m in judged if m not in readable]
+    one_seed = table["note"].fillna("").astype(str).str.contains("one seed").any()
+    text = (f"Measures you can read on this model: {len(readable)} of the {len(judged)} judged "
+            f"({', '.join(readable) or 'none'}); the methods' mean rank uses only these. Not readable here: "
+            f"{', '.join(unstable) or 'none'}.")
+    if one_seed:
+        text += " With one seed, whether a measure ranks the methods alike over seeds was not judged."
+    return Finding(text, "measure_reliability")
+
+
+def explanation_finding(ranks: pd.DataFrame, reliability: pd.DataFrame | None = None) -> Finding:
+    """The attribution methods with the best and the worst mean rank over the graded metrics, or over the readable
+    ones where the run judged them (``reliability``: 06's measure reliability table)."""
     table = ranks.sort_values("mean rank", kind="stable")
     metrics = [c for c in table.columns if c not in ("method", "mean rank")]
+    basis = f"{len(metrics)} metrics"
+    if reliability is not None:
+        readable = set(reliability.loc[reliability["readable"].astype(str) == "True", "measure"])
+        used = len([m for m in metrics if m in readable])
+        basis = f"{used} readable measure{'' if used == 1 else 's'}"
     best = table["mean rank"].iloc[0]
     leaders = table[table["mean rank"] == best]["method"].tolist()
     runners = [f"{m} ({format_number(r)})" for m, r in zip(table["method"], table["mean rank"]) if r != best][:2]
     last = table.iloc[-1]
     return Finding(f"Explanation quality: {' and '.join(leaders)} {'has' if len(leaders) == 1 else 'share'} the best "
-                   f"mean rank ({format_number(best)} over {len(metrics)} metrics, 1 = best)"
+                   f"mean rank ({format_number(best)} over {basis}, 1 = best)"
                    + (f", ahead of {' and '.join(runners)}" if runners else "")
                    + f"; {last['method']} ranks last ({format_number(last['mean rank'])}).", "explanation_ranks")
 
@@ -285,7 +306,9 @@ def findings(tables: dict[str, pd.DataFrame], env: dict, n_seeds: int, human: di
                  lambda: classification_finding(tables["classification"]),
                  lambda: augmentation_finding(tables["augmentation"]), lambda: fidelity_finding(tables["fidelity"]),
                  lambda: memorisation_finding(tables["memorisation"]),
-                 lambda: explanation_finding(tables["explanation_ranks"]), lambda: tcav_finding(tables["tcav"]),
+                 lambda: reliability_finding(tables["measure_reliability"]),
+                 lambda: explanation_finding(tables["explanation_ranks"], tables.get("measure_reliability")),
+                 lambda: tcav_finding(tables["tcav"]),
                  lambda: latent_finding(tables["latent"]),
                  lambda: disentanglement_finding(tables["disentanglement"]),
                  lambda: human_finding(tables.get("human_per_method"), human), lambda: cost_finding(tables["cost"])]
