@@ -17,6 +17,7 @@ from pathlib import Path
 from ..cnn import AR_MIN, NR_MIN
 from ..evaluation import SEED_STABILITY_MIN
 from ..study import cost_table, job_records, metrics_file, run_environment, seed_folders
+from .report_cards import cards_html, method_cards
 from .report_findings import findings
 from .report_html import contents_html, esc, figure_html, key_value_table, page_html, summary_html, table_html
 from .report_tables import TableSpec, display_tables, read_table
@@ -186,6 +187,12 @@ def build_report(run_root: str | Path) -> Path:
             note = f'<p class="note">{esc(spec.note)}</p>' if spec.note else ""
             body = note + "".join(table_html(t) for t in display_tables(tables[spec.suffix], spec))
         sections.append(f'<section id="{esc(spec.suffix)}"><h2>{esc(spec.heading)}</h2>{body}</section>')
+    cards = method_cards(root, tables)
+    contents.append(("cards", "Method cards"))
+    sections.append('<section id="cards"><h2>Method cards</h2><p class="note">One card per attribution method, '
+                    "written from this run's numbers (after Saliency Cards, Boggust et al. 2023), in the order of the "
+                    f'mean rank.</p><div class="cards">{cards_html(cards)}</div></section>' if cards else
+                    f'<section id="cards"><h2>Method cards</h2>{MISSING}</section>')
     figures, number = ['<section id="figures"><h2>Key figures</h2>'], 0
     contents.append(("figures", "Key figures"))
     for notebook, found in _figures(root, seed_roots):

@@ -36,7 +36,9 @@ figure{margin:1.2em 0 2em}
 /* tall grids would fill several screens at the column's width: capped, keeping their aspect ratio */
 img{max-width:100%;max-height:1100px;width:auto;height:auto;border:1px solid #eee}
 figcaption{font-size:13px;color:#333;margin-top:.3em}
-table.provenance td{overflow-wrap:anywhere}"""
+table.provenance td{overflow-wrap:anywhere}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:.2em 1.6em}
+.card h3{margin:1em 0 .2em}table.card th{white-space:nowrap}"""
 
 
 def esc(value) -> str:
