@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..cnn import METHODS
-from ..evaluation import tables as ET
-from ..evaluation.checks import POINTING_CLEAN_MAX, POINTING_SHORTCUT_MIN
+from ..evaluation import POINTING_CLEAN_MAX, POINTING_SHORTCUT_MIN, tables as ET
 from .report_html import esc, key_value_table
 from .report_tables import format_number
 
