@@ -22,7 +22,7 @@ from .feature_level import (channel_attributions, channel_objective, class_chann
                             conv_activation_layers, maximise_activation)
 from .input_side import AtInputSide, at_side
 from .layer_detection import layer_table
-from .measure_reliability import (AR_MIN, DISRUPTION, NR_MIN, WEIGHT_NOISE, condition_scores,
+from .measure_reliability import (AR_MIN, DISRUPTION, INPUT_NOISE, NR_MIN, WEIGHT_NOISE, condition_scores,
                                   measure_reliability_table, noisy_weights, prediction_agreement)
 from .model_sources import (attach_layers, describe, study_classifier, tcav_layer_names, train_variant,
                             variant_settings)
@@ -40,19 +40,19 @@ from ..study import CLASSIFIER_PARAMETERS
 
 __all__ = ["AR_MIN", "AtInputSide", "CLASSIFIER_PARAMETERS", "CUT_METHODS", "DEFAULT_SUPERPIXELS",
            "DEGENERATE_MAX_SHARE", "DISRUPTION", "IG_BASELINES", "IG_COMPLETENESS_TOLERANCE", "INPUT_INDEPENDENT_MIN",
-           "METHODS", "NR_MIN", "PATTERN_EFFECT_MIN", "SHORTCUT_RATE_MIN", "TrainedClassifier", "WEIGHT_NOISE",
-           "accuracy", "applicable_methods", "at_side", "attach_layers", "attenuated", "attenuation_correlation",
-           "attenuation_effect", "attenuation_study", "channel_attributions", "channel_objective",
-           "class_channel_importance", "class_logit_objective", "classification_summary", "classifier_settings",
-           "condition_scores", "conservation_summary", "conv_activation_layers", "conv_block", "describe", "entropy",
-           "explain", "explanation_metrics", "faithfulness_table", "fully_randomised", "grid_feature_mask",
-           "ground_truth_table", "heatmap", "heats_for", "hyperparameter_sensitivity", "integrated_gradients_steps",
-           "last_conv_activation", "layer_table", "lrp_backend", "maximise_activation", "mean_over_maps",
-           "measure_reliability_table", "method_options", "noisy_weights", "offered_methods", "passes_per_image",
-           "per_image_channel_correlation", "predict_logits", "prediction_agreement", "probe_indices", "random_logit",
-           "rank_similarity_to_final", "requirements", "residual_blocks", "robustness_table", "run_attributions",
-           "saliency_over_snapshots", "sanity_records", "sanity_summary", "scaled_for_image_size", "shortcut_rate",
-           "slic_masks", "smooth_mprt", "sparseness", "study_classifier", "substrate_rank_agreement",
-           "taylor_channel_scores", "taylor_prediction", "tcav_layer_names", "train_classifier",
-           "train_shortcut_model", "train_variant", "training_speed", "uses_superpixels", "variant_settings",
-           "without_skips"]
+           "INPUT_NOISE", "METHODS", "NR_MIN", "PATTERN_EFFECT_MIN", "SHORTCUT_RATE_MIN", "TrainedClassifier",
+           "WEIGHT_NOISE", "accuracy", "applicable_methods", "at_side", "attach_layers", "attenuated",
+           "attenuation_correlation", "attenuation_effect", "attenuation_study", "channel_attributions",
+           "channel_objective", "class_channel_importance", "class_logit_objective", "classification_summary",
+           "classifier_settings", "condition_scores", "conservation_summary", "conv_activation_layers", "conv_block",
+           "describe", "entropy", "explain", "explanation_metrics", "faithfulness_table", "fully_randomised",
+           "grid_feature_mask", "ground_truth_table", "heatmap", "heats_for", "hyperparameter_sensitivity",
+           "integrated_gradients_steps", "last_conv_activation", "layer_table", "lrp_backend", "maximise_activation",
+           "mean_over_maps", "measure_reliability_table", "method_options", "noisy_weights", "offered_methods",
+           "passes_per_image", "per_image_channel_correlation", "predict_logits", "prediction_agreement",
+           "probe_indices", "random_logit", "rank_similarity_to_final", "requirements", "residual_blocks",
+           "robustness_table", "run_attributions", "saliency_over_snapshots", "sanity_records", "sanity_summary",
+           "scaled_for_image_size", "shortcut_rate", "slic_masks", "smooth_mprt", "sparseness", "study_classifier",
+           "substrate_rank_agreement", "taylor_channel_scores", "taylor_prediction", "tcav_layer_names",
+           "train_classifier", "train_shortcut_model", "train_variant", "training_speed", "uses_superpixels",
+           "variant_settings", "without_skips"]

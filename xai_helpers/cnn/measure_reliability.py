@@ -39,10 +39,11 @@ from torch import nn
 from . import explanation_metrics as em
 from .attribution import explain, heatmap
 from .captum_ready import clone_classifier
+from .complexity import efficient_mprt
 from .localisation import relevance_mass_accuracy, relevance_rank_accuracy
 from .random_logit import random_logit
 from .road import road_curves
-from .smooth_mprt import fully_randomised
+from .smooth_mprt import fully_randomised, mean_over_maps
 
 CONDITIONS = ("original", "input noise", "weight noise", "disrupted")
 #: Input noise std as a share of each image's value range; multiplicative weight noise std, minor and disruptive.
@@ -110,10 +111,9 @@ def classifier_scores(model, x, targets, methods, options, num_classes: int, ste
         row["random_logit"] = float(random_logit(model, x, targets, m, num_classes, heat=heats[m], seed=seed,
                                                  **options.get(m, {})).mean())
         rho = em.foreground_spearman(heats[m], random_heats[m], foreground)
-        row["randomization_abs_spearman"] = float(np.nanmean(np.abs(rho))) if np.isfinite(rho).any() else np.nan
+        row["randomization_abs_spearman"] = mean_over_maps(np.abs(rho))
         row["randomization_ssim"] = float(em.map_ssim(heats[m], random_heats[m]).mean())
-        change = em.efficient_mprt(heats[m], random_heats[m])
-        row["efficient_mprt"] = float(np.nanmean(change)) if np.isfinite(change).any() else np.nan
+        row["efficient_mprt"] = mean_over_maps(efficient_mprt(heats[m], random_heats[m]))
         scores[m] = row
     return scores
 
