@@ -14,7 +14,7 @@ from xai_helpers.cnn.captum_ready import ImageClassifier
 from xai_helpers.cnn.feature_level import channel_objective
 from xai_helpers.cnn.model_sources import attach_layers, variant_settings
 from xai_helpers.cnn.models import PlainCNN, torchvision_classifier
-from xai_helpers.cnn.superpixels import SUPERPIXEL_MIN_SIDE, slic_masks
+from xai_helpers.cnn.superpixels import SUPERPIXEL_MIN_SIDE, grid_segments, slic_masks
 from xai_helpers.cnn.train import train_classifier
 from xai_helpers.data.datasets import ImageDataset
 from xai_helpers.study.model_parameters import model_spec
@@ -36,12 +36,40 @@ def test_slic_superpixels_follow_edges_are_numbered_from_zero_and_repeat():
     for m in masks[:, 0]:
         labels = torch.unique(m)
         assert torch.equal(labels, torch.arange(len(labels))) and 16 <= len(labels) <= 48
-        left, right = set(m[:, :32].unique().tolist()), set(m[:, 32:].unique().tolist())
-        assert not left & right  # no superpixel crosses the red-blue edge
+        # No superpixel crosses the red-blue edge (between columns 31 and 32) by more than the one column that
+        # SLIC's Gaussian pre-smoothing blurs.
+        left, right = set(m[:, :31].unique().tolist()), set(m[:, 33:].unique().tolist())
+        assert not left & right
     gray = slic_masks(x[:, :1], 16)
     assert gray.shape == (2, 1, 64, 64)
     with pytest.raises(ValueError, match="n_segments = 1 is not allowed"):
         slic_masks(x, 1)
+
+
+def test_noisy_or_plain_images_keep_their_superpixels_and_kernel_shap_runs_on_them():
+    """Regression: SLIC rescales each image to [0, 1], so a plain image with faint noise came back as one region and
+    KernelSHAP's sampling weights were 0/0 (CI, a supplied ResNet-18's smooth MPRT on a blank-class image)."""
+    g = torch.Generator().manual_seed(0)
+    plain = 0.5 + 0.001 * torch.randn(2, 3, 64, 64, generator=g)
+    assert all(int(m.max()) + 1 >= 32 for m in slic_masks(plain, 64)[:, 0])
+    noisy = _two_tone(2) + 0.1 * torch.randn(2, 3, 64, 64, generator=g)  # smooth MPRT's noise: 10 % of the range
+    clean_counts = [int(m.max()) + 1 for m in slic_masks(_two_tone(2), 32)[:, 0]]
+    noisy_counts = [int(m.max()) + 1 for m in slic_masks(noisy, 32)[:, 0]]
+    assert all(n >= c // 2 for n, c in zip(noisy_counts, clean_counts))
+    attr = explain(RedLeftScore(), plain[:1], 0, "kernel_shap", superpixels=64, n_samples=40)
+    assert torch.isfinite(attr).all()
+
+
+def test_an_image_slic_cannot_split_gets_the_regular_grid(monkeypatch):
+    import skimage.segmentation
+
+    monkeypatch.setattr(skimage.segmentation, "slic", lambda image, **kw: np.zeros(image.shape[:2], int))
+    masks = slic_masks(_two_tone(1), 16)[0, 0]
+    assert torch.equal(masks, torch.from_numpy(grid_segments((64, 64), 16)).long())
+    assert len(torch.unique(masks)) == 16 and masks[0, 0] != masks[-1, -1]
+    for shape, n in [((64, 64), 64), ((224, 100), 64), ((1, 2), 64), ((5, 5), 2)]:
+        labels = np.unique(grid_segments(shape, n))
+        assert np.array_equal(labels, np.arange(len(labels))) and 2 <= len(labels) <= 1.5 * n
 
 
 class RedLeftScore(nn.Module):
