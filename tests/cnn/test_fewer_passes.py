@@ -77,7 +77,7 @@ def test_deletion_curves_cut_into_passes_by_the_forward_budget_equal_one_pass():
 
     net, x, y = _wide_net(), torch.rand(5, 3, 224, 224), torch.tensor([0, 1, 2, 0, 1])
     heat = torch.rand(5, 224, 224)
-    assert images_per_pass(x.shape, 1024, FORWARD_PIXELS_PER_PASS) == 16  # 3 images' curves per pass, not 290
+    assert images_per_pass(x.shape, 1024, FORWARD_PIXELS_PER_PASS) == 4  # cut into passes of 4, not one of 290
     cut = em.deletion_insertion_curves(net, x, y, heat, "zero", steps=7)
     whole = em.deletion_insertion_curves(net, x, y, heat, "zero", steps=7, batch_size=1024)
     for a, b in zip(cut, whole):

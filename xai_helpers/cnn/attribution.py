@@ -64,10 +64,13 @@ METHODS: dict[str, Method] = {}
 #: per pass and 0.40 with 256; at 64 px, batches of 16 to 64 are alike. 2¹⁹ pixels: 8 images of 224 × 224,
 #: 128 of 64 × 64, 512 of 32 × 32 (so nothing changes at the study's own sizes).
 PIXELS_PER_PASS = 2 ** 19
-#: The same for passes without a backward pass (perturbation methods, deletion curves, predictions): a ResNet-18
-#: at 224 px on 2 cores predicts 47-48 images/s in batches of 8 or 16, 38 in batches of 32, 34 in batches of 128.
-#: 2²⁰ pixels: 16 images of 224 px, 1,024 of 32 px or less (so nothing changes at the study's own sizes).
-FORWARD_PIXELS_PER_PASS = 2 ** 20
+#: The same for passes without a backward pass (perturbation methods, deletion curves, ROAD, predictions). What
+#: matters is that a pass's activations fit the processor's caches: on a 2-core AMD EPYC (2026-12-07, medians of
+#: three) the study's CNN at 28 px predicts 10,050 images/s in batches of 128, 9,590 in 256 and 3,690 in 1,024; a
+#: ResNet-18 at 64 px 600/s in batches of 32 or 64, 505 in 256; at 224 px 44/s in batches of 4, 38 in 16 (a
+#: 2-core Intel Xeon gave 47-48 in 8 or 16, 34 in 128). 2¹⁸ pixels: 4 images of 224 px, 64 of 64 px, 256 of 32
+#: or 28 px. Gradient passes hardly depend on the batch (3,600 maps/s at 28 px in batches of 64 to 512).
+FORWARD_PIXELS_PER_PASS = 2 ** 18
 
 
 def images_per_pass(image_shape, most: int, pixels: int = PIXELS_PER_PASS) -> int:
