@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from xai_helpers.cnn import measure_reliability as MR
+from xai_helpers.cnn.attribution import explain, heatmap
 
 
 def test_input_noise_stays_in_each_images_range_and_the_seed_decides_it():
@@ -69,3 +70,32 @@ def test_condition_scores_cover_every_condition_method_and_measure():
     assert MR.prediction_agreement(model, models["weight noise"][0], x) == 1.0
     disrupted = models["disrupted"][0][3].weight / model[3].weight
     assert float(disrupted.detach().std()) > 0.5  # weights of random size, many with their sign flipped
+
+
+def _tiny(norm: bool = False):
+    torch.manual_seed(0)
+    layers = [nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten()]
+    return nn.Sequential(*layers, *([nn.LayerNorm(256)] if norm else []), nn.Linear(4 * 8 * 8, 3)).eval()
+
+
+@pytest.mark.parametrize("norm", [False, True])
+def test_shared_maps_give_the_scores_each_condition_computes_alone(monkeypatch, norm):
+    """The original condition's maps passed in, and the randomised model's maps made once, change no score: the
+    same table as when every condition explains on its own. A layer norm, which the cascade does not re-draw,
+    makes the weight conditions' randomised models differ, and then they are not shared."""
+    model, methods = _tiny(norm), ["saliency", "integrated_gradients", "input_x_gradient"]
+    x, y = torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(1)), torch.tensor([0, 1, 2])
+    boxes = torch.tensor([[1, 1, 3, 3]] * 3)
+    options = {"integrated_gradients": {"n_steps": 8}}
+    attributions = {m: explain(model, x, y, m, seed=0, **options.get(m, {})) for m in methods}
+    patched = {m: heatmap(explain(model, x, torch.zeros(3, dtype=torch.long), m, seed=0, **options.get(m, {})))
+               for m in methods}
+    randomised = MR.fully_randomised(model, 0)
+    same = [MR._same_weights(MR.fully_randomised(m, 0), randomised) for m, _ in MR.conditions(model, x, 0).values()]
+    assert same == [True, True, not norm, not norm]
+    shared = MR.condition_scores(model, x, y, methods, options, 3, steps=4, shortcut=(model, x, boxes, 0),
+                                 maps=(attributions, {m: heatmap(a) for m, a in attributions.items()}),
+                                 shortcut_heats=patched)
+    monkeypatch.setattr(MR, "_same_weights", lambda a, b: False)
+    alone = MR.condition_scores(model, x, y, methods, options, 3, steps=4, shortcut=(model, x, boxes, 0))
+    pd.testing.assert_frame_equal(shared, alone)

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from xai_helpers.cnn import explanation_metrics as em
+from xai_helpers.cnn import explanation_metrics as em, road
 from xai_helpers.cnn.attribution import explain, heatmap
 from xai_helpers.cnn.attribution_study import substrate_rank_agreement
 from xai_helpers.cnn.complexity import discrete_entropy, efficient_mprt, entropy, sparseness
@@ -208,6 +208,24 @@ def test_road_morf_falls_faster_than_lerf_for_a_map_on_the_evidence():
     assert em.curve_auc(off_morf) > em.curve_auc(morf) and em.curve_auc(off_lerf) < em.curve_auc(lerf)
     again = road_curves(model, x, targets, on, steps=6, seed=0)
     assert np.array_equal(again[0], morf)  # the seed decides the noise
+
+
+@pytest.mark.parametrize("values_per_solve", [2 ** 22, 3 * 4 * 2 * 12 * 12])  # all 12 masks in one solve; 3 per solve
+def test_road_batched_imputation_equals_one_solve_per_fraction_and_order(monkeypatch, values_per_solve):
+    monkeypatch.setattr(road, "IMPUTED_VALUES_PER_SOLVE", values_per_solve)
+    g = torch.Generator().manual_seed(2)
+    x, heat = torch.rand(4, 2, 12, 12, generator=g), torch.rand(4, 12, 12, generator=g)
+    model, targets = _BlobDetector().eval(), torch.tensor([0, 1, 2, 0])
+    morf, lerf = road_curves(model, x, targets, heat, steps=5, seed=3)
+    rank = torch.empty(4, 144, dtype=torch.long)
+    rank.scatter_(1, em.pixel_order(heat, 0), torch.arange(144).expand(4, -1))
+    generator, expected = torch.Generator().manual_seed(3), []
+    for k in torch.linspace(0, 144, 6).round().long():
+        for removed in (rank < k, rank >= 144 - k):
+            images = road_images(x, removed.view(4, 12, 12), generator=generator)
+            expected.append(torch.softmax(model(images), 1)[torch.arange(4), targets].detach())
+    np.testing.assert_allclose(morf, torch.stack(expected[0::2], 1).numpy(), atol=1e-6)
+    np.testing.assert_allclose(lerf, torch.stack(expected[1::2], 1).numpy(), atol=1e-6)
 
 
 def test_substrate_agreement_pairs_every_substrate_of_a_curve_and_leaves_the_random_row_out():

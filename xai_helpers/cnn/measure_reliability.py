@@ -42,7 +42,7 @@ from .captum_ready import clone_classifier
 from .complexity import efficient_mprt
 from .localisation import relevance_mass_accuracy, relevance_rank_accuracy
 from .random_logit import random_logit
-from .road import road_curves
+from .road import road_curves_for
 from .smooth_mprt import fully_randomised, mean_over_maps
 
 CONDITIONS = ("original", "input noise", "weight noise", "disrupted")
@@ -92,11 +92,16 @@ def prediction_agreement(model: nn.Module, other: nn.Module, x: torch.Tensor) ->
     return float((model(x.to(device)).argmax(1) == other(x.to(device)).argmax(1)).float().mean())
 
 
-def classifier_scores(model, x, targets, methods, options, num_classes: int, steps: int, seed: int = 0) -> dict:
-    """``{method: {measure: value}}`` of the measures computed on the explained model itself."""
-    attributions, heats = _maps(model, x, targets, methods, options, seed)
-    random_heats = _maps(fully_randomised(model, seed), x, targets, methods, options, seed)[1]
+def classifier_scores(model, x, targets, methods, options, num_classes: int, steps: int, seed: int = 0,
+                      maps: tuple[dict, dict] | None = None, random_heats: dict | None = None) -> dict:
+    """``{method: {measure: value}}`` of the measures computed on the explained model itself. ``maps``:
+    ``(attributions, heats)`` of ``model`` on ``x`` when already made; ``random_heats``: the fully randomised
+    model's maps of ``x`` when already made (they do not depend on ``model``'s weights, only on its layers)."""
+    attributions, heats = maps if maps is not None else _maps(model, x, targets, methods, options, seed)
+    if random_heats is None:
+        random_heats = _maps(fully_randomised(model, seed), x, targets, methods, options, seed)[1]
     foreground = x.amax(1).cpu() > 0.1
+    road = road_curves_for(model, x, targets, {m: heats[m] for m in methods}, steps, seed=seed + 2, tie_seed=seed)
     scores = {}
     for m in methods:
         row = {}
@@ -105,8 +110,7 @@ def classifier_scores(model, x, targets, methods, options, num_classes: int, ste
                                                                generator=torch.Generator().manual_seed(seed + 1),
                                                                tie_seed=seed)
             row[f"deletion_auc.{kind}"], row[f"insertion_auc.{kind}"] = em.curve_auc(deletion), em.curve_auc(insertion)
-        morf, lerf = road_curves(model, x, targets, heats[m], steps, seed=seed + 2, tie_seed=seed)
-        row["road.morf"], row["road.lerf"] = em.curve_auc(morf), em.curve_auc(lerf)
+        row["road.morf"], row["road.lerf"] = em.curve_auc(road[m][0]), em.curve_auc(road[m][1])
         row["infidelity"] = em.infidelity_score(model, x, targets, attributions[m], seed=seed)
         row["random_logit"] = float(random_logit(model, x, targets, m, num_classes, heat=heats[m], seed=seed,
                                                  **options.get(m, {})).mean())
@@ -118,31 +122,50 @@ def classifier_scores(model, x, targets, methods, options, num_classes: int, ste
     return scores
 
 
-def localisation_scores(model, patched, boxes, target_class: int, methods, options, seed: int = 0) -> dict:
-    """``{method: {measure: value}}`` of the planted-patch measures for the shortcut ``model``."""
+def localisation_scores(model, patched, boxes, target_class: int, methods, options, seed: int = 0,
+                        heats: dict | None = None) -> dict:
+    """``{method: {measure: value}}`` of the planted-patch measures for the shortcut ``model`` (``heats``: its maps
+    of ``patched`` when already made)."""
     targets = torch.full((len(patched),), target_class)
-    heats = _maps(model, patched, targets, methods, options, seed)[1]
-    return {m: {"pointing_game": float(em.pointing_game(h, boxes).mean()),
-                "relevance_mass_accuracy": float(relevance_mass_accuracy(h, boxes).mean()),
-                "relevance_rank_accuracy": float(relevance_rank_accuracy(h, boxes).mean())}
-            for m, h in heats.items()}
+    heats = heats if heats is not None else _maps(model, patched, targets, methods, options, seed)[1]
+    return {m: {"pointing_game": float(em.pointing_game(heats[m], boxes).mean()),
+                "relevance_mass_accuracy": float(relevance_mass_accuracy(heats[m], boxes).mean()),
+                "relevance_rank_accuracy": float(relevance_rank_accuracy(heats[m], boxes).mean())}
+            for m in methods}
 
 
 def condition_scores(model, x, targets, methods, options, num_classes: int, steps: int, shortcut=None,
-                     seed: int = 0) -> pd.DataFrame:
+                     seed: int = 0, maps: tuple[dict, dict] | None = None, shortcut_heats: dict | None = None
+                     ) -> pd.DataFrame:
     """Every measure of every method under every condition: a long table (condition, method, measure, value).
-    ``shortcut``: ``(model, patched images, boxes, class)`` for the localisation measures, or None."""
+    ``shortcut``: ``(model, patched images, boxes, class)`` for the localisation measures, or None. ``maps``
+    (``(attributions, heats)`` of ``model`` on ``x``) and ``shortcut_heats`` (the shortcut model's maps of its
+    patched images): the original condition's maps when the notebook has them already. The fully randomised
+    model's maps of the unchanged images are made once and serve every condition whose randomised model has the
+    same weights (the cascade re-draws every layer of the study's CNNs and of ResNets, so the weight noise does not
+    reach it; a Swin keeps its layer norms and position biases, so there each condition explains its own)."""
     rows = []
     classifier = conditions(model, x, seed)
     planted = conditions(shortcut[0], shortcut[1], seed) if shortcut is not None else {}
+    randomised = fully_randomised(model, seed)
+    random_heats = _maps(randomised, x, targets, methods, options, seed)[1]
     for name, (model_c, x_c) in classifier.items():
-        scores = classifier_scores(model_c, x_c, targets, methods, options, num_classes, steps, seed)
+        original = name == "original"
+        shared = x_c is x and (model_c is model or _same_weights(fully_randomised(model_c, seed), randomised))
+        scores = classifier_scores(model_c, x_c, targets, methods, options, num_classes, steps, seed,
+                                   maps=maps if original else None, random_heats=random_heats if shared else None)
         if name in planted:
-            local = localisation_scores(*planted[name], shortcut[2], shortcut[3], methods, options, seed)
+            local = localisation_scores(*planted[name], shortcut[2], shortcut[3], methods, options, seed,
+                                        heats=shortcut_heats if original else None)
             scores = {m: {**scores[m], **local[m]} for m in methods}
         rows += [{"condition": name, "method": m, "measure": k, "value": v}
                  for m, row in scores.items() for k, v in row.items()]
     return pd.DataFrame(rows)
+
+
+def _same_weights(a: nn.Module, b: nn.Module) -> bool:
+    first, second = a.state_dict(), b.state_dict()
+    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
 
 
 def _rank_correlation(a: pd.Series, b: pd.Series) -> float:
