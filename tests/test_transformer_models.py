@@ -8,9 +8,11 @@ import os
 import pytest
 from test_own_model import EXPLAIN, TCAV, _imagefolder, _run  # the same folder and settings as issue 18's
 
-#: Run with -m slow (CI does). Through 01, 02, 03 and 07 on 2 cores (2026-12-06): ViT-B/16 12.5 minutes, Swin-T 7, most
-#: of it in 02's fixed costs (the randomisation cascade, max-sensitivity, fine-tuning the shortcut copy): CI runs
-#: Swin-T alone, and tests/cnn/test_transformers.py covers what is ViT's own (its grid, its last block, rollout).
+#: Run with -m slow. Through 01, 02, 03 and 07 on 2 cores (2026-12-06): ViT-B/16 12.5 minutes, Swin-T 7, most of it in
+#: 02's fixed costs (the randomisation cascade, max-sensitivity, fine-tuning the shortcut copy). Since issue 36's
+#: measures (measure reliability, smooth MPRT, ROAD) Swin-T takes 26 minutes (1,565 s on 2026-12-07, beside the rest
+#: of the slow set), which would put .ci/run within 4 % of its 90 minutes: both are opt-in until 02's fixed costs on a
+#: slow model come down; tests/cnn/test_transformers.py covers what is theirs (grids, last blocks, rollout) in CI.
 pytestmark = pytest.mark.slow
 
 
@@ -25,7 +27,9 @@ def folder(tmp_path_factory):
     pytest.param("vit_b_16", "encoder.layers.encoder_layer_10.token_grid.map", ".token_grid.cls",
                  marks=pytest.mark.skipif(not os.environ.get("XAI_TEST_VIT"),
                                           reason="10 minutes more: set XAI_TEST_VIT=1 (passed on 2026-12-06)")),
-    ("swin_t", "features.3.1.token_grid.map", ".token_grid.map")])
+    pytest.param("swin_t", "features.3.1.token_grid.map", ".token_grid.map",
+                 marks=pytest.mark.skipif(not os.environ.get("XAI_TEST_SWIN"),
+                                          reason="26 minutes: set XAI_TEST_SWIN=1 (passed on 2026-12-07)"))])
 def test_a_vision_transformer_runs_through_01_02_03_07(folder, name, gradcam, tcav):
     metrics, _ = _run(folder, name, "-p", "model_source", "torchvision", "-p", "model_name", name, *EXPLAIN, *TCAV,
                       only=("01", "02", "03", "07"))
